@@ -1,0 +1,26 @@
+// Package api holds the wire types of whospoke's pyannoteAI-compatible API,
+// shared by the server, the CLI's JSON output and clients.
+package api
+
+// Turn is one diarization segment in the pyannoteAI output shape.
+type Turn struct {
+	Speaker string  `json:"speaker"`
+	Start   float64 `json:"start"`
+	End     float64 `json:"end"`
+	// Confidence maps speaker label → 0–100; set when turnLevelConfidence is asked for.
+	Confidence map[string]float64 `json:"confidence,omitempty"`
+}
+
+// Confidence is the per-frame diarization confidence (0–100) every Resolution seconds.
+type Confidence struct {
+	Score      []float64 `json:"score"`
+	Resolution float64   `json:"resolution"`
+}
+
+// DiarizeOutput is the output of a diarize job (and of `whospoke diarize --format json`).
+type DiarizeOutput struct {
+	Diarization          []Turn      `json:"diarization"`
+	ExclusiveDiarization []Turn      `json:"exclusiveDiarization,omitempty"`
+	Confidence           *Confidence `json:"confidence,omitempty"`
+	Warning              string      `json:"warning,omitempty"`
+}

@@ -1,0 +1,198 @@
+// Package onnx is whospoke's model runtime: it loads the ONNX Runtime shared
+// library once per process and opens sessions on model files, with the
+// thread settings every model wrapper shares.
+package onnx
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// LibraryName is the ONNX Runtime library file whospoke loads (1.30.0, from
+// npm onnxruntime-node; `make setup` puts it where LibraryCandidates looks).
+const LibraryName = "libonnxruntime.so.1"
+
+var (
+	initOnce sync.Once
+	initErr  error
+	initPath string
+)
+
+// LibraryCandidates lists where the runtime library is looked for, in order:
+// $WHOSPOKE_ORT_LIB, beside the executable, ../lib beside it, the user's
+// whospoke data dir, then the system's library path.
+func LibraryCandidates() []string {
+	var c []string
+	if p := os.Getenv("WHOSPOKE_ORT_LIB"); p != "" {
+		c = append(c, p)
+	}
+	if exe, err := os.Executable(); err == nil {
+		dir := filepath.Dir(exe)
+		c = append(c, filepath.Join(dir, LibraryName), filepath.Join(dir, "..", "lib", LibraryName))
+	}
+	c = append(c, filepath.Join(DataDir(), "lib", LibraryName))
+	return c
+}
+
+// DataDir is whospoke's per-user data directory ($XDG_DATA_HOME/whospoke).
+func DataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "whospoke")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "whospoke")
+	}
+	return filepath.Join(home, ".local", "share", "whospoke")
+}
+
+// Init loads the runtime library (path "" searches LibraryCandidates). It is
+// safe to call many times; only the first call does the work.
+func Init(path string) error {
+	initOnce.Do(func() {
+		if path == "" {
+			path = LibraryName // let the dynamic loader search as a last resort
+			for _, c := range LibraryCandidates() {
+				if _, err := os.Stat(c); err == nil {
+					path = c
+					break
+				}
+			}
+		}
+		initPath = path
+		ort.SetSharedLibraryPath(path)
+		if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+			initErr = fmt.Errorf("loading ONNX Runtime from %s (run `make setup` or set WHOSPOKE_ORT_LIB): %w", path, err)
+		}
+	})
+	return initErr
+}
+
+// Version reports the loaded runtime's version, or "" before Init.
+func Version() string {
+	if !ort.IsInitialized() {
+		return ""
+	}
+	return ort.GetVersion()
+}
+
+// LibraryPath is the library Init loaded.
+func LibraryPath() string { return initPath }
+
+// Options are the settings every session takes.
+type Options struct {
+	// Threads is the intra-op thread count; 0 means all cores.
+	Threads int
+}
+
+func (o Options) threads() int {
+	if o.Threads <= 0 {
+		return runtime.NumCPU()
+	}
+	return o.Threads
+}
+
+// Session is one loaded model. Run is safe for concurrent use (ONNX Runtime
+// sessions are thread-safe for inference).
+type Session struct {
+	sess    *ort.DynamicAdvancedSession
+	path    string
+	inputs  []string
+	outputs []string
+}
+
+// Open loads the model at path with the named inputs and outputs.
+func Open(path string, inputs, outputs []string, opt Options) (*Session, error) {
+	if err := Init(""); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("model %s: %w (install models with `whospoke models install`)", path, err)
+	}
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, err
+	}
+	defer so.Destroy()
+	if err := so.SetIntraOpNumThreads(opt.threads()); err != nil {
+		return nil, err
+	}
+	if err := so.SetInterOpNumThreads(1); err != nil {
+		return nil, err
+	}
+	if err := so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll); err != nil {
+		return nil, err
+	}
+	s, err := ort.NewDynamicAdvancedSession(path, inputs, outputs, so)
+	if err != nil {
+		return nil, fmt.Errorf("opening model %s: %w", path, err)
+	}
+	return &Session{sess: s, path: path, inputs: inputs, outputs: outputs}, nil
+}
+
+// Path is the model file the session was loaded from.
+func (s *Session) Path() string { return s.path }
+
+// Metadata returns the model's custom metadata value for key.
+func (s *Session) Metadata(key string) (string, bool, error) {
+	md, err := s.sess.GetModelMetadata()
+	if err != nil {
+		return "", false, err
+	}
+	defer md.Destroy()
+	return md.LookupCustomMetadataMap(key)
+}
+
+// Run runs the model on the inputs (in the order given to Open) and returns
+// the outputs, allocated by the runtime; the caller destroys them with
+// Release.
+func (s *Session) Run(inputs ...ort.Value) ([]ort.Value, error) {
+	if len(inputs) != len(s.inputs) {
+		return nil, fmt.Errorf("model %s: %d inputs given, want %d", s.path, len(inputs), len(s.inputs))
+	}
+	outs := make([]ort.Value, len(s.outputs))
+	if err := s.sess.Run(inputs, outs); err != nil {
+		Release(outs...)
+		return nil, fmt.Errorf("running %s: %w", filepath.Base(s.path), err)
+	}
+	return outs, nil
+}
+
+// Close frees the session.
+func (s *Session) Close() error {
+	if s == nil || s.sess == nil {
+		return nil
+	}
+	err := s.sess.Destroy()
+	s.sess = nil
+	return err
+}
+
+// Release destroys runtime values, ignoring nils.
+func Release(vs ...ort.Value) {
+	for _, v := range vs {
+		if v != nil {
+			v.Destroy()
+		}
+	}
+}
+
+// Float32 returns the data and shape of a float32 tensor output.
+func Float32(v ort.Value) ([]float32, ort.Shape, error) {
+	t, ok := v.(*ort.Tensor[float32])
+	if !ok {
+		return nil, nil, errors.New("model output is not a float32 tensor")
+	}
+	return t.GetData(), t.GetShape(), nil
+}
+
+// NewFloat32 wraps data (not copied) as an input tensor of the given shape.
+func NewFloat32(data []float32, shape ...int64) (*ort.Tensor[float32], error) {
+	return ort.NewTensor(ort.NewShape(shape...), data)
+}
