@@ -12,9 +12,6 @@ import (
 	"github.com/whospoke/whospoke/models"
 )
 
-// modelsDirFlag is --models; empty means models.Dir().
-var modelsDirFlag string
-
 var modelsCmd = &cobra.Command{
 	Use:   "models",
 	Short: "Install, download and list the model files",
@@ -106,7 +103,6 @@ func partly(s models.Status) bool {
 }
 
 func init() {
-	modelsCmd.PersistentFlags().StringVar(&modelsDirFlag, "models", "", "models folder (default $WHOSPOKE_MODELS, else the XDG data folder)")
 	modelsInstallCmd.Flags().StringVar(&modelsFrom, "from", "", "folder to copy models from (default $WHOSPOKE_MODELS_FROM)")
 	modelsPullCmd.Flags().StringVar(&modelsBaseURL, "base-url", "", "URL the model files are published under (required)")
 	_ = modelsPullCmd.MarkFlagRequired("base-url") // fails only for an undefined flag

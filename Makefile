@@ -1,0 +1,25 @@
+# whospoke: `make run` sets everything up and diarizes the sample
+# conversation; `make test` runs the test suite.
+SHELL := /bin/bash
+export WHOSPOKE_MODELS_FROM ?= $(abspath ../shared/models)
+DATA := $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/whospoke
+MODELS := $(or $(WHOSPOKE_MODELS),$(DATA)/models)
+
+.PHONY: setup run test bench vet peer
+
+setup:
+	@scripts/setup.sh
+
+run: setup
+	bin/whospoke diarize $(MODELS)/test-audio/pyannote-sample/sample.wav
+
+test: setup
+	go vet ./...
+	go test -count=1 -timeout 20m ./...
+
+bench: setup
+	bin/whospoke bench --set ../shared/eval/dev --out BENCHMARKS.md
+
+vet:
+	gofmt -l . | (! grep .)
+	go vet ./...

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/whospoke/whospoke/annotation"
+	"github.com/whospoke/whospoke/audio"
+	"github.com/whospoke/whospoke/diarize"
+	"github.com/whospoke/whospoke/output"
+)
+
+var diarizeFlags struct {
+	num, minSpk, maxSpk int
+	exclusive           bool
+	format, out, plot   string
+	channel             int
+}
+
+var diarizeCmd = &cobra.Command{
+	Use:   "diarize FILE...",
+	Short: "Say who spoke when in audio or video files",
+	Long: `Diarize one or more files. With one file, -o names the output file; with
+several, -o names a folder that gets one output per input. Without -o the
+results go to standard output.`,
+	Args: cobra.MinimumNArgs(1),
+	RunE: runDiarize,
+}
+
+func init() {
+	f := diarizeCmd.Flags()
+	f.IntVar(&diarizeFlags.num, "num-speakers", 0, "exact number of speakers")
+	f.IntVar(&diarizeFlags.minSpk, "min-speakers", 0, "fewest speakers")
+	f.IntVar(&diarizeFlags.maxSpk, "max-speakers", 0, "most speakers")
+	f.BoolVar(&diarizeFlags.exclusive, "exclusive", false, "one speaker at a time (no overlap)")
+	f.StringVar(&diarizeFlags.format, "format", "rttm", "output format: rttm, json, srt or vtt")
+	f.StringVarP(&diarizeFlags.out, "output", "o", "", "output file (one input) or folder (several)")
+	f.StringVar(&diarizeFlags.plot, "plot", "", "also draw a timeline picture (.svg or .png; a folder with several inputs)")
+	f.IntVar(&diarizeFlags.channel, "channel", -1, "use only this channel (0-based); default: mix all channels")
+	rootCmd.AddCommand(diarizeCmd)
+}
+
+func runDiarize(cmd *cobra.Command, files []string) error {
+	fl := diarizeFlags
+	switch fl.format {
+	case "rttm", "json", "srt", "vtt":
+	default:
+		return fmt.Errorf("unknown --format %q (want rttm, json, srt or vtt)", fl.format)
+	}
+	if fl.plot != "" && len(files) == 1 {
+		if f := output.Format(fl.plot); f != "svg" && f != "png" {
+			return fmt.Errorf("--plot %s: want a .svg or .png file", fl.plot)
+		}
+	}
+	opt := diarize.Options{NumSpeakers: fl.num, MinSpeakers: fl.minSpk, MaxSpeakers: fl.maxSpk}
+	if err := opt.Validate(); err != nil {
+		return err
+	}
+	many := len(files) > 1
+	if many && fl.out != "" {
+		if err := os.MkdirAll(fl.out, 0o755); err != nil {
+			return err
+		}
+	}
+	p, err := loadPipeline()
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+
+	var failed []string
+	for _, path := range files {
+		if err := diarizeFile(cmd, p, path, opt, many); err != nil {
+			if cmd.Context().Err() != nil {
+				return cmd.Context().Err()
+			}
+			fmt.Fprintf(os.Stderr, "whospoke: %v\n", err)
+			failed = append(failed, path)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d files failed", len(failed), len(files))
+	}
+	return nil
+}
+
+func diarizeFile(cmd *cobra.Command, p *diarize.Pipeline, path string, opt diarize.Options, many bool) error {
+	fl := diarizeFlags
+	aopt := audio.DefaultOptions()
+	aopt.Channel = fl.channel
+	a, err := audio.Open(cmd.Context(), path, aopt)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if bar := newProgress(a.Duration()); bar != nil {
+		opt.Progress = bar
+	}
+	res, err := p.Diarize(cmd.Context(), a, opt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	id := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	res.URI = id
+	res.Diarization.URI, res.Exclusive.URI = id, id
+	ann := res.Diarization
+	if fl.exclusive {
+		ann = res.Exclusive
+	}
+
+	w := io.Writer(cmd.OutOrStdout())
+	if fl.out != "" {
+		name := fl.out
+		if many {
+			name = filepath.Join(fl.out, id+"."+fl.format)
+		}
+		f, err := os.Create(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	switch fl.format {
+	case "rttm":
+		err = output.WriteRTTM(w, ann)
+	case "json":
+		enc := json.NewEncoder(w)
+		if !many || fl.out != "" {
+			enc.SetIndent("", "  ")
+		}
+		err = enc.Encode(output.JSON(res, output.JSONOptions{Exclusive: true, Confidence: true, TurnLevelConfidence: true}))
+	case "srt":
+		err = output.WriteSRT(w, output.CuesFromAnnotation(ann))
+	case "vtt":
+		err = output.WriteVTT(w, output.CuesFromAnnotation(ann))
+	}
+	if err != nil {
+		return err
+	}
+	if fl.plot != "" {
+		err = writePlot(fl.plot, id, many, ann, res.Duration)
+	}
+	return err
+}
+
+func writePlot(plot, id string, many bool, ann *annotation.Annotation, duration float64) error {
+	name := plot
+	if many {
+		if err := os.MkdirAll(plot, 0o755); err != nil {
+			return err
+		}
+		name = filepath.Join(plot, id+".svg")
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if output.Format(name) == "png" {
+		err = output.WritePNG(f, ann, duration)
+	} else {
+		err = output.WriteSVG(f, ann, duration)
+	}
+	return errors.Join(err, f.Close())
+}
+
+// newProgress returns a progress callback drawing a bar on stderr, or nil
+// when stderr is not a terminal or the file is short (under a minute).
+func newProgress(duration float64) func(stage string, done, total int) {
+	if duration < 60 || !term.IsTerminal(int(os.Stderr.Fd())) {
+		return nil
+	}
+	var bar *progressbar.ProgressBar
+	var current string
+	return func(stage string, done, total int) {
+		if stage != current {
+			if bar != nil {
+				bar.Finish()
+			}
+			current = stage
+			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(os.Stderr),
+				progressbar.OptionSetDescription(stage), progressbar.OptionShowCount(),
+				progressbar.OptionClearOnFinish(), progressbar.OptionSetWidth(30))
+		}
+		bar.Set(done)
+		if done == total {
+			bar.Finish()
+		}
+	}
+}

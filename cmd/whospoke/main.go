@@ -1,0 +1,55 @@
+// Command whospoke is the speaker-diarization CLI and server. Each subcommand
+// lives in its own file and registers itself on rootCmd; the commands stay
+// thin and call into the domain packages.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/whospoke/whospoke/diarize"
+	"github.com/whospoke/whospoke/models"
+)
+
+var rootCmd = &cobra.Command{
+	Use:           "whospoke",
+	Short:         "Who spoke when: self-hosted speaker diarization",
+	SilenceUsage:  true,
+	SilenceErrors: true,
+}
+
+// Flags every command shares.
+var (
+	modelsDirFlag string
+	threadsFlag   int
+)
+
+func init() {
+	rootCmd.PersistentFlags().StringVar(&modelsDirFlag, "models", "", "models folder (default $WHOSPOKE_MODELS, else the XDG data folder)")
+	rootCmd.PersistentFlags().IntVar(&threadsFlag, "threads", 0, "threads per model (0 = all cores)")
+}
+
+// loadPipeline loads the diarization models once for a whole command.
+func loadPipeline() (*diarize.Pipeline, error) {
+	dir := models.ResolveDir(modelsDirFlag)
+	for _, name := range []string{"segmentation", "embedding"} {
+		if _, err := models.Path(dir, name); err != nil {
+			return nil, err
+		}
+	}
+	return diarize.New(diarize.DefaultConfig(dir).WithThreads(threadsFlag))
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := rootCmd.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "whospoke:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Idempotent setup for a fresh machine: system packages (ffmpeg, sctk),
+# ONNX Runtime 1.30.0 (from npm onnxruntime-node, cached, sha256-checked),
+# the whospoke binary, and the models (copied and sha256-checked from
+# WHOSPOKE_MODELS_FROM, default ../shared/models).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ORT_VERSION=1.30.0
+ORT_SHA256=ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
+data=${XDG_DATA_HOME:-$HOME/.local/share}/whospoke
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/whospoke
+say() { echo "setup: $*" >&2; }
+
+# 1. System packages.
+missing=()
+command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+[ -x /usr/lib/sctk/bin/md-eval.pl ] || missing+=(sctk)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# 2. ONNX Runtime shared library, where the binary and tests look for it.
+lib=$data/lib/libonnxruntime.so.1
+if ! echo "$ORT_SHA256  $lib" | sha256sum -c --status 2>/dev/null; then
+  mkdir -p "$cache/ort" "$data/lib"
+  tgz=$cache/ort/onnxruntime-node-$ORT_VERSION.tgz
+  if [ ! -f "$tgz" ]; then
+    say "fetching onnxruntime-node@$ORT_VERSION (npm)"
+    (cd "$cache/ort" && npm pack --silent "onnxruntime-node@$ORT_VERSION" >/dev/null)
+  fi
+  tmp=$(mktemp -d)
+  tar -xzf "$tgz" -C "$tmp" package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+  echo "$ORT_SHA256  $tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" | sha256sum -c --status ||
+    { say "libonnxruntime.so.1 checksum mismatch"; rm -rf "$tmp" "$tgz"; exit 1; }
+  mv "$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" "$lib"
+  rm -rf "$tmp"
+  say "ONNX Runtime $ORT_VERSION at $lib"
+fi
+
+# 3. The binary.
+go build -o bin/whospoke ./cmd/whospoke
+
+# 4. Models (sha256-checked; a re-run skips what is installed).
+from=${WHOSPOKE_MODELS_FROM:-../shared/models}
+if [ -d "$from" ]; then
+  bin/whospoke models install --from "$from" >/dev/null
+else
+  bin/whospoke models list >/dev/null 2>&1 ||
+    say "no models source at $from: set WHOSPOKE_MODELS_FROM or run 'bin/whospoke models pull --base-url URL'"
+fi
