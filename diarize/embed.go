@@ -18,7 +18,10 @@ import (
 // ten windows, and embedding each pair's audio separately spends 87 % of the
 // time re-embedding the same speech (ALGORITHMS.md). Instead the file is cut
 // once into fixed chunks on one grid; each chunk is embedded at most once and
-// pooled into every pair that speaks alone in it.
+// pooled into every pair that speaks alone in it. Measured on dev (collar 0,
+// real/sim): 2 s chunks every 1 s 22.1/19.5 at RTF 0.039; 1.5 s every 0.75 s
+// 22.2/21.9; 3 s every 1 s 23.9/22.3; per-pair embeddings 22.7/18.1 at RTF
+// 0.109 (BENCHMARKS.md).
 type EmbedConfig struct {
 	ChunkSeconds float64 // chunk length
 	HopSeconds   float64 // chunk grid step
@@ -30,14 +33,11 @@ type EmbedConfig struct {
 	// speech if it has at least this much; less is too short to identify.
 	MinFallbackSeconds float64
 	Batch              int // chunks per model call
-	// PerPair embeds each pair's own solo speech instead of shared chunks
-	// (the slower pyannote way; kept to measure against).
-	PerPair bool
 }
 
 // DefaultEmbedConfig returns the measured-best embedding settings.
 func DefaultEmbedConfig() EmbedConfig {
-	return EmbedConfig{ChunkSeconds: 1.5, HopSeconds: 0.75, MinSolo: 0.5, MaxOther: 0.15, MinFallbackSeconds: 0.25, Batch: 32}
+	return EmbedConfig{ChunkSeconds: 2, HopSeconds: 1, MinSolo: 0.5, MaxOther: 0.15, MinFallbackSeconds: 0.25, Batch: 32}
 }
 
 // Validate checks the settings.
@@ -93,7 +93,7 @@ func (p *Pipeline) embed(ctx context.Context, src Source, seg *segmentation.Outp
 				continue
 			}
 			var u []use
-			for c := first; !cfg.PerPair && c < nChunks && int64(c)*hop+chunkLen <= end; c++ {
+			for c := first; c < nChunks && int64(c)*hop+chunkLen <= end; c++ {
 				solo, other := chunkShares(&seg.Active[w], k, int64(c)*hop-start, chunkLen)
 				if solo >= cfg.MinSolo && other <= cfg.MaxOther {
 					u = append(u, use{c, float32(solo)})
@@ -126,9 +126,6 @@ func (p *Pipeline) embed(ctx context.Context, src Source, seg *segmentation.Outp
 	for i := range pairs {
 		if pairs[i].vec != nil {
 			continue
-		}
-		if cfg.PerPair {
-			pairs[i].clean = soloFrames(&seg.Active[pairs[i].w], pairs[i].k) >= 30
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -310,14 +307,4 @@ func readFull(src Source, dst []float32, off int64) error {
 	}
 	clear(dst[got:])
 	return nil
-}
-
-func soloFrames(a *[segmentation.NumFrames][segmentation.LocalSpeakers]bool, k int) int {
-	n := 0
-	for f := range a {
-		if frameHas(a, f, k, true) {
-			n++
-		}
-	}
-	return n
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -24,6 +25,7 @@ var diarizeFlags struct {
 	exclusive           bool
 	format, out, plot   string
 	channel             int
+	maxDuration         time.Duration
 }
 
 var diarizeCmd = &cobra.Command{
@@ -46,6 +48,7 @@ func init() {
 	f.StringVarP(&diarizeFlags.out, "output", "o", "", "output file (one input) or folder (several)")
 	f.StringVar(&diarizeFlags.plot, "plot", "", "also draw a timeline picture (.svg or .png; a folder with several inputs)")
 	f.IntVar(&diarizeFlags.channel, "channel", -1, "use only this channel (0-based); default: mix all channels")
+	f.DurationVar(&diarizeFlags.maxDuration, "max-duration", audio.DefaultMaxDuration, "refuse audio longer than this")
 	rootCmd.AddCommand(diarizeCmd)
 }
 
@@ -96,7 +99,7 @@ func runDiarize(cmd *cobra.Command, files []string) error {
 func diarizeFile(cmd *cobra.Command, p *diarize.Pipeline, path string, opt diarize.Options, many bool) error {
 	fl := diarizeFlags
 	aopt := audio.DefaultOptions()
-	aopt.Channel = fl.channel
+	aopt.Channel, aopt.MaxDuration = fl.channel, fl.maxDuration
 	a, err := audio.Open(cmd.Context(), path, aopt)
 	if err != nil {
 		return err
