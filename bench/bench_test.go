@@ -1,0 +1,61 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/whospoke/whospoke/audio"
+)
+
+func TestConcatWAV(t *testing.T) {
+	src := "../../shared/eval/dev/real/falcon_test.wav"
+	if _, err := os.Stat(src); err != nil {
+		t.Skip("dev set not found")
+	}
+	out := filepath.Join(t.TempDir(), "long.wav")
+	// 45 s from an 18.6 s file: cycles through it more than twice.
+	if err := concatWAV(context.Background(), out, []string{src}, 45); err != nil {
+		t.Fatal(err)
+	}
+	a, err := audio.Open(context.Background(), out, audio.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if a.Len() != 45*audio.SampleRate {
+		t.Fatalf("%d samples, want %d", a.Len(), 45*audio.SampleRate)
+	}
+	orig, _ := audio.Open(context.Background(), src, audio.DefaultOptions())
+	defer orig.Close()
+	x, _ := orig.Samples(16000, 100)
+	y, _ := a.Samples(orig.Len()+16000, 100) // same place, second pass
+	for i := range x {
+		if d := x[i] - y[i]; d > 1.0/32768 || d < -1.0/32768 {
+			t.Fatalf("sample %d differs on the second pass: %v vs %v", i, x[i], y[i])
+		}
+	}
+}
+
+func TestWriteMarkdown(t *testing.T) {
+	r := &Report{
+		Date: time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC), Machine: "test machine", Command: "whospoke bench",
+		Parts: []PartResult{{Part: "real", DER0: 20, DER25: 12, Audio: 100, Wall: 2}},
+		Files: []FileResult{{Part: "real", URI: "f1", Seconds: 30, DER0: 20}},
+		Long:  []LongResult{{Hours: 1, Wall: 60, RTF: 60.0 / 3600, PeakRSSMB: 400, PeerWall: 150}},
+		Peer:  &PeerResult{DER: map[string]float64{"real c=0": 25, "real c=0.25": 15}, RTF: 0.1},
+	}
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"2026-11-21", "test machine", "| real | **20.00**", "| real | 25.00 | 15.00 | 20.00 | 0.80 |", "| 1 h | 60.0s | 0.0167 | 400 MB | 150.0s | 0.40 |", "| real | f1 |"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
