@@ -37,7 +37,7 @@ type EmbedConfig struct {
 
 // DefaultEmbedConfig returns the measured-best embedding settings.
 func DefaultEmbedConfig() EmbedConfig {
-	return EmbedConfig{ChunkSeconds: 2, HopSeconds: 1, MinSolo: 0.5, MaxOther: 0.15, MinFallbackSeconds: 0.25, Batch: 32}
+	return EmbedConfig{ChunkSeconds: 2, HopSeconds: 1, MinSolo: 0.5, MaxOther: 0.15, MinFallbackSeconds: 0.25, Batch: 16}
 }
 
 // Validate checks the settings.

@@ -46,7 +46,7 @@ type Config struct {
 
 // DefaultConfig is the setting measured best on the dev set (see BENCHMARKS.md).
 func DefaultConfig(model string) Config {
-	return Config{Model: model, BatchSize: 8, Step: 1.0}
+	return Config{Model: model, BatchSize: 4, Step: 1.0}
 }
 
 // Validate checks the configuration.

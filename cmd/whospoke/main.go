@@ -34,15 +34,20 @@ func init() {
 	rootCmd.PersistentFlags().IntVar(&threadsFlag, "threads", 0, "threads per model (0 = all cores)")
 }
 
-// loadPipeline loads the diarization models once for a whole command.
-func loadPipeline() (*diarize.Pipeline, error) {
+// loadPipeline loads the diarization models once for a whole command;
+// tune, if given, adjusts the default configuration first.
+func loadPipeline(tune ...func(*diarize.Config)) (*diarize.Pipeline, error) {
 	dir := models.ResolveDir(modelsDirFlag)
 	for _, name := range []string{"segmentation", "embedding"} {
 		if _, err := models.Path(dir, name); err != nil {
 			return nil, err
 		}
 	}
-	return diarize.New(diarize.DefaultConfig(dir).WithThreads(threadsFlag))
+	cfg := diarize.DefaultConfig(dir).WithThreads(threadsFlag)
+	for _, t := range tune {
+		t(&cfg)
+	}
+	return diarize.New(cfg)
 }
 
 func main() {
