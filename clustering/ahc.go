@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/whospoke/whospoke/embedding"
 )
 
 // Config selects how embeddings become speakers.
@@ -135,7 +137,7 @@ func Cluster(vecs []float32, dim int, cfg Config) ([]int, [][]float32, error) {
 		}
 	}
 	for _, c := range centroids {
-		normalize(c)
+		embedding.Normalize(c)
 	}
 	groupLabel := make([]int, m)
 	for g := range m {
@@ -351,20 +353,6 @@ func euclid32(a, b []float32) float64 {
 func addTo(dst, v []float32) {
 	for i := range dst {
 		dst[i] += v[i]
-	}
-}
-
-func normalize(v []float32) {
-	var s float64
-	for _, x := range v {
-		s += float64(x) * float64(x)
-	}
-	if s == 0 {
-		return
-	}
-	inv := float32(1 / math.Sqrt(s))
-	for i := range v {
-		v[i] *= inv
 	}
 }
 

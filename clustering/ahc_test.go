@@ -3,6 +3,8 @@ package clustering
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/whospoke/whospoke/embedding"
 )
 
 // blobs makes k groups of unit vectors around random centres, sizes[i] each,
@@ -20,7 +22,7 @@ func blobs(r *rand.Rand, dim int, sizes []int, spread float64) ([]float32, []int
 			for j := range v {
 				v[j] = float32(c[j] + spread*r.NormFloat64())
 			}
-			normalize(v)
+			embedding.Normalize(v)
 			vecs = append(vecs, v...)
 			truth = append(truth, g)
 		}

@@ -73,24 +73,7 @@ func (m *Model) Embed(feats []float32, n, t int) ([]float32, error) {
 	if n < 1 || t < MinFrames || len(feats) != n*t*MelBins {
 		return nil, fmt.Errorf("embedding: %d values for %d segments of %d frames (need ≥ %d frames)", len(feats), n, t, MinFrames)
 	}
-	in, err := onnx.NewFloat32(feats, int64(n), int64(t), MelBins)
-	if err != nil {
-		return nil, err
-	}
-	defer in.Destroy()
-	outs, err := m.sess.Run(in)
-	if err != nil {
-		return nil, err
-	}
-	defer onnx.Release(outs...)
-	data, shape, err := onnx.Float32(outs[0])
-	if err != nil {
-		return nil, err
-	}
-	if len(shape) != 2 || shape[0] != int64(n) || shape[1] != Dim {
-		return nil, fmt.Errorf("embedding: unexpected output shape %v", shape)
-	}
-	return append([]float32(nil), data...), nil
+	return m.sess.RunFloat32(feats, []int64{int64(n), int64(t), MelBins}, []int64{int64(n), Dim})
 }
 
 // Normalize scales v to unit length in place (a zero vector stays zero).

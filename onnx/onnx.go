@@ -183,16 +183,31 @@ func Release(vs ...ort.Value) {
 	}
 }
 
-// Float32 returns the data and shape of a float32 tensor output.
-func Float32(v ort.Value) ([]float32, ort.Shape, error) {
-	t, ok := v.(*ort.Tensor[float32])
-	if !ok {
-		return nil, nil, errors.New("model output is not a float32 tensor")
+// RunFloat32 runs a one-input model on data of the given shape and returns
+// a copy of its first output, which must be a float32 tensor of rank
+// len(want) whose dimensions equal want where want[i] ≥ 0.
+func (s *Session) RunFloat32(data []float32, shape []int64, want []int64) ([]float32, error) {
+	in, err := ort.NewTensor(ort.NewShape(shape...), data)
+	if err != nil {
+		return nil, err
 	}
-	return t.GetData(), t.GetShape(), nil
-}
-
-// NewFloat32 wraps data (not copied) as an input tensor of the given shape.
-func NewFloat32(data []float32, shape ...int64) (*ort.Tensor[float32], error) {
-	return ort.NewTensor(ort.NewShape(shape...), data)
+	defer in.Destroy()
+	outs, err := s.Run(in)
+	if err != nil {
+		return nil, err
+	}
+	defer Release(outs...)
+	t, ok := outs[0].(*ort.Tensor[float32])
+	if !ok {
+		return nil, errors.New("model output is not a float32 tensor")
+	}
+	got := t.GetShape()
+	bad := len(got) != len(want)
+	for i := 0; !bad && i < len(want); i++ {
+		bad = want[i] >= 0 && got[i] != want[i]
+	}
+	if bad {
+		return nil, fmt.Errorf("%s: output shape %v, want %v", filepath.Base(s.path), got, want)
+	}
+	return append([]float32(nil), t.GetData()...), nil
 }

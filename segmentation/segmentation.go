@@ -97,24 +97,7 @@ func (m *Model) Infer(windows []float32, n int) ([]float32, error) {
 	if len(windows) != n*WindowSamples {
 		return nil, fmt.Errorf("segmentation: %d samples for %d windows", len(windows), n)
 	}
-	in, err := onnx.NewFloat32(windows, int64(n), 1, WindowSamples)
-	if err != nil {
-		return nil, err
-	}
-	defer in.Destroy()
-	outs, err := m.sess.Run(in)
-	if err != nil {
-		return nil, err
-	}
-	defer onnx.Release(outs...)
-	data, shape, err := onnx.Float32(outs[0])
-	if err != nil {
-		return nil, err
-	}
-	if len(shape) != 3 || shape[0] != int64(n) || shape[1] != NumFrames || shape[2] != NumClasses {
-		return nil, fmt.Errorf("segmentation: unexpected output shape %v", shape)
-	}
-	return append([]float32(nil), data...), nil
+	return m.sess.RunFloat32(windows, []int64{int64(n), 1, WindowSamples}, []int64{int64(n), NumFrames, NumClasses})
 }
 
 // Source is random-access 16 kHz mono audio (audio.Audio satisfies it).
