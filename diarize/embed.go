@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 
 	"github.com/whospoke/whospoke/embedding"
@@ -221,7 +220,7 @@ func (p *Pipeline) embedChunks(ctx context.Context, src Source, needed []bool, c
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := readFull(src, samples, int64(c)*hop); err != nil {
+		if err := segmentation.ReadPadded(src, samples, int64(c)*hop); err != nil {
 			return nil, err
 		}
 		start := len(feats)
@@ -261,7 +260,7 @@ func (p *Pipeline) embedPairSpeech(src Source, seg *segmentation.Output, w, k in
 			to := min(seg.Starts[w]+int64(g*segmentation.FrameStep+segmentation.FrameSize/2-segmentation.FrameStep/2), seg.NumSamples)
 			if to > from {
 				buf := make([]float32, to-from)
-				if err := readFull(src, buf, from); err != nil {
+				if err := segmentation.ReadPadded(src, buf, from); err != nil {
 					return nil, err
 				}
 				speech = append(speech, buf...)
@@ -297,14 +296,4 @@ func frameHas(a *[segmentation.NumFrames][segmentation.LocalSpeakers]bool, f, k 
 		}
 	}
 	return true
-}
-
-// readFull reads len(dst) samples at off, zero-filling past the end.
-func readFull(src Source, dst []float32, off int64) error {
-	got, err := src.ReadAt(dst, off)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("reading audio: %w", err)
-	}
-	clear(dst[got:])
-	return nil
 }

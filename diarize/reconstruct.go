@@ -55,30 +55,30 @@ func reconstruct(seg *segmentation.Output, m *speakerMap) *Result {
 	on := make([]bool, numFrames*K)
 	excl := make([]int, numFrames)
 	conf := make([]float64, numFrames)
-	order := make([]int, K)
 	for g := range numFrames {
 		excl[g] = -1
 		if cover[g] == 0 {
 			continue
 		}
-		n := int(math.Round(float64(count[g] / cover[g])))
-		row := hard[g*K : (g+1)*K]
-		for i := range order {
-			order[i] = i
-		}
-		sort.SliceStable(order, func(i, j int) bool {
-			a, b := order[i], order[j]
-			if row[a] != row[b] {
-				return row[a] > row[b]
-			}
-			return soft[g*K+a] > soft[g*K+b]
-		})
-		for _, c := range order[:min(n, K)] {
-			if row[c] > 0 {
-				on[g*K+c] = true
-				if excl[g] < 0 {
-					excl[g] = c
+		// The n (≤ 3) most active speakers, by summed hard activity, then
+		// probability, then index: a few selection passes, not a sort, since
+		// this runs for every frame.
+		n := min(int(math.Round(float64(count[g]/cover[g]))), K)
+		row, srow := hard[g*K:(g+1)*K], soft[g*K:(g+1)*K]
+		picked := on[g*K : (g+1)*K]
+		for range n {
+			best := -1
+			for c := range K {
+				if !picked[c] && (best < 0 || row[c] > row[best] || row[c] == row[best] && srow[c] > srow[best]) {
+					best = c
 				}
+			}
+			if row[best] <= 0 {
+				break // fewer speakers active here than the count says
+			}
+			picked[best] = true
+			if excl[g] < 0 {
+				excl[g] = best
 			}
 		}
 		// Confidence: probability of the decided configuration, with each

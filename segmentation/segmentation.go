@@ -106,6 +106,17 @@ type Source interface {
 	ReadAt(dst []float32, off int64) (int, error)
 }
 
+// ReadPadded fills dst with the samples at off, zero-padding past the end of
+// the audio (a short last window or chunk).
+func ReadPadded(src Source, dst []float32, off int64) error {
+	got, err := src.ReadAt(dst, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("reading audio: %w", err)
+	}
+	clear(dst[got:])
+	return nil
+}
+
 // Output is the segmentation of a whole file.
 type Output struct {
 	NumSamples int64
@@ -149,11 +160,9 @@ func (m *Model) Run(ctx context.Context, src Source, progress func(done, total i
 		batch := buf[:b*WindowSamples]
 		for i := range b {
 			w := batch[i*WindowSamples : (i+1)*WindowSamples]
-			got, err := src.ReadAt(w, out.Starts[first+i])
-			if err != nil && !errors.Is(err, io.EOF) {
-				return nil, fmt.Errorf("reading audio: %w", err)
+			if err := ReadPadded(src, w, out.Starts[first+i]); err != nil {
+				return nil, err
 			}
-			clear(w[got:]) // zero-pad past the end of the file
 		}
 		logp, err := m.Infer(batch, b)
 		if err != nil {
