@@ -24,3 +24,18 @@ type DiarizeOutput struct {
 	Confidence           *Confidence `json:"confidence,omitempty"`
 	Warning              string      `json:"warning,omitempty"`
 }
+
+// WordItem is one word or one turn of a transcription: its time, text and speaker.
+type WordItem struct {
+	Start   float64 `json:"start"`
+	End     float64 `json:"end"`
+	Text    string  `json:"text"`
+	Speaker string  `json:"speaker"`
+}
+
+// Transcription holds the two transcription arrays a diarize job adds when
+// `transcription` is requested.
+type Transcription struct {
+	WordLevel []WordItem `json:"wordLevelTranscription"`
+	TurnLevel []WordItem `json:"turnLevelTranscription"`
+}

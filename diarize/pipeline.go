@@ -136,3 +136,24 @@ func (p *Pipeline) Diarize(ctx context.Context, src Source, opt Options) (*Resul
 	// 4. Reconstruct frame-level speaker activity and turns.
 	return reconstruct(seg, assign), nil
 }
+
+// ErrTooLittleSpeech is returned by EmbedSpeech for audio too short to embed.
+var ErrTooLittleSpeech = errors.New("too little speech to embed")
+
+// EmbedSpeech returns the unit-length speaker embedding of 16 kHz samples,
+// computed exactly as the pipeline embeds its chunks (fbank, per-utterance
+// mean normalisation, CAM++). Voiceprints and identification use it so that
+// their vectors live in the clustering's space.
+func (p *Pipeline) EmbedSpeech(samples []float32) ([]float32, error) {
+	if p.fbank.NumFrames(len(samples)) < embedding.MinFrames {
+		return nil, ErrTooLittleSpeech
+	}
+	feats := p.fbank.Compute(samples, nil)
+	features.SubtractMean(feats, features.NumMelBins)
+	v, err := p.emb.Embed(feats, 1, len(feats)/features.NumMelBins)
+	if err != nil {
+		return nil, err
+	}
+	embedding.Normalize(v)
+	return v, nil
+}

@@ -1,0 +1,129 @@
+// Package store keeps whospoke's durable state — teams, API keys, jobs and
+// queued webhook deliveries — in SQLite (the embedded default) or PostgreSQL,
+// one schema for both, migrated with goose.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrTerminal means a job is already succeeded, failed or canceled and
+	// cannot change again.
+	ErrTerminal = errors.New("job already finished")
+	ErrExists   = errors.New("already exists")
+)
+
+// Team owns keys, jobs and media.
+type Team struct {
+	ID            string
+	Name          string
+	WebhookSecret string // hex; signs webhook deliveries
+	CreatedAt     time.Time
+}
+
+// Key is an API key. Only its SHA-256 hash is stored.
+type Key struct {
+	ID          string
+	TeamID      string
+	Name        string
+	Hash        string // hex SHA-256 of the secret
+	Prefix      string // first characters of the secret, to recognise it in lists
+	Permissions []string
+	CreatedAt   time.Time
+	RevokedAt   *time.Time
+}
+
+// Job is one asynchronous request and its result.
+type Job struct {
+	ID                string
+	TeamID            string
+	Kind              string          // api.KindDiarize, …
+	Status            string          // api.Status…
+	Request           json.RawMessage // the validated request body
+	Output            json.RawMessage // nil until finished; nil again after retention
+	Webhook           string
+	WebhookStatusOnly bool
+	Attempts          int    // how many times a worker started it
+	Worker            string // the node that last started it
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	CompletedAt       *time.Time
+}
+
+// Delivery is one queued webhook POST. It lives in the store so that it
+// survives a restart.
+type Delivery struct {
+	ID        int64
+	JobID     string
+	TeamID    string
+	URL       string
+	Body      []byte
+	Attempt   int // deliveries made so far (0 = none yet)
+	NextAt    time.Time
+	Status    string // DeliveryPending, DeliveryDone, DeliveryFailed
+	LastError string
+	CreatedAt time.Time
+}
+
+// Delivery statuses.
+const (
+	DeliveryPending = "pending"
+	DeliveryDone    = "delivered"
+	DeliveryFailed  = "failed"
+)
+
+// ListOptions select a page of a team's jobs, newest first.
+type ListOptions struct {
+	Status string // "" = any
+	Cursor string // opaque, from a previous page; "" = first page
+	Limit  int    // 1–100
+}
+
+// Store is whospoke's durable state. Every method is safe for concurrent use,
+// also across processes sharing one database.
+type Store interface {
+	// Teams and keys.
+	EnsureTeam(ctx context.Context, name string) (Team, error) // creates it, with a fresh webhook secret, if missing
+	TeamByName(ctx context.Context, name string) (Team, error)
+	Team(ctx context.Context, id string) (Team, error)
+	SetWebhookSecret(ctx context.Context, teamID, secret string) error
+	CreateKey(ctx context.Context, k Key) error
+	// KeyByHash finds an unrevoked or revoked key by hash; callers check RevokedAt.
+	KeyByHash(ctx context.Context, hash string) (Key, error)
+	ListKeys(ctx context.Context, teamID string) ([]Key, error)
+	RevokeKey(ctx context.Context, teamID, keyID string) error
+
+	// Jobs.
+	CreateJob(ctx context.Context, j Job) error
+	// Job returns a job; teamID "" means any team (workers).
+	Job(ctx context.Context, teamID, id string) (Job, error)
+	// ListJobs returns a page and the cursor of the next one ("" when none).
+	ListJobs(ctx context.Context, teamID string, opt ListOptions) ([]Job, string, error)
+	// StartJob marks a non-terminal job running on worker and counts the
+	// attempt; ErrTerminal if it has finished.
+	StartJob(ctx context.Context, id, worker string) (Job, error)
+	// FinishJob sets a terminal status and output, only if the job is not
+	// terminal yet (ErrTerminal otherwise): two workers never both finish one.
+	// When d is not nil the delivery is queued in the same transaction.
+	FinishJob(ctx context.Context, id, status string, output json.RawMessage, d *Delivery) (Job, error)
+	// PurgeOutputs drops the outputs of jobs completed before t; it returns how many.
+	PurgeOutputs(ctx context.Context, before time.Time) (int, error)
+	// CountJobs counts jobs by status (for metrics).
+	CountJobs(ctx context.Context) (map[string]int, error)
+
+	// Webhook deliveries.
+	// ClaimDeliveries returns up to limit pending deliveries due at now and
+	// pushes their NextAt by lease, so that another node does not take them meanwhile.
+	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
+	UpdateDelivery(ctx context.Context, d Delivery) error
+	Deliveries(ctx context.Context, jobID string) ([]Delivery, error)
+
+	Ping(ctx context.Context) error
+	Close() error
+}
