@@ -22,7 +22,10 @@ type DiarizeOutput struct {
 	Diarization          []Turn      `json:"diarization"`
 	ExclusiveDiarization []Turn      `json:"exclusiveDiarization,omitempty"`
 	Confidence           *Confidence `json:"confidence,omitempty"`
-	Warning              string      `json:"warning,omitempty"`
+	// The transcription arrays, present when `transcription` was requested.
+	WordLevelTranscription []WordItem `json:"wordLevelTranscription,omitempty"`
+	TurnLevelTranscription []WordItem `json:"turnLevelTranscription,omitempty"`
+	Warning                string     `json:"warning,omitempty"`
 }
 
 // WordItem is one word or one turn of a transcription: its time, text and speaker.

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/whospoke/whospoke/server"
+)
+
+func init() {
+	keys := &cobra.Command{Use: "keys", Short: "Manage API keys and webhook secrets"}
+	var team, name, perms string
+
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create an API key; it is printed once, alone on the last line",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			var p []string
+			if perms != "" {
+				p = strings.FieldsFunc(perms, func(r rune) bool { return r == ',' || r == ' ' })
+			}
+			secret, k, err := server.CreateKey(cmd.Context(), st, team, name, p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "key %s for team %s (%s), permissions: %s\n", k.ID, team, name, strings.Join(k.Permissions, " "))
+			fmt.Fprintln(cmd.OutOrStdout(), secret)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "what the key is for")
+	create.Flags().StringVar(&perms, "permissions", "", "comma-separated permissions (default all: "+strings.Join(server.Permissions, ",")+")")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List a team's keys",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			t, err := st.TeamByName(cmd.Context(), team)
+			if err != nil {
+				return fmt.Errorf("team %q: %w", team, err)
+			}
+			ks, err := st.ListKeys(cmd.Context(), t.ID)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tNAME\tPREFIX\tPERMISSIONS\tCREATED\tREVOKED")
+			for _, k := range ks {
+				revoked := "-"
+				if k.RevokedAt != nil {
+					revoked = k.RevokedAt.Format(time.RFC3339)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s…\t%s\t%s\t%s\n", k.ID, k.Name, k.Prefix, strings.Join(k.Permissions, ","), k.CreatedAt.Format(time.RFC3339), revoked)
+			}
+			return w.Flush()
+		},
+	}
+
+	revoke := &cobra.Command{
+		Use:   "revoke KEY_ID",
+		Short: "Revoke a key; requests with it get 401 from then on",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			t, err := st.TeamByName(cmd.Context(), team)
+			if err != nil {
+				return fmt.Errorf("team %q: %w", team, err)
+			}
+			if err := st.RevokeKey(cmd.Context(), t.ID, args[0]); err != nil {
+				return fmt.Errorf("revoke %s: %w", args[0], err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", args[0])
+			return nil
+		},
+	}
+
+	var rotate bool
+	secret := &cobra.Command{
+		Use:   "webhook-secret",
+		Short: "Print (or --rotate) the team's webhook signing secret, alone on the last line",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			t, err := st.EnsureTeam(cmd.Context(), team)
+			if err != nil {
+				return err
+			}
+			if rotate {
+				var b [32]byte
+				if _, err := rand.Read(b[:]); err != nil {
+					return err
+				}
+				t.WebhookSecret = hex.EncodeToString(b[:])
+				if err := st.SetWebhookSecret(cmd.Context(), t.ID, t.WebhookSecret); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), t.WebhookSecret)
+			return nil
+		},
+	}
+	secret.Flags().BoolVar(&rotate, "rotate", false, "replace the secret with a new random one")
+
+	for _, c := range []*cobra.Command{create, list, revoke, secret} {
+		c.Flags().StringVar(&team, "team", "default", "team name")
+		addStoreFlags(c)
+		keys.AddCommand(c)
+	}
+	rootCmd.AddCommand(keys)
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/whospoke/whospoke/media"
+	"github.com/whospoke/whospoke/queue"
+	"github.com/whospoke/whospoke/server"
+	"github.com/whospoke/whospoke/store"
+)
+
+// Where the server keeps its state; shared by serve and keys.
+var (
+	dataDirFlag  string
+	postgresFlag string
+)
+
+func addStoreFlags(c *cobra.Command) {
+	c.Flags().StringVar(&dataDirFlag, "data", "", "data folder: SQLite database, embedded queue, media (default $WHOSPOKE_DATA, else the XDG data folder)")
+	c.Flags().StringVar(&postgresFlag, "postgres", os.Getenv("WHOSPOKE_POSTGRES"), "PostgreSQL URL instead of the embedded SQLite database ($WHOSPOKE_POSTGRES)")
+}
+
+func dataDir() string {
+	switch {
+	case dataDirFlag != "":
+		return dataDirFlag
+	case os.Getenv("WHOSPOKE_DATA") != "":
+		return os.Getenv("WHOSPOKE_DATA")
+	case os.Getenv("XDG_DATA_HOME") != "":
+		return filepath.Join(os.Getenv("XDG_DATA_HOME"), "whospoke", "server")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".local", "share", "whospoke", "server")
+}
+
+func openStore(ctx context.Context) (store.Store, error) {
+	if postgresFlag != "" {
+		return store.Open(ctx, postgresFlag)
+	}
+	dir := dataDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, "sqlite://"+filepath.Join(dir, "whospoke.db"))
+}
+
+func init() {
+	var (
+		addr, publicURL, natsURL, s3URL, mediaSecret string
+		cfg                                          server.Config
+		ackWait                                      time.Duration
+		webhookDelays                                string
+	)
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the pyannoteAI-compatible API server",
+		Long: `Run the pyannoteAI-compatible API server. With no flags it needs nothing else:
+SQLite, an embedded NATS JetStream queue and a media folder live in --data.
+--nats, --postgres and --s3 switch each to an external service, so many nodes
+can share one queue, database and media bucket.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+			dir := dataDir()
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			if webhookDelays != "" {
+				for _, f := range strings.Split(webhookDelays, ",") {
+					d, err := time.ParseDuration(strings.TrimSpace(f))
+					if err != nil {
+						return fmt.Errorf("--webhook-delays: %w", err)
+					}
+					cfg.WebhookDelays = append(cfg.WebhookDelays, d)
+				}
+			}
+			secret, err := mediaSigningSecret(dir, mediaSecret)
+			if err != nil {
+				return err
+			}
+
+			st, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			q, err := queue.Open(ctx, queue.Config{URL: natsURL, DataDir: dir, AckWait: ackWait})
+			if err != nil {
+				return err
+			}
+			defer q.Close()
+			var ms media.Store
+			if s3URL != "" {
+				sc, err := media.ParseS3(s3URL)
+				if err != nil {
+					return err
+				}
+				if ms, err = media.NewS3(ctx, sc); err != nil {
+					return err
+				}
+			} else if ms, err = media.NewDir(filepath.Join(dir, "media")); err != nil {
+				return err
+			}
+			p, err := loadPipeline()
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+
+			cfg.DataDir, cfg.PublicURL, cfg.Logger = dir, publicURL, log
+			srv, err := server.New(cfg, server.Deps{Store: st, Queue: q, Media: ms, MediaSecret: secret, Pipeline: p})
+			if err != nil {
+				return err
+			}
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			// Scripts and tests read the bound address (useful with --addr 127.0.0.1:0).
+			fmt.Fprintf(cmd.OutOrStdout(), "listening on http://%s\n", l.Addr())
+			return srv.Serve(ctx, l)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&addr, "addr", ":8080", "listen address")
+	f.StringVar(&publicURL, "public-url", "", "base URL clients reach this server at, for pre-signed media URLs (default http://<addr>)")
+	f.StringVar(&natsURL, "nats", os.Getenv("WHOSPOKE_NATS"), "external NATS URL instead of the embedded server ($WHOSPOKE_NATS)")
+	f.StringVar(&s3URL, "s3", os.Getenv("WHOSPOKE_S3"), "S3 media bucket s3://ACCESS:SECRET@host:port/bucket?ssl=false instead of the media folder ($WHOSPOKE_S3)")
+	f.StringVar(&mediaSecret, "media-secret", os.Getenv("WHOSPOKE_MEDIA_SECRET"), "secret signing pre-signed media URLs; nodes sharing media must share it (default: generated once in the data folder)")
+	f.IntVar(&cfg.Workers, "workers", 0, "jobs run at once (default one per 2 cores)")
+	f.BoolVar(&cfg.AllowPrivateURLs, "allow-private-urls", false, "let input and webhook URLs point at private, loopback and link-local addresses")
+	f.IntVar(&cfg.SubmitPerMinute, "submit-limit", 0, "job submissions per team per minute (default 100, -1 = unlimited)")
+	f.IntVar(&cfg.PollPerMinute, "poll-limit", 0, "job polls per team per minute (default 300, -1 = unlimited)")
+	f.StringVar(&webhookDelays, "webhook-delays", "", "delays before webhook retries 1-3 (default 0s,1m,5m)")
+	f.DurationVar(&ackWait, "ack-wait", 0, "a running job with no heartbeat for this long is redelivered (default 30s)")
+	f.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 0, "time running jobs get to finish at shutdown before they are requeued (default 30s)")
+	f.StringVar(&cfg.Node, "node", "", "node name in logs and jobs (default host-pid)")
+	addStoreFlags(c)
+	rootCmd.AddCommand(c)
+}
+
+// mediaSigningSecret returns the given secret, or one generated once and kept
+// in the data folder so pre-signed URLs survive restarts.
+func mediaSigningSecret(dir, given string) ([]byte, error) {
+	if given != "" {
+		if len(given) < 16 {
+			return nil, errors.New("--media-secret must be at least 16 characters")
+		}
+		return []byte(given), nil
+	}
+	path := filepath.Join(dir, "media.secret")
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 16 {
+		return b, nil
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	s := []byte(hex.EncodeToString(b[:]))
+	return s, os.WriteFile(path, s, 0o600)
+}

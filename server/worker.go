@@ -1,0 +1,301 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/whospoke/whospoke/api"
+	"github.com/whospoke/whospoke/audio"
+	"github.com/whospoke/whospoke/diarize"
+	"github.com/whospoke/whospoke/identify"
+	"github.com/whospoke/whospoke/media"
+	"github.com/whospoke/whospoke/output"
+	"github.com/whospoke/whospoke/store"
+)
+
+// jobError is a failure to report in the job's output.error, as opposed to
+// an infrastructure failure that should have the job retried.
+type jobError struct{ msg string }
+
+func (e *jobError) Error() string { return e.msg }
+
+func failf(format string, a ...any) error { return &jobError{msg: fmt.Sprintf(format, a...)} }
+
+// runJob is the queue handler. It returns nil once the job's outcome is
+// stored (or there is nothing to do), an error to have the job redelivered.
+func (s *Server) runJob(ctx context.Context, id string) error {
+	j, err := s.store.StartJob(ctx, id, s.cfg.Node)
+	switch {
+	case errors.Is(err, store.ErrTerminal), errors.Is(err, store.ErrNotFound):
+		return nil // canceled before it ran, or already finished by another node
+	case err != nil:
+		return err
+	}
+	if j.Attempts > 1 {
+		s.log.Info("job redelivered", "job", id, "attempt", j.Attempts)
+	}
+	jobCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.mu.Lock()
+	s.running[id] = cancel
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.running, id)
+		s.mu.Unlock()
+	}()
+	go s.watchCancel(jobCtx, cancel, id)
+
+	start := time.Now()
+	out, seconds, runErr := s.execute(jobCtx, j)
+	if ctx.Err() != nil {
+		return ctx.Err() // shutting down: hand the job back to the queue
+	}
+	if jobCtx.Err() != nil {
+		return nil // canceled by the user; already terminal
+	}
+	status := api.StatusSucceeded
+	var jerr *jobError
+	switch {
+	case errors.As(runErr, &jerr):
+		status = api.StatusFailed
+		out, _ = json.Marshal(api.ErrorOutput{Error: jerr.msg})
+	case runErr != nil:
+		s.log.Error("job failed", "job", id, "err", runErr)
+		status = api.StatusFailed
+		out, _ = json.Marshal(api.ErrorOutput{Error: "Internal error: " + runErr.Error()})
+	}
+	if _, err := s.store.FinishJob(ctx, id, status, out, s.delivery(ctx, j, status, out)); err != nil {
+		if errors.Is(err, store.ErrTerminal) {
+			return nil
+		}
+		return err
+	}
+	s.metrics.jobsFinished.WithLabelValues(status).Inc()
+	if status == api.StatusSucceeded && seconds > 0 {
+		s.metrics.audioSeconds.Add(seconds)
+		s.metrics.rtf.Observe(time.Since(start).Seconds() / seconds)
+	}
+	s.log.Info("job done", "job", id, "kind", j.Kind, "status", status, "audio_s", seconds, "wall_s", time.Since(start).Seconds())
+	return nil
+}
+
+// watchCancel stops a job canceled through any node.
+func (s *Server) watchCancel(ctx context.Context, cancel context.CancelFunc, id string) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if j, err := s.store.Job(ctx, "", id); err == nil && j.Status == api.StatusCanceled {
+				cancel()
+				return
+			}
+		}
+	}
+}
+
+// stopLocal cancels a job running on this node.
+func (s *Server) stopLocal(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cancel := s.running[id]; cancel != nil {
+		cancel()
+	}
+}
+
+// delivery prepares the webhook of a finished job, or nil when it has none.
+func (s *Server) delivery(_ context.Context, j store.Job, status string, out json.RawMessage) *store.Delivery {
+	if j.Webhook == "" {
+		return nil
+	}
+	payload := struct {
+		JobID  string          `json:"jobId"`
+		Status string          `json:"status"`
+		Output json.RawMessage `json:"output,omitempty"`
+	}{JobID: j.ID, Status: status}
+	if !j.WebhookStatusOnly {
+		payload.Output = out
+	}
+	body, _ := json.Marshal(payload)
+	now := time.Now().UTC()
+	return &store.Delivery{JobID: j.ID, TeamID: j.TeamID, URL: j.Webhook, Body: body, NextAt: now, Status: store.DeliveryPending, CreatedAt: now}
+}
+
+// execute runs one job and returns its output and the seconds of audio.
+func (s *Server) execute(ctx context.Context, j store.Job) (json.RawMessage, float64, error) {
+	var req api.IdentifyRequest // a superset of the three request kinds
+	if err := json.Unmarshal(j.Request, &req); err != nil {
+		return nil, 0, fmt.Errorf("stored request: %w", err)
+	}
+	src, cleanup, err := s.openInput(ctx, j.TeamID, req.URL, s.cfg.MaxDuration)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer cleanup()
+	seconds := src.Duration()
+
+	var p *diarize.Pipeline
+	select {
+	case p = <-s.pipelines:
+	case <-ctx.Done():
+		return nil, 0, ctx.Err()
+	}
+	defer func() { s.pipelines <- p }()
+
+	switch j.Kind {
+	case api.KindVoiceprint:
+		if seconds > s.cfg.MaxVoiceprint.Seconds()+0.5 {
+			return nil, seconds, failf("Audio for a voiceprint must be at most %.0f s long (got %.1f s)", s.cfg.MaxVoiceprint.Seconds(), seconds)
+		}
+		vec, warning, err := identify.Voiceprint(ctx, p, src)
+		switch {
+		case errors.Is(err, identify.ErrNoSpeech), errors.Is(err, identify.ErrTooLong):
+			return nil, seconds, failf("%s", upperFirst(err.Error()))
+		case err != nil:
+			return nil, seconds, err
+		}
+		out, err := json.Marshal(struct {
+			api.VoiceprintOutput
+			Warning string `json:"warning,omitempty"`
+		}{api.VoiceprintOutput{Voiceprint: identify.Encode(vec)}, warning})
+		return out, seconds, err
+	}
+
+	opt := diarize.Options{}
+	if req.NumSpeakers != nil {
+		opt.NumSpeakers = *req.NumSpeakers
+		opt.MinSpeakers, opt.MaxSpeakers = 0, 0
+	} else {
+		if req.MinSpeakers != nil {
+			opt.MinSpeakers = *req.MinSpeakers
+		}
+		if req.MaxSpeakers != nil {
+			opt.MaxSpeakers = *req.MaxSpeakers
+		}
+	}
+	res, err := p.Diarize(ctx, src, opt)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, seconds, ctx.Err()
+		}
+		return nil, seconds, err
+	}
+	dout := output.JSON(res, output.JSONOptions{Exclusive: req.Exclusive, Confidence: req.Confidence, TurnLevelConfidence: req.TurnLevelConfidence})
+
+	if j.Kind == api.KindDiarize {
+		if req.Transcription {
+			if s.transcriber == nil {
+				return nil, seconds, failf("Transcription is not available on this server")
+			}
+			model := ""
+			if req.TranscriptionConfig != nil {
+				model = req.TranscriptionConfig.Model
+			}
+			tr, err := s.transcriber.Transcribe(ctx, src, res, model)
+			if err != nil {
+				return nil, seconds, err
+			}
+			dout.WordLevelTranscription, dout.TurnLevelTranscription = nonNil(tr.WordLevel), nonNil(tr.TurnLevel)
+		}
+		out, err := json.Marshal(dout)
+		return out, seconds, err
+	}
+
+	// identify
+	prints, err := identify.DecodeInputs(req.Voiceprints)
+	if err != nil {
+		return nil, seconds, failf("%s", err.Error())
+	}
+	embs, err := identify.SpeakerEmbeddings(ctx, p, src, res)
+	if err != nil {
+		return nil, seconds, err
+	}
+	exclusive, threshold := true, 0.0
+	if m := req.Matching; m != nil {
+		if m.Exclusive != nil {
+			exclusive = *m.Exclusive
+		}
+		if m.Threshold != nil {
+			threshold = *m.Threshold
+		}
+	}
+	matches := identify.Match(embs, res.Speakers, prints, exclusive, threshold)
+	out, err := json.Marshal(api.IdentifyOutput{
+		DiarizeOutput:  dout,
+		Identification: identify.Output(res, matches),
+		Voiceprints:    matches,
+	})
+	return out, seconds, err
+}
+
+func nonNil(v []api.WordItem) []api.WordItem {
+	if v == nil {
+		return []api.WordItem{}
+	}
+	return v
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// openInput fetches a job's input to a temporary file and opens it as audio.
+func (s *Server) openInput(ctx context.Context, team, rawURL string, maxDur time.Duration) (*audio.Audio, func(), error) {
+	f, err := os.CreateTemp(filepath.Join(s.cfg.DataDir, "tmp"), "input-*")
+	if err != nil {
+		return nil, nil, err
+	}
+	remove := func() { f.Close(); os.Remove(f.Name()) }
+	if key, ok := strings.CutPrefix(rawURL, "media://"); ok {
+		rc, _, err := s.media.Open(ctx, team, key)
+		if errors.Is(err, media.ErrNotFound) {
+			remove()
+			return nil, nil, failf("Could not load audio: no media uploaded at %s", rawURL)
+		}
+		if err != nil {
+			remove()
+			return nil, nil, err
+		}
+		_, err = io.Copy(f, io.LimitReader(rc, s.cfg.MaxFileBytes+1))
+		rc.Close()
+		if err != nil {
+			remove()
+			return nil, nil, err
+		}
+	} else if _, err := s.fetcher.Download(ctx, rawURL, f); err != nil {
+		remove()
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		return nil, nil, failf("Could not load audio: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		remove()
+		return nil, nil, err
+	}
+	opt := audio.DefaultOptions()
+	opt.MaxDuration = maxDur
+	opt.TempDir = filepath.Join(s.cfg.DataDir, "tmp")
+	src, err := audio.Open(ctx, f.Name(), opt)
+	if err != nil {
+		os.Remove(f.Name())
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		return nil, nil, failf("Could not load audio: %v", err)
+	}
+	return src, func() { src.Close(); os.Remove(f.Name()) }, nil
+}
