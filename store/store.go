@@ -17,6 +17,8 @@ var (
 	// cannot change again.
 	ErrTerminal = errors.New("job already finished")
 	ErrExists   = errors.New("already exists")
+	// ErrInvalidCursor means a ListJobs cursor was not issued by ListJobs.
+	ErrInvalidCursor = errors.New("invalid cursor")
 )
 
 // Team owns keys, jobs and media.
