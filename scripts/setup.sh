@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent setup for a fresh machine: system packages (ffmpeg, sctk),
+# Idempotent setup for a fresh machine: system packages (ffmpeg, sctk,
+# postgresql for scale-out tests), a Python venv with the vendors' clients,
 # ONNX Runtime 1.30.0 (from npm onnxruntime-node, cached, sha256-checked),
 # the whospoke binary, and the models (copied and sha256-checked from
 # WHOSPOKE_MODELS_FROM, default ../shared/models).
@@ -16,6 +17,9 @@ say() { echo "setup: $*" >&2; }
 missing=()
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 [ -x /usr/lib/sctk/bin/md-eval.pl ] || missing+=(sctk)
+# PostgreSQL: the scale-out tests start a throwaway server with its binaries.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
@@ -41,10 +45,21 @@ if ! echo "$ORT_SHA256  $lib" | sha256sum -c --status 2>/dev/null; then
   say "ONNX Runtime $ORT_VERSION at $lib"
 fi
 
-# 3. The binary.
+# 3. Python venv with the vendors' official clients and schemathesis, for the
+#    compatibility tests (pinned; the service itself is Go).
+venv=$cache/venv
+pyreq="pyannoteai-sdk==0.4.0 schemathesis==4.32.5"
+if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$pyreq" ]; then
+  say "installing $pyreq into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q $pyreq
+  echo "$pyreq" >"$venv/.installed"
+fi
+
+# 4. The binary.
 go build -o bin/whospoke ./cmd/whospoke
 
-# 4. Models (sha256-checked; a re-run skips what is installed).
+# 5. Models (sha256-checked; a re-run skips what is installed).
 from=${WHOSPOKE_MODELS_FROM:-../shared/models}
 if [ -d "$from" ]; then
   bin/whospoke models install --from "$from" >/dev/null

@@ -83,7 +83,9 @@ type testServer struct {
 	stop  func()
 }
 
-func startServer(t *testing.T, tune func(*Config)) *testServer {
+func startServer(t *testing.T, tune func(*Config)) *testServer { return startServerB(t, tune) }
+
+func startServerB(t testing.TB, tune func(*Config)) *testServer {
 	t.Helper()
 	p := pipeline(t)
 	dir := t.TempDir()
