@@ -102,7 +102,7 @@ func startServerB(t testing.TB, tune func(*Config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Workers: 1, WebhookPoll: 50 * time.Millisecond}
+	cfg := Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(testLog(), nil)), Workers: 1, WebhookPoll: 50 * time.Millisecond}
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -234,4 +234,12 @@ func writeFile(t testing.TB, path string, b []byte) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// testLog is where test servers log: nowhere, unless WHOSPOKE_TEST_LOG=1.
+func testLog() io.Writer {
+	if os.Getenv("WHOSPOKE_TEST_LOG") != "" {
+		return os.Stderr
+	}
+	return io.Discard
 }
