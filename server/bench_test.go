@@ -83,7 +83,9 @@ func TestIdentificationProtocolThroughAPI(t *testing.T) {
 		c := strings.Split(sc.Text(), "\t")
 		rows = append(rows, row{c[0], c[1], c[3]})
 	}
-	upload := func(r row) string { return ts.upload(t, strings.ReplaceAll(r.file, "speakers/", ""), filepath.Join(dev, r.file)) }
+	upload := func(r row) string {
+		return ts.upload(t, strings.ReplaceAll(r.file, "speakers/", ""), filepath.Join(dev, r.file))
+	}
 
 	// Enrol: one voiceprint per enrolment file; several per speaker share a label.
 	var prints []api.VoiceprintInput

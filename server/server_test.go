@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/identify"
+	"github.com/whospoke/whospoke/store"
 	"github.com/whospoke/whospoke/webhook"
 )
 
@@ -412,5 +414,52 @@ func TestHealthAndOpenAPI(t *testing.T) {
 		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
 			t.Errorf("openapi lacks %s", r)
 		}
+	}
+}
+
+// The janitor drops outputs and media past their retention.
+func TestRetention(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.OutputRetention, c.MediaRetention = time.Millisecond, time.Millisecond })
+	id := ts.submit(t, "/v1/diarize", api.DiarizeRequest{URL: "media://absent.wav"})
+	if j := ts.wait(t, id); j.Output == nil {
+		t.Fatal("failed job without output")
+	}
+	ts.upload(t, "old.wav", sampleWAV(t))
+	time.Sleep(20 * time.Millisecond)
+	ts.sweep(t.Context())
+	_, body := ts.do(t, "GET", "/v1/jobs/"+id, ts.Key, nil)
+	if j := decode[api.Job](t, body); j.Status != api.StatusFailed || j.Output != nil {
+		t.Fatalf("after retention: %s", body)
+	}
+	_, body = ts.do(t, "POST", "/v1/media/output", ts.Key, api.MediaRequest{URL: "media://old.wav"})
+	if resp, _ := ts.do(t, "GET", decode[api.MediaURL](t, body).URL, "", nil); resp.StatusCode != 404 {
+		t.Fatalf("media after retention: %d", resp.StatusCode)
+	}
+}
+
+// At shutdown a running job is allowed to finish, and its result is stored.
+func TestGracefulShutdownFinishesRunningJob(t *testing.T) {
+	ts := startServer(t, nil)
+	id := ts.submit(t, "/v1/diarize", api.DiarizeRequest{URL: ts.upload(t, "s.wav", sampleWAV(t))})
+	for {
+		j, err := ts.store.Job(t.Context(), "", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Status == api.StatusRunning {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Keep the store open past stop to read the result.
+	st, err := store.Open(t.Context(), "sqlite://"+filepath.Join(ts.cfg.DataDir, "whospoke.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ts.stop()
+	j, err := st.Job(t.Context(), "", id)
+	if err != nil || j.Status != api.StatusSucceeded {
+		t.Fatalf("after shutdown: %s %v", j.Status, err)
 	}
 }
