@@ -1,0 +1,100 @@
+// Package stream is whospoke's online diarization engine: it turns live
+// 16 kHz audio, pushed in frames of any size, into speaker start/end events
+// with stable labels, emitted a fixed decision latency behind the audio.
+//
+// The method is diart's (Coria et al., ASRU 2021): every Step the
+// segmentation model runs on the last Buffer seconds, each active local
+// speaker is embedded from the speech it holds alone, an online clustering
+// maps local speakers to global centroids (Hungarian-constrained, so two
+// local speakers of one buffer never share a label), and the mapped
+// activities of the overlapping buffers are averaged (Hamming-weighted)
+// until a time is Latency old, when it is binarised into events.
+package stream
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Config holds a stream's settings. The defaults are measured best on the dev
+// set (docs/STREAMING_BENCH.md).
+type Config struct {
+	// Buffer is the rolling window (seconds) the segmentation model sees.
+	Buffer float64
+	// Step is how often (seconds of audio) the buffer is processed.
+	Step float64
+	// Latency: events about time t are emitted once audio up to t+Latency
+	// has arrived (rounded up to the next Step).
+	Latency float64
+	// MaxSpeakers caps the global speakers one stream may create.
+	MaxSpeakers int
+	// TauActive: a local speaker whose probability reaches it somewhere in
+	// the buffer is active and is clustered.
+	TauActive float64
+	// RhoUpdate: a local speaker whose mean probability over the buffer
+	// reaches it is "long": it may found a new speaker and update centroids.
+	RhoUpdate float64
+	// DeltaNew is the cosine distance above which a long local speaker far
+	// from every centroid becomes a new speaker.
+	DeltaNew float64
+	// Onset and Offset binarise the aggregated activity (hysteresis): a
+	// speaker starts when it reaches Onset and ends when it falls below Offset.
+	Onset, Offset float64
+	// MinEmbedSeconds is the least speech a local speaker needs to be
+	// embedded (shorter ones are too noisy to identify and are dropped).
+	MinEmbedSeconds float64
+}
+
+// DefaultConfig returns the measured-best settings.
+func DefaultConfig() Config {
+	return Config{
+		Buffer:          5,
+		Step:            0.5,
+		Latency:         1,
+		MaxSpeakers:     8,
+		TauActive:       0.5,
+		RhoUpdate:       0.15,
+		DeltaNew:        0.6,
+		Onset:           0.5,
+		Offset:          0.5,
+		MinEmbedSeconds: 0.3,
+	}
+}
+
+// Validate checks the settings.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("stream: "+format, a...)) }
+	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+	if !finite(c.Buffer) || c.Buffer < 5 || c.Buffer > 10 {
+		bad("buffer %.3gs outside 5..10 s", c.Buffer)
+	}
+	if !finite(c.Step) || c.Step < 0.1 || c.Step > 0.5 {
+		bad("step %.3gs outside 0.1..0.5 s", c.Step)
+	}
+	if !finite(c.Latency) || c.Latency < c.Step || c.Latency > c.Buffer {
+		bad("latency %.3gs outside step..buffer (%.3g..%.3g s)", c.Latency, c.Step, c.Buffer)
+	}
+	if c.MaxSpeakers < 1 || c.MaxSpeakers > 100 {
+		bad("max speakers %d outside 1..100", c.MaxSpeakers)
+	}
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{{"tau_active", c.TauActive}, {"rho_update", c.RhoUpdate}, {"onset", c.Onset}, {"offset", c.Offset}} {
+		if !finite(p.v) || p.v <= 0 || p.v >= 1 {
+			bad("%s %v outside (0, 1)", p.name, p.v)
+		}
+	}
+	if c.Offset > c.Onset {
+		bad("offset %v above onset %v", c.Offset, c.Onset)
+	}
+	if !finite(c.DeltaNew) || c.DeltaNew <= 0 || c.DeltaNew > 2 {
+		bad("delta_new %v outside (0, 2] (cosine distance)", c.DeltaNew)
+	}
+	if !finite(c.MinEmbedSeconds) || c.MinEmbedSeconds < 0.1 || c.MinEmbedSeconds > c.Buffer {
+		bad("min embed %.3gs outside 0.1 s..buffer", c.MinEmbedSeconds)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,197 @@
+package stream
+
+import (
+	"math"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// sampleHead is the first 20 s of the sample conversation (two speakers
+// from 6.7 s): enough for turns and a change, quick on 2 cores.
+func sampleHead(t *testing.T) []float32 {
+	s := loadSamples(t, samplePath())
+	return s[:min(len(s), 20*SampleRate)]
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, mod := range []func(*Config){
+		func(c *Config) { c.Buffer = 4 },
+		func(c *Config) { c.Step = 0.6 },
+		func(c *Config) { c.Latency = 0.2 },
+		func(c *Config) { c.Latency = 11 },
+		func(c *Config) { c.MaxSpeakers = 0 },
+		func(c *Config) { c.TauActive = 1 },
+		func(c *Config) { c.DeltaNew = math.NaN() },
+		func(c *Config) { c.Offset = 0.9 },
+	} {
+		c := DefaultConfig()
+		mod(&c)
+		if c.Validate() == nil {
+			t.Errorf("%+v: want an error", c)
+		}
+	}
+	if _, err := New(DefaultConfig(), Models{}); err == nil {
+		t.Error("no models: want an error")
+	}
+}
+
+func TestCheckEvents(t *testing.T) {
+	ok := []Event{{Start, "A", 1}, {Start, "B", 1.5}, {End, "A", 2}, {End, "B", 2}}
+	if err := CheckEvents(ok, 3, true); err != nil {
+		t.Fatal(err)
+	}
+	for name, bad := range map[string][]Event{
+		"end first":   {{End, "A", 1}},
+		"double":      {{Start, "A", 1}, {Start, "A", 2}},
+		"backwards":   {{Start, "A", 2}, {End, "A", 1}},
+		"past audio":  {{Start, "A", 1}, {End, "A", 4}},
+		"never ended": {{Start, "A", 1}},
+	} {
+		if CheckEvents(bad, 3, true) == nil {
+			t.Errorf("%s: want an error", name)
+		}
+	}
+	a, err := ToAnnotation("x", ok)
+	if err != nil || len(a.Turns) != 2 || a.Turns[0].Speaker != "A" || a.Turns[1].End != 2 {
+		t.Fatalf("annotation %+v, %v", a, err)
+	}
+}
+
+// A real two-speaker conversation: valid events, two speakers, the first
+// turn near the reference's 6.69 s, and labels in order of first speech.
+func TestSampleEvents(t *testing.T) {
+	e := testEngine(t, DefaultConfig())
+	samples := sampleHead(t)
+	events := run(t, e, samples, 1600)
+	if err := CheckEvents(events, float64(len(samples))/SampleRate, true); err != nil {
+		t.Fatal(err)
+	}
+	speakers := map[string]bool{}
+	for _, ev := range events {
+		if ev.Type == Start && !speakers[ev.Speaker] && ev.Speaker != label(len(speakers)) {
+			t.Fatalf("speaker %s starts before %s", ev.Speaker, label(len(speakers)))
+		}
+		speakers[ev.Speaker] = true
+	}
+	if len(speakers) != 2 {
+		t.Errorf("%d speakers, want 2: %v", len(speakers), events)
+	}
+	if len(events) == 0 || events[0].Time < 6 || events[0].Time > 8 {
+		t.Errorf("first event %v, want a start near 6.7 s", events)
+	}
+	a, err := ToAnnotation("sample", events)
+	if err != nil || len(a.Turns) == 0 {
+		t.Fatalf("annotation: %v", err)
+	}
+
+}
+
+var (
+	sliceOnce   sync.Once
+	sliceEvents []Event
+)
+
+// slice is 10 s of the conversation (5..15 s) and its events in 100 ms
+// frames, computed once for the tests that compare against them.
+func slice(t *testing.T, e *Engine) ([]float32, []Event) {
+	samples := sampleHead(t)[5*SampleRate : 15*SampleRate]
+	sliceOnce.Do(func() { sliceEvents = run(t, e, samples, 1600) })
+	if len(sliceEvents) == 0 {
+		t.Fatal("no events in 5..15 s of conversation")
+	}
+	return samples, sliceEvents
+}
+
+// Odd frame sizes give the same events as 100 ms frames.
+func TestFrameSizes(t *testing.T) {
+	e := testEngine(t, DefaultConfig())
+	samples, want := slice(t, e)
+	for _, frame := range []int{777, 16001} {
+		if got := run(t, e, samples, frame); !reflect.DeepEqual(got, want) {
+			t.Fatalf("frames of %d samples: %v\nwant %v", frame, got, want)
+		}
+	}
+}
+
+func TestSilenceAndFlush(t *testing.T) {
+	e := testEngine(t, DefaultConfig())
+	if ev := run(t, e, make([]float32, 6*SampleRate), 1600); len(ev) != 0 {
+		t.Fatalf("silence gave %v", ev)
+	}
+	// Flush mid-turn closes the turn at the end of the audio; then the
+	// session is closed.
+	samples := sampleHead(t)[:10*SampleRate]
+	s := e.NewSession()
+	var events []Event
+	for off := 0; off < len(samples); off += 1600 {
+		ev, err := s.Push(samples[off : off+1600])
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, ev...)
+	}
+	if CheckEvents(events, 10, true) == nil {
+		t.Fatal("no turn open at 10 s: the test audio should be mid-conversation")
+	}
+	events = append(events, s.Flush()...)
+	if err := CheckEvents(events, 10, true); err != nil {
+		t.Fatal(err)
+	}
+	if last := events[len(events)-1]; last.Type != End || last.Time != 10 {
+		t.Errorf("last event %+v, want an end at 10 s", last)
+	}
+	if _, err := s.Push(samples[:1600]); err != ErrClosed {
+		t.Errorf("push after flush: %v", err)
+	}
+	if ev := s.Flush(); ev != nil {
+		t.Errorf("second flush: %v", ev)
+	}
+	// An empty stream and one shorter than a step flush cleanly.
+	if ev := e.NewSession().Flush(); len(ev) != 0 {
+		t.Errorf("empty stream: %v", ev)
+	}
+	short := e.NewSession()
+	short.Push(samples[:3000])
+	if err := CheckEvents(short.Flush(), 3000.0/SampleRate, true); err != nil {
+		t.Error(err)
+	}
+}
+
+// Sessions on one engine run concurrently and do not disturb each other.
+func TestConcurrentSessions(t *testing.T) {
+	e := testEngine(t, DefaultConfig())
+	samples, want := slice(t, e)
+	var wg sync.WaitGroup
+	got := make([][]Event, 2)
+	for i := range got {
+		wg.Go(func() {
+			s := e.NewSession()
+			for off := 0; off < len(samples); off += 1600 {
+				ev, err := s.Push(samples[off : off+1600])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got[i] = append(got[i], ev...)
+			}
+			got[i] = append(got[i], s.Flush()...)
+		})
+	}
+	wg.Wait()
+	for i := range got {
+		if !reflect.DeepEqual(got[i], want) {
+			t.Errorf("session %d: %v\nwant %v", i, got[i], want)
+		}
+	}
+}
+
+func TestEventTypeString(t *testing.T) {
+	if !strings.HasSuffix(Start.String(), "start") || !strings.HasSuffix(End.String(), "end") {
+		t.Fatal(Start, End)
+	}
+}

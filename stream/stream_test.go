@@ -1,0 +1,88 @@
+package stream
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/whospoke/whospoke/audio"
+	"github.com/whospoke/whospoke/models"
+)
+
+var (
+	modelsOnce sync.Once
+	shared     Models
+	modelsErr  error
+)
+
+// testModels loads the real models once: the installed ones, else the
+// shared folder (same layout).
+func testModels(t testing.TB) Models {
+	t.Helper()
+	modelsOnce.Do(func() {
+		dir := models.ResolveDir("")
+		if _, err := models.Path(dir, "embedding"); err != nil {
+			dir = "../../shared/models"
+		}
+		shared, modelsErr = LoadModels(dir, 2)
+	})
+	if modelsErr != nil {
+		t.Skipf("models not installed (run `make setup`): %v", modelsErr)
+	}
+	return shared
+}
+
+func testEngine(t testing.TB, cfg Config) *Engine {
+	t.Helper()
+	e, err := New(cfg, testModels(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// loadSamples reads a whole file (the sample conversation by default).
+func loadSamples(t testing.TB, path string) []float32 {
+	t.Helper()
+	a, err := audio.Open(context.Background(), path, audio.DefaultOptions())
+	if err != nil {
+		t.Skipf("audio: %v", err)
+	}
+	defer a.Close()
+	s, err := a.Samples(0, a.Len())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func samplePath() string {
+	p := models.ResolveDir("") + "/test-audio/pyannote-sample/sample.wav"
+	if _, err := os.Stat(p); err != nil {
+		return "../../shared/models/test-audio/pyannote-sample/sample.wav"
+	}
+	return p
+}
+
+// run streams samples in frames of the given size and flushes.
+func run(t testing.TB, e *Engine, samples []float32, frame int) []Event {
+	t.Helper()
+	s := e.NewSession()
+	var events []Event
+	for off := 0; off < len(samples); off += frame {
+		ev, err := s.Push(samples[off:min(off+frame, len(samples))])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckEvents(append(append([]Event(nil), events...), ev...), s.Duration(), false); err != nil {
+			t.Fatalf("after %d samples: %v", off+frame, err)
+		}
+		events = append(events, ev...)
+	}
+	events = append(events, s.Flush()...)
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
