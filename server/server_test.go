@@ -17,6 +17,7 @@ import (
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/identify"
 	"github.com/whospoke/whospoke/store"
+	"github.com/whospoke/whospoke/transcribe"
 	"github.com/whospoke/whospoke/webhook"
 )
 
@@ -461,5 +462,35 @@ func TestGracefulShutdownFinishesRunningJob(t *testing.T) {
 	j, err := st.Job(t.Context(), "", id)
 	if err != nil || j.Status != api.StatusSucceeded {
 		t.Fatalf("after shutdown: %s %v", j.Status, err)
+	}
+}
+
+// transcription: true adds both transcription arrays, words carrying the
+// diarization's speakers.
+func TestDiarizeWithTranscription(t *testing.T) {
+	pipeline(t)
+	ts := startServer(t, func(c *Config) {})
+	ts.transcriber = transcribe.NewService(modelDir, 2)
+	defer ts.transcriber.(*transcribe.Service).Close()
+	if resp, body := ts.do(t, "POST", "/v1/diarize", ts.Key, map[string]any{"url": "media://a", "transcription": true, "transcriptionConfig": map[string]string{"model": "large-v9"}}); resp.StatusCode != 400 || !strings.Contains(string(body), "transcriptionConfig.model") {
+		t.Fatalf("unknown model: %d %s", resp.StatusCode, body)
+	}
+	j := ts.wait(t, ts.submit(t, "/v1/diarize", api.DiarizeRequest{URL: ts.upload(t, "s.wav", sampleWAV(t)), Transcription: true}))
+	if j.Status != api.StatusSucceeded {
+		t.Fatalf("job %s: %s", j.Status, j.Output)
+	}
+	out := decode[api.DiarizeOutput](t, j.Output)
+	if len(out.WordLevelTranscription) < 20 || len(out.TurnLevelTranscription) < 2 {
+		t.Fatalf("%d words, %d turns", len(out.WordLevelTranscription), len(out.TurnLevelTranscription))
+	}
+	speakers := map[string]bool{}
+	for _, w := range out.WordLevelTranscription {
+		speakers[w.Speaker] = true
+		if w.Text == "" || w.End < w.Start {
+			t.Errorf("word %+v", w)
+		}
+	}
+	if len(speakers) < 2 {
+		t.Errorf("words from %d speakers", len(speakers))
 	}
 }

@@ -16,9 +16,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/whospoke/whospoke/media"
+	"github.com/whospoke/whospoke/models"
 	"github.com/whospoke/whospoke/queue"
 	"github.com/whospoke/whospoke/server"
 	"github.com/whospoke/whospoke/store"
+	"github.com/whospoke/whospoke/transcribe"
 )
 
 // Where the server keeps its state; shared by serve and keys.
@@ -121,7 +123,10 @@ can share one queue, database and media bucket.`,
 			defer p.Close()
 
 			cfg.DataDir, cfg.PublicURL, cfg.Logger = dir, publicURL, log
-			srv, err := server.New(cfg, server.Deps{Store: st, Queue: q, Media: ms, MediaSecret: secret, Pipeline: p})
+			// Whisper models load on the first job that asks for transcription.
+			tr := transcribe.NewService(models.ResolveDir(modelsDirFlag), threadsFlag)
+			defer tr.Close()
+			srv, err := server.New(cfg, server.Deps{Store: st, Queue: q, Media: ms, MediaSecret: secret, Pipeline: p, Transcriber: tr})
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/whospoke/whospoke/audio"
+	"github.com/whospoke/whospoke/diarize"
+	"github.com/whospoke/whospoke/models"
+	"github.com/whospoke/whospoke/output"
+	"github.com/whospoke/whospoke/transcribe"
+	"github.com/whospoke/whospoke/whisper"
+)
+
+var transcribeFlags struct {
+	model, language, mode string
+	num, minSpk, maxSpk   int
+	format, out           string
+	channel, batch        int
+	maxDuration           time.Duration
+}
+
+var transcribeCmd = &cobra.Command{
+	Use:   "transcribe FILE...",
+	Short: "Transcribe files with each word attributed to its speaker",
+	Long: `Diarize, then transcribe with Whisper: every word gets the speaker whose
+turn covers most of it, and consecutive words of one speaker form turns
+(split at pauses over 1 s). --model tiny.en (default, English, fast) or base
+(99 languages; the language is detected unless --language is given).
+With one file, -o names the output file; with several, a folder.`,
+	Args: cobra.MinimumNArgs(1),
+	RunE: runTranscribe,
+}
+
+func init() {
+	f := transcribeCmd.Flags()
+	f.StringVar(&transcribeFlags.model, "model", "tiny.en", "speech model: tiny.en, base, or a model folder")
+	f.StringVar(&transcribeFlags.language, "language", "", "language code (default: detect with base, English with tiny.en)")
+	f.StringVar(&transcribeFlags.mode, "mode", string(transcribe.DefaultMode), "what Whisper decodes: turns (each speaker turn), regions (speech regions) or whole (the whole file)")
+	f.IntVar(&transcribeFlags.num, "num-speakers", 0, "exact number of speakers")
+	f.IntVar(&transcribeFlags.minSpk, "min-speakers", 0, "fewest speakers")
+	f.IntVar(&transcribeFlags.maxSpk, "max-speakers", 0, "most speakers")
+	f.StringVar(&transcribeFlags.format, "format", "json", "output format: json, srt, vtt, txt or rttm")
+	f.StringVarP(&transcribeFlags.out, "output", "o", "", "output file (one input) or folder (several)")
+	f.IntVar(&transcribeFlags.channel, "channel", -1, "use only this channel (0-based); default: mix all channels")
+	f.IntVar(&transcribeFlags.batch, "batch", 1, "encoder windows per call for turn starts")
+	f.DurationVar(&transcribeFlags.maxDuration, "max-duration", audio.DefaultMaxDuration, "refuse audio longer than this")
+	rootCmd.AddCommand(transcribeCmd)
+}
+
+// whisperDir resolves --model: a known short or full model name in the
+// models folder, or a folder path.
+func whisperDir(name string) (string, error) {
+	if st, err := os.Stat(name); err == nil && st.IsDir() {
+		return name, nil
+	}
+	full := name
+	if !strings.HasPrefix(full, "whisper-") {
+		full = "whisper-" + full
+	}
+	switch full {
+	case "whisper-tiny.en", "whisper-base":
+	default:
+		return "", fmt.Errorf("unknown --model %q (want tiny.en, base or a model folder)", name)
+	}
+	return models.Path(models.ResolveDir(modelsDirFlag), full)
+}
+
+func runTranscribe(cmd *cobra.Command, files []string) error {
+	fl := transcribeFlags
+	switch fl.format {
+	case "json", "srt", "vtt", "txt", "rttm":
+	default:
+		return fmt.Errorf("unknown --format %q (want json, srt, vtt, txt or rttm)", fl.format)
+	}
+	topt := transcribe.Options{Mode: transcribe.Mode(fl.mode), Language: fl.language, BatchSize: fl.batch}
+	if err := topt.Validate(); err != nil {
+		return err
+	}
+	dopt := diarize.Options{NumSpeakers: fl.num, MinSpeakers: fl.minSpk, MaxSpeakers: fl.maxSpk}
+	if err := dopt.Validate(); err != nil {
+		return err
+	}
+	dir, err := whisperDir(fl.model)
+	if err != nil {
+		return err
+	}
+	wm, err := whisper.New(whisper.DefaultConfig(dir).WithThreads(threadsFlag))
+	if err != nil {
+		return err
+	}
+	defer wm.Close()
+	if fl.language != "" && !wm.Multilingual() && fl.language != "en" {
+		return fmt.Errorf("--language %s: %s is English-only; use --model base", fl.language, filepath.Base(dir))
+	}
+	if fl.language != "" && wm.Multilingual() {
+		if _, ok := wm.ModelConfig().Special.LangIDByCode[fl.language]; !ok {
+			return fmt.Errorf("unknown --language %q (known: %s)", fl.language, strings.Join(wm.ModelConfig().Languages(), ", "))
+		}
+	}
+	many := len(files) > 1
+	if many && fl.out != "" {
+		if err := os.MkdirAll(fl.out, 0o755); err != nil {
+			return err
+		}
+	}
+	p, err := loadPipeline()
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+
+	var failed []string
+	for _, path := range files {
+		if err := transcribeFile(cmd, p, wm, path, dopt, topt, many); err != nil {
+			if cmd.Context().Err() != nil {
+				return cmd.Context().Err()
+			}
+			fmt.Fprintf(os.Stderr, "whospoke: %v\n", err)
+			failed = append(failed, path)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d files failed", len(failed), len(files))
+	}
+	return nil
+}
+
+func transcribeFile(cmd *cobra.Command, p *diarize.Pipeline, wm *whisper.Model, path string, dopt diarize.Options, topt transcribe.Options, many bool) error {
+	fl := transcribeFlags
+	aopt := audio.DefaultOptions()
+	aopt.Channel, aopt.MaxDuration = fl.channel, fl.maxDuration
+	a, err := audio.Open(cmd.Context(), path, aopt)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	bar := newProgress(a.Duration())
+	if bar != nil {
+		dopt.Progress = bar
+		topt.Progress = func(done, total int) { bar("transcribe", done, total) }
+	}
+	res, err := p.Diarize(cmd.Context(), a, dopt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	tr, err := transcribe.Transcribe(cmd.Context(), wm, a, res.Exclusive, topt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	id := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	res.URI = id
+	res.Diarization.URI, res.Exclusive.URI = id, id
+
+	w := io.Writer(cmd.OutOrStdout())
+	if fl.out != "" {
+		name := fl.out
+		if many {
+			name = filepath.Join(fl.out, id+"."+fl.format)
+		}
+		f, err := os.Create(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	switch fl.format {
+	case "json":
+		enc := json.NewEncoder(w)
+		if !many || fl.out != "" {
+			enc.SetIndent("", "  ")
+		}
+		err = enc.Encode(output.TranscriptJSON(res, tr.Transcription(), output.JSONOptions{Exclusive: true}))
+	case "srt":
+		err = output.WriteSRT(w, output.CuesFromTranscript(tr.Turns))
+	case "vtt":
+		err = output.WriteVTT(w, output.CuesFromTranscript(tr.Turns))
+	case "txt":
+		err = output.WriteTranscriptText(w, tr.Turns)
+	case "rttm":
+		err = output.WriteRTTM(w, res.Exclusive)
+	default:
+		err = errors.New("unreachable format")
+	}
+	return err
+}

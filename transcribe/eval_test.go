@@ -1,0 +1,189 @@
+package transcribe
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/whospoke/whospoke/audio"
+	"github.com/whospoke/whospoke/diarize"
+	"github.com/whospoke/whospoke/eval"
+	"github.com/whospoke/whospoke/models"
+	"github.com/whospoke/whospoke/whisper"
+)
+
+// TestEvalDevSet measures transcription on the dev set (docs/TRANSCRIPTION_BENCH.md).
+// It is slow, so it runs only when asked:
+//
+//	WHOSPOKE_TRANSCRIBE_EVAL=1 go test ./transcribe/ -run EvalDevSet -v -timeout 60m
+//
+// WHOSPOKE_TRANSCRIBE_EVAL_MODELS / _MODES / _FILES narrow it
+// (comma-separated; files by base name).
+func TestEvalDevSet(t *testing.T) {
+	if os.Getenv("WHOSPOKE_TRANSCRIBE_EVAL") == "" {
+		t.Skip("set WHOSPOKE_TRANSCRIBE_EVAL=1 to run the dev-set evaluation")
+	}
+	dev := os.Getenv("WHOSPOKE_DEV_SET")
+	if dev == "" {
+		dev = "../../shared/eval/dev"
+	}
+	modelNames := list("WHOSPOKE_TRANSCRIBE_EVAL_MODELS", "whisper-tiny.en,whisper-base")
+	modes := list("WHOSPOKE_TRANSCRIBE_EVAL_MODES", "whole,regions,turns")
+	_, p := load(t)
+	ctx := context.Background()
+
+	type item struct {
+		name string
+		ref  func() ([]eval.TimedWord, map[string]string)
+	}
+	items := []item{
+		{"asr/jfk", func() ([]eval.TimedWord, map[string]string) {
+			b, err := os.ReadFile(filepath.Join(dev, "asr/jfk.txt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return []eval.TimedWord{{Text: string(b), Speaker: "jfk"}}, nil
+		}},
+		{"sim/sim06_digits_3spk", func() ([]eval.TimedWord, map[string]string) {
+			return wordsTSV(t, filepath.Join(dev, "sim/sim06_digits_3spk.words.tsv")), nil
+		}},
+		{"sim/sim07_digits_2spk", func() ([]eval.TimedWord, map[string]string) {
+			return wordsTSV(t, filepath.Join(dev, "sim/sim07_digits_2spk.words.tsv")), nil
+		}},
+		{"real/pyannote_sample", func() ([]eval.TimedWord, map[string]string) {
+			return stmWords(t, filepath.Join(dev, "real/pyannote_sample.stm")), nil
+		}},
+		{"real/ami_seriously_mixture", func() ([]eval.TimedWord, map[string]string) {
+			b, err := os.ReadFile(filepath.Join(dev, "real/ami_seriously_mixture.transcripts.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v struct{ Transcripts map[string]string }
+			if err := json.Unmarshal(b, &v); err != nil {
+				t.Fatal(err)
+			}
+			return nil, v.Transcripts
+		}},
+	}
+	if f := os.Getenv("WHOSPOKE_TRANSCRIBE_EVAL_FILES"); f != "" {
+		var keep []item
+		for _, it := range items {
+			if strings.Contains(","+f+",", ","+filepath.Base(it.name)+",") {
+				keep = append(keep, it)
+			}
+		}
+		items = keep
+	}
+	fmt.Printf("| model | mode | file | WER | speaker-attributed word acc. | cpWER | median |start err| | wall s | RTF |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, name := range modelNames {
+		dir, err := models.Path(modelsDir(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := whisper.New(whisper.DefaultConfig(dir).WithThreads(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			a, err := audio.Open(ctx, filepath.Join(dev, it.name+".wav"), audio.DefaultOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := p.Diarize(ctx, a, diarize.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			refWords, refSpk := it.ref()
+			for _, mode := range modes {
+				st := time.Now()
+				tr, err := Transcribe(ctx, m, a, res.Exclusive, Options{Mode: Mode(mode)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				wall := time.Since(st).Seconds()
+				var hyp []eval.TimedWord
+				bySpk := map[string]string{}
+				for _, w := range tr.Words {
+					hyp = append(hyp, eval.TimedWord{Start: w.Start, End: w.End, Text: w.Text, Speaker: w.Speaker})
+					bySpk[w.Speaker] += " " + w.Text
+				}
+				cells := []string{"", "", "", ""}
+				if refWords != nil {
+					s := eval.ScoreTranscript(refWords, hyp)
+					cells[0] = fmt.Sprintf("%.1f %% (%d/%d)", 100*s.WER, s.Errors, s.RefWords)
+					if len(refWords) > 1 {
+						cells[1] = fmt.Sprintf("%.1f %% (%.1f %% of aligned)", 100*s.SpeakerAccuracy, 100*s.AlignedSpeakerAccuracy)
+						if !strings.Contains(it.name, "pyannote") { // STM has turn times only
+							cells[3] = fmt.Sprintf("%.3f s", s.MedianStartError)
+						}
+					}
+				}
+				if refSpk != nil {
+					r, e, n := eval.CpWER(refSpk, bySpk)
+					cells[2] = fmt.Sprintf("%.1f %% (%d/%d)", 100*r, e, n)
+					// Speaker-blind WER needs one reference order; AMI's
+					// per-speaker texts have none, so report cpWER only.
+				}
+				fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %.1f | %.3f |\n", strings.TrimPrefix(name, "whisper-"), mode,
+					filepath.Base(it.name), cells[0], cells[1], cells[2], cells[3], wall, wall/a.Duration())
+			}
+			a.Close()
+		}
+		m.Close()
+	}
+}
+
+func list(env, def string) []string {
+	v := os.Getenv(env)
+	if v == "" {
+		v = def
+	}
+	return strings.Split(v, ",")
+}
+
+// wordsTSV reads a dev-set .words.tsv (start, end, speaker, word).
+func wordsTSV(t *testing.T, path string) []eval.TimedWord {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []eval.TimedWord
+	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Split(line, "\t")
+		if i == 0 || len(f) < 4 {
+			continue
+		}
+		s, _ := strconv.ParseFloat(f[0], 64)
+		e, _ := strconv.ParseFloat(f[1], 64)
+		out = append(out, eval.TimedWord{Start: s, End: e, Speaker: f[2], Text: f[3]})
+	}
+	return out
+}
+
+// stmWords reads an STM transcript as words carrying their turn's speaker
+// and start time (STM has no word times).
+func stmWords(t *testing.T, path string) []eval.TimedWord {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []eval.TimedWord
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || strings.HasPrefix(line, ";;") {
+			continue
+		}
+		s, _ := strconv.ParseFloat(f[3], 64)
+		e, _ := strconv.ParseFloat(f[4], 64)
+		out = append(out, eval.TimedWord{Start: s, End: e, Speaker: f[2], Text: strings.Join(f[5:], " ")})
+	}
+	return out
+}

@@ -1,0 +1,196 @@
+package transcribe
+
+import (
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/whospoke/whospoke/annotation"
+	"github.com/whospoke/whospoke/audio"
+	"github.com/whospoke/whospoke/diarize"
+	"github.com/whospoke/whospoke/eval"
+	"github.com/whospoke/whospoke/models"
+	"github.com/whospoke/whospoke/whisper"
+)
+
+var (
+	once  sync.Once
+	wm    *whisper.Model
+	pipe  *diarize.Pipeline
+	setup error
+)
+
+// modelsDir is the installed models folder, else the shared one.
+func modelsDir() string {
+	dir := models.ResolveDir("")
+	if _, err := models.Path(dir, "whisper-tiny.en"); err != nil {
+		return "../../shared/models"
+	}
+	return dir
+}
+
+func load(t *testing.T) (*whisper.Model, *diarize.Pipeline) {
+	t.Helper()
+	once.Do(func() {
+		dir := modelsDir()
+		wdir, err := models.Path(dir, "whisper-tiny.en")
+		if err != nil {
+			setup = err
+			return
+		}
+		if wm, setup = whisper.New(whisper.DefaultConfig(wdir).WithThreads(2)); setup != nil {
+			return
+		}
+		pipe, setup = diarize.New(diarize.DefaultConfig(dir).WithThreads(2))
+	})
+	if setup != nil {
+		t.Fatalf("loading models (run `make setup`): %v", setup)
+	}
+	return wm, pipe
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if wm != nil {
+		wm.Close()
+	}
+	if pipe != nil {
+		pipe.Close()
+	}
+	os.Exit(code)
+}
+
+// sample is the 30 s two-speaker test fixture with its STM transcript.
+func sample(t *testing.T) (*audio.Audio, []eval.TimedWord) {
+	t.Helper()
+	dir, err := models.Path(modelsDir(), "test-audio")
+	if err != nil {
+		t.Skipf("test-audio fixture not installed: %v", err)
+	}
+	a, err := audio.Open(context.Background(), dir+"/sample.wav", audio.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	b, err := os.ReadFile(dir + "/sample.stm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref []eval.TimedWord
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 {
+			continue
+		}
+		ref = append(ref, eval.TimedWord{Speaker: f[2], Text: strings.Join(f[5:], " ")})
+	}
+	return a, ref
+}
+
+// TestTwoSpeakers diarizes and transcribes the two-speaker sample: both
+// speakers get words, the text is close to the reference, and words are
+// attributed to the right speaker.
+func TestTwoSpeakers(t *testing.T) {
+	m, p := load(t)
+	a, ref := sample(t)
+	ctx := context.Background()
+	res, err := p.Diarize(ctx, a, diarize.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []Mode{ModeTurns, ModeRegions} {
+		tr, err := Transcribe(ctx, m, a, res.Exclusive, Options{Mode: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		speakers := map[string]int{}
+		var hyp []eval.TimedWord
+		prev := 0.0
+		for _, w := range tr.Words {
+			speakers[w.Speaker]++
+			hyp = append(hyp, eval.TimedWord{Start: w.Start, End: w.End, Text: w.Text, Speaker: w.Speaker})
+			if w.Start < prev-0.5 || w.End < w.Start || w.Start < 0 || w.End > a.Duration()+0.01 {
+				t.Errorf("%s: word %+v out of order or outside the audio", mode, w)
+			}
+			prev = w.Start
+		}
+		if len(speakers) < 2 {
+			t.Errorf("%s: words from %d speaker(s): %v", mode, len(speakers), speakers)
+		}
+		s := eval.ScoreTranscript(ref, hyp)
+		t.Logf("%s: %d words, WER %.1f%%, speaker accuracy %.1f%%", mode, len(tr.Words), 100*s.WER, 100*s.SpeakerAccuracy)
+		if s.WER > 0.35 || s.SpeakerAccuracy < 0.7 {
+			t.Errorf("%s: WER %.2f, speaker accuracy %.2f", mode, s.WER, s.SpeakerAccuracy)
+		}
+		if len(tr.Turns) < 4 {
+			t.Errorf("%s: only %d turns", mode, len(tr.Turns))
+		}
+	}
+}
+
+// TestNoSpeech: a diarization without turns gives no words.
+func TestNoSpeech(t *testing.T) {
+	m, _ := load(t)
+	a := audio.FromSamples(make([]float32, 3*whisper.SampleRate))
+	for _, mode := range []Mode{ModeTurns, ModeRegions} {
+		tr, err := Transcribe(context.Background(), m, a, &annotation.Annotation{}, Options{Mode: mode})
+		if err != nil || len(tr.Words) != 0 || len(tr.Turns) != 0 {
+			t.Errorf("%s: %v, %d words", mode, err, len(tr.Words))
+		}
+	}
+}
+
+func TestBadInputs(t *testing.T) {
+	ctx := context.Background()
+	a := audio.FromSamples(make([]float32, whisper.SampleRate))
+	if _, err := Transcribe(ctx, nil, a, &annotation.Annotation{}, Options{}); err == nil {
+		t.Error("nil model accepted")
+	}
+	m, _ := load(t)
+	if _, err := Transcribe(ctx, m, a, nil, Options{}); err == nil {
+		t.Error("nil diarization accepted")
+	}
+	if _, err := Transcribe(ctx, m, a, &annotation.Annotation{}, Options{Mode: "chunks"}); err == nil || !strings.Contains(err.Error(), "unknown mode") {
+		t.Errorf("bad mode: %v", err)
+	}
+	if err := (Options{Pause: -1}).Validate(); err == nil {
+		t.Error("negative pause validated")
+	}
+}
+
+func TestAssignAndGroup(t *testing.T) {
+	turns := []annotation.Turn{
+		{Segment: annotation.Segment{Start: 0, End: 2}, Speaker: "A"},
+		{Segment: annotation.Segment{Start: 2, End: 5}, Speaker: "B"},
+		{Segment: annotation.Segment{Start: 9, End: 10}, Speaker: "A"},
+	}
+	words := []whisper.Word{
+		{Start: 0.1, End: 0.5, Text: " Hello"},
+		{Start: 1.5, End: 2.7, Text: " there"}, // mostly B
+		{Start: 3, End: 3.4, Text: " yes."},
+		{Start: 4.2, End: 5.2, Text: " ok"},
+		{Start: 6.5, End: 6.8, Text: " far"}, // in no turn: nearest is B (1.5 s) vs A (2.2 s)
+		{Start: 9.2, End: 9.5, Text: " bye"},
+		{Start: 9.6, End: 9.6, Text: " "}, // empty after trimming: dropped
+	}
+	got := AssignSpeakers(words, turns)
+	want := []string{"A", "B", "B", "B", "B", "A"}
+	if len(got) != len(want) {
+		t.Fatalf("%d words, want %d", len(got), len(want))
+	}
+	for i, w := range got {
+		if w.Speaker != want[i] {
+			t.Errorf("word %q → %s, want %s", w.Text, w.Speaker, want[i])
+		}
+	}
+	g := GroupTurns(got, 1)
+	// A | B (there yes. ok) | B far after a 1.3 s pause | A
+	if len(g) != 4 || g[1].Text != "there yes. ok" || g[2].Text != "far" || g[1].Start != 1.5 || g[1].End != 5.2 {
+		t.Errorf("turns %+v", g)
+	}
+	if g = GroupTurns(got, 2); len(g) != 3 || g[1].Text != "there yes. ok far" {
+		t.Errorf("turns %+v", g)
+	}
+}

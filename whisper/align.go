@@ -1,0 +1,367 @@
+package whisper
+
+import (
+	"math"
+	"sort"
+	"strings"
+)
+
+// Punctuation openai merges into the following / preceding word.
+const (
+	prependPunct = "\"'“¿([{-"
+	appendPunct  = "\"'.。,，!！?？:：”)]}、"
+	sentenceEnds = ".。!！?？"
+)
+
+// spaceless languages are split into words per character, not at spaces.
+var spaceless = map[string]bool{"zh": true, "ja": true, "th": true, "lo": true, "my": true, "yue": true}
+
+type wordTiming struct {
+	word        string
+	tokens      []int
+	start, end  float64
+	probability float64
+}
+
+// findAlignment times each word of text (openai's timing.find_alignment):
+// one decoder pass over sot + <|notimestamps|> + text + eot gives the
+// alignment heads' cross-attention; normalised, median-filtered and
+// averaged, it is aligned to the audio frames by DTW.
+func (m *Model) findAlignment(d *decoder, enc *encoded, lang string, text []int, numFrames int) ([]wordTiming, error) {
+	if len(text) == 0 {
+		return nil, nil
+	}
+	sp := m.mc.Special
+	sot, err := m.mc.sotSequence(lang, true)
+	if err != nil {
+		return nil, err
+	}
+	S := len(sot)
+	tokens := append(append(append(append([]int(nil), sot...), sp.NoTimestamps), text...), sp.EOT)
+	T := len(tokens)
+	d.reset()
+	// Probability of each text token, from the position before it.
+	probs := make([]float64, len(text))
+	lp := make([]float64, sp.EOT)
+	var qk []float32
+	err = d.step(enc, tokens, 0, func(rows [][]float32, q []float32) error {
+		for i, t := range text {
+			logSoftmax(rows[S+i][:sp.EOT], lp)
+			probs[i] = math.Exp(lp[t])
+		}
+		qk = append([]float32(nil), q...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	H := len(m.mc.AlignmentHeads)
+	nf := numFrames / 2
+	if nf <= 0 {
+		return nil, nil
+	}
+	// w[h][t][f]: softmax over the frames kept.
+	w := make([][][]float64, H)
+	for h := range H {
+		w[h] = make([][]float64, T)
+		for t := range T {
+			src := qk[(h*T+t)*AudioCtx : (h*T+t)*AudioCtx+nf]
+			row := make([]float64, nf)
+			mx := math.Inf(-1)
+			for _, v := range src {
+				mx = math.Max(mx, float64(v))
+			}
+			var z float64
+			for f, v := range src {
+				row[f] = math.Exp(float64(v) - mx)
+				z += row[f]
+			}
+			for f := range row {
+				row[f] /= z
+			}
+			w[h][t] = row
+		}
+		// Standardise each frame over tokens (population std).
+		for f := range nf {
+			var mean float64
+			for t := range T {
+				mean += w[h][t][f]
+			}
+			mean /= float64(T)
+			var v float64
+			for t := range T {
+				dv := w[h][t][f] - mean
+				v += dv * dv
+			}
+			std := math.Sqrt(v / float64(T))
+			for t := range T {
+				w[h][t][f] = (w[h][t][f] - mean) / std
+			}
+		}
+		for t := range T {
+			w[h][t] = medianFilter(w[h][t], 7)
+		}
+	}
+	// Average the heads; keep rows of <|notimestamps|> and the text.
+	N := T - 1 - S
+	matrix := make([][]float64, N)
+	for i := range N {
+		row := make([]float64, nf)
+		for h := range H {
+			for f, v := range w[h][S+i] {
+				row[f] += v
+			}
+		}
+		for f := range row {
+			row[f] = -row[f] / float64(H)
+		}
+		matrix[i] = row
+	}
+	textIdx, timeIdx := dtw(matrix)
+
+	words, groups := m.tok.splitWords(append(append([]int(nil), text...), sp.EOT), spaceless[lang])
+	if len(groups) <= 1 {
+		return nil, nil
+	}
+	bounds := make([]int, len(groups))
+	for i := 1; i < len(groups); i++ {
+		bounds[i] = bounds[i-1] + len(groups[i-1])
+	}
+	var jumps []float64
+	for i := range textIdx {
+		if i == 0 || textIdx[i] != textIdx[i-1] {
+			jumps = append(jumps, float64(timeIdx[i])/TokensPerSecond)
+		}
+	}
+	out := make([]wordTiming, 0, len(groups)-1)
+	for i := 0; i+1 < len(groups); i++ {
+		a, b := bounds[i], bounds[i+1]
+		var p float64
+		for _, x := range probs[a:min(b, len(probs))] {
+			p += x
+		}
+		if n := min(b, len(probs)) - a; n > 0 {
+			p /= float64(n)
+		}
+		out = append(out, wordTiming{word: words[i], tokens: groups[i], start: jumps[a], end: jumps[b], probability: p})
+	}
+	return out, nil
+}
+
+// medianFilter is a width-k median along x with reflect padding (torch's
+// unfold + sort in openai's timing.median_filter).
+func medianFilter(x []float64, k int) []float64 {
+	pad := k / 2
+	n := len(x)
+	if n <= pad {
+		return x
+	}
+	p := make([]float64, n+2*pad)
+	for i := range p {
+		j := i - pad
+		if j < 0 {
+			j = -j
+		}
+		if j >= n {
+			j = 2*(n-1) - j
+		}
+		p[i] = x[j]
+	}
+	out := make([]float64, n)
+	win := make([]float64, k)
+	for i := range out {
+		copy(win, p[i:i+k])
+		sort.Float64s(win)
+		out[i] = win[pad]
+	}
+	return out
+}
+
+// dtw is openai's dtw_cpu: cost in float32 (as numba's), ties broken
+// toward left, then up; returns the path's text and time indices.
+func dtw(x [][]float64) (textIdx, timeIdx []int) {
+	N := len(x)
+	if N == 0 {
+		return nil, nil
+	}
+	M := len(x[0])
+	inf := float32(math.Inf(1))
+	cost := make([][]float32, N+1)
+	trace := make([][]int8, N+1)
+	for i := range cost {
+		cost[i] = make([]float32, M+1)
+		trace[i] = make([]int8, M+1)
+		for j := range cost[i] {
+			cost[i][j] = inf
+			trace[i][j] = -1
+		}
+	}
+	cost[0][0] = 0
+	for j := 1; j <= M; j++ {
+		for i := 1; i <= N; i++ {
+			c0, c1, c2 := cost[i-1][j-1], cost[i-1][j], cost[i][j-1]
+			var c float32
+			var t int8
+			switch {
+			case c0 < c1 && c0 < c2:
+				c, t = c0, 0
+			case c1 < c0 && c1 < c2:
+				c, t = c1, 1
+			default:
+				c, t = c2, 2
+			}
+			cost[i][j] = float32(x[i-1][j-1] + float64(c))
+			trace[i][j] = t
+		}
+	}
+	for j := range trace[0] {
+		trace[0][j] = 2
+	}
+	for i := range trace {
+		trace[i][0] = 1
+	}
+	i, j := N, M
+	for i > 0 || j > 0 {
+		textIdx = append(textIdx, i-1)
+		timeIdx = append(timeIdx, j-1)
+		switch trace[i][j] {
+		case 0:
+			i, j = i-1, j-1
+		case 1:
+			i--
+		default:
+			j--
+		}
+	}
+	for a, b := 0, len(textIdx)-1; a < b; a, b = a+1, b-1 {
+		textIdx[a], textIdx[b] = textIdx[b], textIdx[a]
+		timeIdx[a], timeIdx[b] = timeIdx[b], timeIdx[a]
+	}
+	return textIdx, timeIdx
+}
+
+// mergePunctuation is openai's merge_punctuations.
+func mergePunctuation(al []wordTiming) {
+	i, j := len(al)-2, len(al)-1
+	for i >= 0 {
+		prev, next := &al[i], &al[j]
+		if strings.HasPrefix(prev.word, " ") && strings.Contains(prependPunct, strings.TrimSpace(prev.word)) {
+			next.word = prev.word + next.word
+			next.tokens = append(append([]int(nil), prev.tokens...), next.tokens...)
+			prev.word, prev.tokens = "", nil
+		} else {
+			j = i
+		}
+		i--
+	}
+	i, j = 0, 1
+	for j < len(al) {
+		prev, next := &al[i], &al[j]
+		if !strings.HasSuffix(prev.word, " ") && strings.Contains(appendPunct, next.word) {
+			prev.word += next.word
+			prev.tokens = append(append([]int(nil), prev.tokens...), next.tokens...)
+			next.word, next.tokens = "", nil
+		} else {
+			i = j
+		}
+		j++
+	}
+}
+
+func round2(x float64) float64 { return math.Round(x*100) / 100 }
+
+// addWordTimestamps is openai's add_word_timestamps: align the window's
+// text, clamp implausibly long words, merge punctuation and hand the words
+// to their segments, adjusting segment bounds.
+func (m *Model) addWordTimestamps(d *decoder, enc *encoded, segs []Segment, lang string, numFrames, seek int, lastSpeech *float64) error {
+	eot := m.mc.Special.EOT
+	perSeg := make([][]int, len(segs))
+	var text []int
+	for i, s := range segs {
+		for _, t := range s.Tokens {
+			if t < eot {
+				perSeg[i] = append(perSeg[i], t)
+			}
+		}
+		text = append(text, perSeg[i]...)
+	}
+	al, err := m.findAlignment(d, enc, lang, text, numFrames)
+	if err != nil {
+		return err
+	}
+	var durs []float64
+	for _, a := range al {
+		if dd := a.end - a.start; dd != 0 {
+			durs = append(durs, dd)
+		}
+	}
+	median := 0.0
+	if len(durs) > 0 {
+		sort.Float64s(durs)
+		n := len(durs)
+		if n%2 == 1 {
+			median = durs[n/2]
+		} else {
+			median = (durs[n/2-1] + durs[n/2]) / 2
+		}
+	}
+	median = math.Min(0.7, median)
+	maxDur := median * 2
+	if len(durs) > 0 {
+		for i := 1; i < len(al); i++ {
+			if al[i].end-al[i].start > maxDur {
+				if strings.Contains(sentenceEnds, al[i].word) {
+					al[i].end = al[i].start + maxDur
+				} else if strings.Contains(sentenceEnds, al[i-1].word) {
+					al[i].start = al[i].end - maxDur
+				}
+			}
+		}
+	}
+	mergePunctuation(al)
+
+	timeOffset := float64(seek) * HopLength / SampleRate
+	last := *lastSpeech
+	wi := 0
+	for si := range segs {
+		seg := &segs[si]
+		saved := 0
+		var words []Word
+		for wi < len(al) && saved < len(perSeg[si]) {
+			t := al[wi]
+			if t.word != "" {
+				words = append(words, Word{Text: t.word, Start: round2(timeOffset + t.start), End: round2(timeOffset + t.end), Probability: t.probability})
+			}
+			saved += len(t.tokens)
+			wi++
+		}
+		if len(words) > 0 {
+			w0 := &words[0]
+			if w0.End-last > median*4 && (w0.End-w0.Start > maxDur || (len(words) > 1 && words[1].End-w0.Start > maxDur*2)) {
+				if len(words) > 1 && words[1].End-words[1].Start > maxDur {
+					b := math.Max(words[1].End/2, words[1].End-maxDur)
+					w0.End, words[1].Start = b, b
+				}
+				w0.Start = math.Max(0, w0.End-maxDur)
+			}
+			if seg.Start < w0.End && seg.Start-0.5 > w0.Start {
+				w0.Start = math.Max(0, math.Min(w0.End-median, seg.Start))
+			} else {
+				seg.Start = w0.Start
+			}
+			wl := &words[len(words)-1]
+			if seg.End > wl.Start && seg.End+0.5 < wl.End {
+				wl.End = math.Max(wl.Start+median, seg.End)
+			} else {
+				seg.End = wl.End
+			}
+			last = seg.End
+		}
+		seg.Words = words
+	}
+	if end, ok := lastWordEnd(segs); ok {
+		*lastSpeech = end
+	}
+	return nil
+}

@@ -1,0 +1,443 @@
+package whisper
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+
+	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/whospoke/whospoke/onnx"
+)
+
+// decoder is one decoding's state: two preallocated KV caches (the one the
+// decoder reads and the one it writes, swapped after every step) and the
+// small tensors of a one-token step, so that a step allocates nothing.
+type decoder struct {
+	m             *Model
+	kIn, vIn      *ort.Tensor[float32]
+	kOut, vOut    *ort.Tensor[float32]
+	tok, off      *ort.Tensor[int64]
+	logits, qk    *ort.Tensor[float32]
+	vocab, layers int
+	rows          [][]float32
+}
+
+func (m *Model) newDecoder() (*decoder, error) {
+	d := &decoder{m: m, vocab: m.mc.Dims.NVocab, layers: m.mc.Dims.NTextLayer}
+	cache := ort.NewShape(int64(d.layers), 1, TextCtx, int64(m.mc.Dims.NTextState))
+	var err error
+	mk := func(s ort.Shape) *ort.Tensor[float32] {
+		t, e := ort.NewEmptyTensor[float32](s)
+		err = errors.Join(err, e)
+		return t
+	}
+	d.kIn, d.vIn, d.kOut, d.vOut = mk(cache), mk(cache), mk(cache), mk(cache)
+	d.logits = mk(ort.NewShape(1, 1, int64(d.vocab)))
+	d.qk = mk(ort.NewShape(1, int64(len(m.mc.AlignmentHeads)), 1, AudioCtx))
+	t1, e1 := ort.NewEmptyTensor[int64](ort.NewShape(1, 1))
+	t2, e2 := ort.NewEmptyTensor[int64](ort.NewShape(1))
+	d.tok, d.off = t1, t2
+	if err = errors.Join(err, e1, e2); err != nil {
+		d.close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *decoder) close() {
+	for _, t := range []ort.Value{d.kIn, d.vIn, d.kOut, d.vOut, d.logits, d.qk, d.tok, d.off} {
+		if t != nil && !isNilTensor(t) {
+			t.Destroy()
+		}
+	}
+}
+
+func isNilTensor(v ort.Value) bool {
+	switch t := v.(type) {
+	case *ort.Tensor[float32]:
+		return t == nil
+	case *ort.Tensor[int64]:
+		return t == nil
+	}
+	return false
+}
+
+// reset empties the cache for a new window. Positions past the offset are
+// masked by the model, but zeros keep runs reproducible.
+func (d *decoder) reset() {
+	d.kIn.ZeroContents()
+	d.vIn.ZeroContents()
+}
+
+// step feeds tokens at cache position offset and hands use the logits of
+// every fed position ([T][vocab]) and the alignment heads' attention
+// scores ([heads][T][1500]); both are only valid inside use, which saves
+// copying a prefill's T×vocab logits.
+func (d *decoder) step(enc *encoded, tokens []int, offset int, use func(rows [][]float32, qk []float32) error) error {
+	T := len(tokens)
+	if offset+T > TextCtx {
+		return fmt.Errorf("whisper: %d tokens at offset %d exceed the decoder's %d positions", T, offset, TextCtx)
+	}
+	d.off.GetData()[0] = int64(offset)
+	var tokIn *ort.Tensor[int64]
+	outs := []ort.Value{d.logits, d.kOut, d.vOut, d.qk}
+	if T == 1 {
+		tokIn = d.tok
+		tokIn.GetData()[0] = int64(tokens[0])
+	} else {
+		data := make([]int64, T)
+		for i, t := range tokens {
+			data[i] = int64(t)
+		}
+		var err error
+		if tokIn, err = ort.NewTensor(ort.NewShape(1, int64(T)), data); err != nil {
+			return err
+		}
+		defer tokIn.Destroy()
+		outs[0], outs[3] = nil, nil // shapes depend on T: let the runtime allocate
+	}
+	if err := d.m.dec.Run([]ort.Value{tokIn, d.kIn, d.vIn, enc.k, enc.v, d.off}, outs); err != nil {
+		if T > 1 {
+			onnx.Release(outs[0], outs[3])
+		}
+		return fmt.Errorf("running decoder: %w", err)
+	}
+	if T > 1 {
+		defer onnx.Release(outs[0], outs[3])
+	}
+	d.kIn, d.kOut = d.kOut, d.kIn
+	d.vIn, d.vOut = d.vOut, d.vIn
+	lg := outs[0].(*ort.Tensor[float32]).GetData()
+	qk := outs[3].(*ort.Tensor[float32]).GetData()
+	if d.rows == nil || cap(d.rows) < T {
+		d.rows = make([][]float32, T)
+	}
+	rows := d.rows[:T]
+	for i := range rows {
+		rows[i] = lg[i*d.vocab : (i+1)*d.vocab]
+	}
+	return use(rows, qk)
+}
+
+// DecodeOptions are the settings of one window's decoding (openai's
+// DecodingOptions, greedy or sampled).
+type DecodeOptions struct {
+	// Language is the language code; "" means English for English-only
+	// models and must be set (or detected first) for multilingual ones.
+	Language string
+	// Temperature 0 is greedy; above 0 samples from softmax(logits/T).
+	Temperature float64
+	// Timestamps turns on timestamp tokens (long-form decoding).
+	Timestamps bool
+	// Prompt is previous text tokens (conditioning); at most 223 are used.
+	Prompt []int
+	// MaxInitialTimestamp bounds the first timestamp, in seconds (1.0 in
+	// openai's transcribe).
+	MaxInitialTimestamp float64
+	// SampleLen is the most tokens sampled (0 = 224).
+	SampleLen int
+	// Seed seeds sampling at temperatures above 0.
+	Seed uint64
+}
+
+// DecodeResult is one window's decoding.
+type DecodeResult struct {
+	Tokens           []int // sampled tokens up to (not including) eot
+	Text             string
+	AvgLogprob       float64
+	NoSpeechProb     float64
+	Temperature      float64
+	CompressionRatio float64
+}
+
+// Decode decodes one 80×3000 mel window (from LogMel).
+func (m *Model) Decode(ctx context.Context, mel []float32, opt DecodeOptions) (*DecodeResult, error) {
+	encs, err := m.encode(mel)
+	if err != nil {
+		return nil, err
+	}
+	defer encs[0].release()
+	d, err := m.newDecoder()
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+	if opt.Language == "" && m.mc.Multilingual {
+		if opt.Language, _, err = m.detectLanguage(d, encs[0]); err != nil {
+			return nil, err
+		}
+	}
+	return m.decodeWindow(ctx, d, encs[0], opt)
+}
+
+func (m *Model) decodeWindow(ctx context.Context, d *decoder, enc *encoded, opt DecodeOptions) (*DecodeResult, error) {
+	sp := m.mc.Special
+	seq, err := m.mc.sotSequence(opt.Language, opt.Timestamps)
+	if err != nil {
+		return nil, err
+	}
+	var tokens []int
+	if len(opt.Prompt) > 0 {
+		p := opt.Prompt
+		if n := TextCtx/2 - 1; len(p) > n {
+			p = p[len(p)-n:]
+		}
+		tokens = append(append([]int{sp.SOTPrev}, p...), seq...)
+	} else {
+		tokens = seq
+	}
+	sampleBegin := len(tokens)
+	sotIndex := sampleBegin - len(seq)
+	sampleLen := opt.SampleLen
+	if sampleLen <= 0 {
+		sampleLen = TextCtx / 2
+	}
+	var rng *rand.Rand
+	if opt.Temperature > 0 {
+		rng = rand.New(rand.NewPCG(opt.Seed, 0x5eed))
+	}
+	res := &DecodeResult{Temperature: opt.Temperature}
+	d.reset()
+	var sum float64
+	feed := tokens
+	offset := 0
+	logprobs := make([]float64, d.vocab)
+	for i := 0; i < sampleLen; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var next int
+		err := d.step(enc, feed, offset, func(rows [][]float32, _ []float32) error {
+			if i == 0 {
+				res.NoSpeechProb = softmaxAt(rows[sotIndex], sp.NoSpeech)
+			}
+			logits := rows[len(rows)-1]
+			m.applyFilters(logits, tokens[sampleBegin:], opt)
+			logSoftmax(logits, logprobs)
+			next = argmax(logits)
+			if rng != nil {
+				next = sample(logits, opt.Temperature, rng)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		offset += len(feed)
+		sum += logprobs[next]
+		tokens = append(tokens, next)
+		if next == sp.EOT || len(tokens) > TextCtx {
+			break
+		}
+		feed = tokens[len(tokens)-1:]
+	}
+	out := tokens[sampleBegin:]
+	for i, t := range out {
+		if t == sp.EOT {
+			out = out[:i]
+			break
+		}
+	}
+	res.Tokens = append([]int(nil), out...)
+	res.Text = strings.TrimSpace(m.tok.Decode(res.Tokens))
+	res.AvgLogprob = sum / float64(len(res.Tokens)+1)
+	res.CompressionRatio = compressionRatio(res.Text)
+	return res, nil
+}
+
+var negInf = float32(math.Inf(-1))
+
+// applyFilters applies openai's logit filters: SuppressBlank, SuppressTokens
+// and, in timestamp mode, ApplyTimestampRules. sampled are the tokens
+// sampled so far in this window.
+func (m *Model) applyFilters(logits []float32, sampled []int, opt DecodeOptions) {
+	sp := m.mc.Special
+	if len(sampled) == 0 {
+		for _, t := range m.mc.SuppressBegin {
+			logits[t] = negInf
+		}
+	}
+	for _, t := range m.suppress {
+		logits[t] = negInf
+	}
+	if !opt.Timestamps {
+		return
+	}
+	tb := sp.TimestampBegin
+	logits[sp.NoTimestamps] = negInf
+	n := len(sampled)
+	last := n >= 1 && sampled[n-1] >= tb
+	penult := n < 2 || sampled[n-2] >= tb
+	if last {
+		if penult { // a pair just closed: text must follow
+			fill(logits[tb:], negInf)
+		} else { // an open timestamp: the next cannot be text
+			fill(logits[:sp.EOT], negInf)
+		}
+	}
+	lastTS := -1
+	for _, t := range sampled {
+		if t >= tb {
+			lastTS = t
+		}
+	}
+	if lastTS >= 0 {
+		// Timestamps never decrease, and a segment must have nonzero
+		// length, so the loop cannot stall.
+		upTo := lastTS + 1
+		if last && !penult {
+			upTo = lastTS
+		}
+		fill(logits[tb:upTo], negInf)
+	}
+	if n == 0 {
+		fill(logits[:tb], negInf)
+		if opt.MaxInitialTimestamp > 0 {
+			lastAllowed := tb + int(math.Round(opt.MaxInitialTimestamp/TimePrecision))
+			if lastAllowed+1 < len(logits) {
+				fill(logits[lastAllowed+1:], negInf)
+			}
+		}
+	}
+	// If timestamps together are likelier than any single text token,
+	// force a timestamp.
+	lp := make([]float64, len(logits))
+	logSoftmax(logits, lp)
+	tsLP := logSumExp(lp[tb:])
+	maxText := math.Inf(-1)
+	for _, v := range lp[:tb] {
+		maxText = math.Max(maxText, v)
+	}
+	if tsLP > maxText {
+		fill(logits[:tb], negInf)
+	}
+}
+
+// detectLanguage runs the decoder on <|startoftranscript|> alone and picks
+// the likeliest language token.
+func (m *Model) detectLanguage(d *decoder, enc *encoded) (string, map[string]float64, error) {
+	if !m.mc.Multilingual {
+		return "en", map[string]float64{"en": 1}, nil
+	}
+	d.reset()
+	var lg []float32
+	err := d.step(enc, []int{m.mc.Special.SOT}, 0, func(rows [][]float32, _ []float32) error {
+		lg = append([]float32(nil), rows[0]...)
+		return nil
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	codes := m.mc.Languages()
+	best, bestV := "", math.Inf(-1)
+	mx := math.Inf(-1)
+	for _, c := range codes {
+		mx = math.Max(mx, float64(lg[m.mc.Special.LangIDByCode[c]]))
+	}
+	probs := make(map[string]float64, len(codes))
+	var z float64
+	for _, c := range codes {
+		v := float64(lg[m.mc.Special.LangIDByCode[c]])
+		probs[c] = math.Exp(v - mx)
+		z += probs[c]
+		if v > bestV {
+			best, bestV = c, v
+		}
+	}
+	for c := range probs {
+		probs[c] /= z
+	}
+	return best, probs, nil
+}
+
+func fill(x []float32, v float32) {
+	for i := range x {
+		x[i] = v
+	}
+}
+
+func argmax(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func logSoftmax(x []float32, dst []float64) {
+	mx := math.Inf(-1)
+	for _, v := range x {
+		mx = math.Max(mx, float64(v))
+	}
+	var z float64
+	for _, v := range x {
+		z += math.Exp(float64(v) - mx)
+	}
+	lz := mx + math.Log(z)
+	for i, v := range x {
+		dst[i] = float64(v) - lz
+	}
+}
+
+func logSumExp(x []float64) float64 {
+	mx := math.Inf(-1)
+	for _, v := range x {
+		mx = math.Max(mx, v)
+	}
+	if math.IsInf(mx, -1) {
+		return mx
+	}
+	var z float64
+	for _, v := range x {
+		z += math.Exp(v - mx)
+	}
+	return mx + math.Log(z)
+}
+
+func softmaxAt(x []float32, i int) float64 {
+	lp := make([]float64, len(x))
+	logSoftmax(x, lp)
+	return math.Exp(lp[i])
+}
+
+func sample(logits []float32, temp float64, rng *rand.Rand) int {
+	mx := math.Inf(-1)
+	for _, v := range logits {
+		mx = math.Max(mx, float64(v)/temp)
+	}
+	var z float64
+	p := make([]float64, len(logits))
+	for i, v := range logits {
+		p[i] = math.Exp(float64(v)/temp - mx)
+		z += p[i]
+	}
+	r := rng.Float64() * z
+	for i, v := range p {
+		if r < v {
+			return i
+		}
+		r -= v
+	}
+	return argmax(logits)
+}
+
+// compressionRatio is openai's gzip test for repetition loops: text bytes
+// over zlib-compressed bytes.
+func compressionRatio(text string) float64 {
+	if text == "" {
+		return 0
+	}
+	var b bytes.Buffer
+	w := zlib.NewWriter(&b)
+	w.Write([]byte(text))
+	w.Close()
+	return float64(len(text)) / float64(b.Len())
+}

@@ -1,0 +1,428 @@
+package whisper
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Options control long-form transcription (openai's transcribe arguments).
+// Start from DefaultOptions.
+type Options struct {
+	// Language code; "" detects it on the first window (multilingual
+	// models) or means English (English-only models).
+	Language string
+	// Temperatures are tried in order while a window fails the checks below.
+	Temperatures []float64
+	// CompressionRatioThreshold: text more compressible than this is a
+	// repetition loop (0 disables the check).
+	CompressionRatioThreshold float64
+	// LogprobThreshold: an average token log-probability below this fails
+	// (NaN disables the check).
+	LogprobThreshold float64
+	// NoSpeechThreshold: a window whose no-speech probability is above this
+	// and whose text is unlikely is silence and yields nothing (NaN disables).
+	NoSpeechThreshold float64
+	// ConditionOnPreviousText prompts each window with the text so far.
+	ConditionOnPreviousText bool
+	// WordTimestamps adds word times from cross-attention alignment.
+	WordTimestamps bool
+	// Clips limits decoding to these spans (seconds, sorted, disjoint);
+	// nil means the whole recording. Each window starts inside a clip and
+	// sees no audio past the clip's end.
+	Clips [][2]float64
+	// BatchSize is how many clip-start windows the encoder runs in one call
+	// (their input does not depend on decoding); 0 or 1 means one at a time.
+	BatchSize int
+	// Progress, when set, is called with the frames done and the total.
+	Progress func(done, total int)
+}
+
+// DefaultOptions are openai-whisper's transcribe defaults.
+func DefaultOptions() Options {
+	return Options{
+		Temperatures:              []float64{0, 0.2, 0.4, 0.6, 0.8, 1.0},
+		CompressionRatioThreshold: 2.4,
+		LogprobThreshold:          -1,
+		NoSpeechThreshold:         0.6,
+		ConditionOnPreviousText:   true,
+		WordTimestamps:            true,
+	}
+}
+
+// Word is one word with its time in the recording.
+type Word struct {
+	Start, End  float64
+	Text        string // with its leading space, as Whisper spells it
+	Probability float64
+}
+
+// Segment is one timestamped stretch of text.
+type Segment struct {
+	Start, End       float64
+	Text             string
+	Tokens           []int
+	Temperature      float64
+	AvgLogprob       float64
+	CompressionRatio float64
+	NoSpeechProb     float64
+	Words            []Word
+}
+
+// Result is a whole recording's transcription.
+type Result struct {
+	Language string
+	Text     string
+	Segments []Segment
+}
+
+// Words lists every word of every segment in order.
+func (r *Result) Words() []Word {
+	var ws []Word
+	for _, s := range r.Segments {
+		ws = append(ws, s.Words...)
+	}
+	return ws
+}
+
+// Transcribe transcribes src window by window as openai's transcribe does:
+// decode 30 s from the seek position with timestamp tokens, cut the text into
+// segments at timestamp pairs, move the seek to the last complete segment,
+// fall back to higher temperatures on repetition or low confidence, and skip
+// windows the model calls silent.
+func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Result, error) {
+	if len(opt.Temperatures) == 0 {
+		opt.Temperatures = []float64{0}
+	}
+	lm, err := newLongMel(m.filters, src)
+	if err != nil {
+		return nil, err
+	}
+	content := contentFrames(src.Len())
+	clips, err := seekClips(opt.Clips, content)
+	if err != nil {
+		return nil, err
+	}
+	d, err := m.newDecoder()
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+	ahead := newLookahead(m, lm, clips, content, opt.BatchSize)
+	defer ahead.release()
+
+	res := &Result{Language: opt.Language}
+	if res.Language == "" {
+		res.Language = "en"
+		if m.mc.Multilingual {
+			// openai detects on the first 30 s of the file (here: of the
+			// first clip, so that leading silence does not decide).
+			enc, err := ahead.get(clips[0][0], min(WindowFrames, content-clips[0][0], clips[0][1]-clips[0][0]))
+			if err != nil {
+				return nil, err
+			}
+			res.Language, _, err = m.detectLanguage(d, enc)
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	if _, err := m.mc.sotSequence(res.Language, true); err != nil {
+		return nil, err
+	}
+
+	var allTokens []int
+	promptFrom := 0
+	lastSpeech := 0.0
+	for ci := 0; ci < len(clips); {
+		clipStart, clipEnd := clips[ci][0], clips[ci][1]
+		if ahead.seek < clipStart {
+			ahead.seek = clipStart
+		}
+		seek := ahead.seek
+		if seek >= clipEnd {
+			ci++
+			if ci < len(clips) {
+				ahead.seek = clips[ci][0]
+			}
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		timeOffset := float64(seek) * HopLength / SampleRate
+		size := min(WindowFrames, content-seek, clipEnd-seek)
+		segDur := float64(size) * HopLength / SampleRate
+		enc, err := ahead.get(seek, size)
+		if err != nil {
+			return nil, err
+		}
+		var prompt []int
+		if len(allTokens) > promptFrom {
+			prompt = allTokens[promptFrom:]
+		}
+		r, err := m.decodeWithFallback(ctx, d, enc, opt, res.Language, prompt, seek)
+		if err != nil {
+			return nil, err
+		}
+		prev := seek
+		if opt.NoSpeechThreshold == opt.NoSpeechThreshold && r.NoSpeechProb > opt.NoSpeechThreshold &&
+			!(opt.LogprobThreshold == opt.LogprobThreshold && r.AvgLogprob > opt.LogprobThreshold) {
+			ahead.seek = seek + size // silence: skip the window
+			ahead.progress(opt.Progress, prev)
+			continue
+		}
+		segs, next := m.segmentsOf(r, timeOffset, seek, size, segDur)
+		if opt.WordTimestamps && len(segs) > 0 {
+			single := singleTimestampEnding(r.Tokens, m.mc.Special.TimestampBegin)
+			if err := m.addWordTimestamps(d, enc, segs, res.Language, size, seek, &lastSpeech); err != nil {
+				return nil, err
+			}
+			if !single {
+				if end, ok := lastWordEnd(segs); ok && end > timeOffset {
+					next = int(math.Round(end * FramesPerSecond))
+				}
+			}
+		}
+		ahead.seek = next
+		for i := range segs {
+			s := &segs[i]
+			if s.Start == s.End || strings.TrimSpace(s.Text) == "" {
+				s.Text, s.Tokens, s.Words = "", nil, nil
+			}
+			allTokens = append(allTokens, s.Tokens...)
+		}
+		res.Segments = append(res.Segments, segs...)
+		if !opt.ConditionOnPreviousText || r.Temperature > 0.5 {
+			promptFrom = len(allTokens)
+		}
+		ahead.progress(opt.Progress, prev)
+	}
+	res.Text = m.tok.Decode(allTokens)
+	return res, nil
+}
+
+// seekClips turns clip times into frame ranges as openai's clip_timestamps.
+func seekClips(clips [][2]float64, content int) ([][2]int, error) {
+	if len(clips) == 0 {
+		return [][2]int{{0, content}}, nil
+	}
+	out := make([][2]int, 0, len(clips))
+	for i, c := range clips {
+		if !(c[0] >= 0 && c[1] > c[0]) || (i > 0 && c[0] < clips[i-1][1]) {
+			return nil, fmt.Errorf("whisper: clip %d [%g, %g] is empty, negative or out of order", i, c[0], c[1])
+		}
+		s, e := int(math.Round(c[0]*FramesPerSecond)), min(content, int(math.Round(c[1]*FramesPerSecond)))
+		if e > s {
+			out = append(out, [2]int{s, e})
+		}
+	}
+	if len(out) == 0 {
+		return [][2]int{{content, content}}, nil
+	}
+	return out, nil
+}
+
+// decodeWithFallback retries a window at rising temperatures while its text
+// looks like a repetition loop or is too unlikely, unless it is silence.
+func (m *Model) decodeWithFallback(ctx context.Context, d *decoder, enc *encoded, opt Options, lang string, prompt []int, seek int) (*DecodeResult, error) {
+	var r *DecodeResult
+	for _, t := range opt.Temperatures {
+		var err error
+		r, err = m.decodeWindow(ctx, d, enc, DecodeOptions{
+			Language: lang, Temperature: t, Timestamps: true, Prompt: prompt,
+			MaxInitialTimestamp: 1.0, Seed: uint64(seek),
+		})
+		if err != nil {
+			return nil, err
+		}
+		fail := false
+		if opt.CompressionRatioThreshold > 0 && r.CompressionRatio > opt.CompressionRatioThreshold {
+			fail = true
+		}
+		lpOn := opt.LogprobThreshold == opt.LogprobThreshold
+		if lpOn && r.AvgLogprob < opt.LogprobThreshold {
+			fail = true
+		}
+		if opt.NoSpeechThreshold == opt.NoSpeechThreshold && r.NoSpeechProb > opt.NoSpeechThreshold && lpOn && r.AvgLogprob < opt.LogprobThreshold {
+			fail = false // silence: no point retrying
+		}
+		if !fail {
+			break
+		}
+	}
+	return r, nil
+}
+
+func singleTimestampEnding(tokens []int, tb int) bool {
+	n := len(tokens)
+	return n >= 2 && tokens[n-2] < tb && tokens[n-1] >= tb
+}
+
+// segmentsOf cuts a window's tokens into segments at consecutive timestamp
+// pairs and returns them with the next seek position (frames).
+func (m *Model) segmentsOf(r *DecodeResult, timeOffset float64, seek, size int, segDur float64) ([]Segment, int) {
+	tb := m.mc.Special.TimestampBegin
+	toks := r.Tokens
+	isTS := func(i int) bool { return toks[i] >= tb }
+	var consecutive []int
+	for i := 0; i+1 < len(toks); i++ {
+		if isTS(i) && isTS(i+1) {
+			consecutive = append(consecutive, i+1)
+		}
+	}
+	single := singleTimestampEnding(toks, tb)
+	newSeg := func(start, end float64, tk []int) Segment {
+		var text []int
+		for _, t := range tk {
+			if t < m.mc.Special.EOT {
+				text = append(text, t)
+			}
+		}
+		return Segment{Start: start, End: end, Text: m.tok.Decode(text), Tokens: append([]int(nil), tk...),
+			Temperature: r.Temperature, AvgLogprob: r.AvgLogprob, CompressionRatio: r.CompressionRatio, NoSpeechProb: r.NoSpeechProb}
+	}
+	var segs []Segment
+	if len(consecutive) > 0 {
+		slices := consecutive
+		if single {
+			slices = append(slices, len(toks))
+		}
+		last := 0
+		for _, cur := range slices {
+			sl := toks[last:cur]
+			st := float64(sl[0]-tb) * TimePrecision
+			en := float64(sl[len(sl)-1]-tb) * TimePrecision
+			segs = append(segs, newSeg(timeOffset+st, timeOffset+en, sl))
+			last = cur
+		}
+		if single {
+			return segs, seek + size
+		}
+		return segs, seek + (toks[last-1]-tb)*2
+	}
+	dur := segDur
+	lastTS := -1
+	for _, t := range toks {
+		if t >= tb {
+			lastTS = t
+		}
+	}
+	if lastTS >= 0 && lastTS != tb {
+		dur = float64(lastTS-tb) * TimePrecision
+	}
+	segs = append(segs, newSeg(timeOffset, timeOffset+dur, toks))
+	return segs, seek + size
+}
+
+func lastWordEnd(segs []Segment) (float64, bool) {
+	for i := len(segs) - 1; i >= 0; i-- {
+		if n := len(segs[i].Words); n > 0 {
+			return segs[i].Words[n-1].End, true
+		}
+	}
+	if len(segs) > 0 {
+		return segs[len(segs)-1].End, true
+	}
+	return 0, false
+}
+
+// lookahead serves encoder outputs for windows. Windows that start a clip
+// do not depend on decoding, so with BatchSize > 1 the next few are encoded
+// in one call; any other window is encoded when asked for.
+type lookahead struct {
+	m       *Model
+	lm      *longMel
+	clips   [][2]int
+	content int
+	batch   int
+	seek    int // the seek position of the decoding loop
+	ready   map[[2]int]*encoded
+	next    int // index of the next clip not yet pre-encoded
+	last    *encoded
+	lastKey [2]int
+	total   int
+}
+
+func newLookahead(m *Model, lm *longMel, clips [][2]int, content, batch int) *lookahead {
+	total := 0
+	for _, c := range clips {
+		total += c[1] - c[0]
+	}
+	return &lookahead{m: m, lm: lm, clips: clips, content: content, batch: max(batch, 1),
+		seek: clips[0][0], ready: map[[2]int]*encoded{}, total: total}
+}
+
+func (a *lookahead) progress(f func(done, total int), _ int) {
+	if f == nil {
+		return
+	}
+	done := 0
+	for _, c := range a.clips {
+		if a.seek >= c[1] {
+			done += c[1] - c[0]
+		} else if a.seek > c[0] {
+			done += a.seek - c[0]
+		}
+	}
+	f(min(done, a.total), a.total)
+}
+
+func (a *lookahead) get(seek, size int) (*encoded, error) {
+	key := [2]int{seek, size}
+	if a.last != nil && a.lastKey == key {
+		return a.last, nil
+	}
+	if a.last != nil {
+		a.last.release()
+		a.last = nil
+	}
+	a.lastKey = key
+	if e, ok := a.ready[key]; ok {
+		delete(a.ready, key)
+		a.last = e
+		return e, nil
+	}
+	// Pre-encode clip-start windows from here on, batch at a time.
+	var keys [][2]int
+	var mels [][]float32
+	if a.batch > 1 {
+		for a.next < len(a.clips) && a.clips[a.next][0] < seek {
+			a.next++
+		}
+		for a.next < len(a.clips) && len(keys) < a.batch {
+			c := a.clips[a.next]
+			k := [2]int{c[0], min(WindowFrames, a.content-c[0], c[1]-c[0])}
+			a.next++
+			if k == key {
+				continue
+			}
+			mel, err := a.lm.window(k[0], k[1])
+			if err != nil {
+				return nil, err
+			}
+			keys, mels = append(keys, k), append(mels, mel)
+		}
+	}
+	mel, err := a.lm.window(seek, size)
+	if err != nil {
+		return nil, err
+	}
+	encs, err := a.m.encode(append([][]float32{mel}, mels...)...)
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range keys {
+		a.ready[k] = encs[i+1]
+	}
+	a.last = encs[0]
+	return encs[0], nil
+}
+
+func (a *lookahead) release() {
+	a.last.release()
+	for _, e := range a.ready {
+		e.release()
+	}
+}
