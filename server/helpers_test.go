@@ -102,7 +102,9 @@ func startServerB(t testing.TB, tune func(*Config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(testLog(), nil)), Workers: 1, WebhookPoll: 50 * time.Millisecond}
+	cfg := Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(testLog(), nil)), Workers: 1, WebhookPoll: 50 * time.Millisecond,
+		// wait polls every 100 ms, beyond the default 300/min.
+		PollPerMinute: -1}
 	if tune != nil {
 		tune(&cfg)
 	}
