@@ -102,7 +102,10 @@ func TestEvalDevSet(t *testing.T) {
 			refWords, refSpk := it.ref()
 			for _, mode := range modes {
 				st := time.Now()
-				tr, err := Transcribe(ctx, m, a, res.Exclusive, Options{Mode: Mode(mode)})
+				opt := Options{Mode: Mode(mode)}
+				opt.Pad, _ = strconv.ParseFloat(os.Getenv("WHOSPOKE_TRANSCRIBE_EVAL_PAD"), 64)
+				opt.Bridge, _ = strconv.ParseFloat(os.Getenv("WHOSPOKE_TRANSCRIBE_EVAL_BRIDGE"), 64)
+				tr, err := Transcribe(ctx, m, a, res.Exclusive, opt)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -100,7 +100,7 @@ func TestTwoSpeakers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range []Mode{ModeTurns, ModeRegions} {
+	for _, mode := range []Mode{DefaultMode} { // the other modes cost more test time than they add
 		tr, err := Transcribe(ctx, m, a, res.Exclusive, Options{Mode: mode})
 		if err != nil {
 			t.Fatal(err)
@@ -121,7 +121,7 @@ func TestTwoSpeakers(t *testing.T) {
 		}
 		s := eval.ScoreTranscript(ref, hyp)
 		t.Logf("%s: %d words, WER %.1f%%, speaker accuracy %.1f%%", mode, len(tr.Words), 100*s.WER, 100*s.SpeakerAccuracy)
-		if s.WER > 0.35 || s.SpeakerAccuracy < 0.7 {
+		if s.WER > 0.3 || s.SpeakerAccuracy < 0.75 {
 			t.Errorf("%s: WER %.2f, speaker accuracy %.2f", mode, s.WER, s.SpeakerAccuracy)
 		}
 		if len(tr.Turns) < 4 {

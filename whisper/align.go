@@ -39,84 +39,81 @@ func (m *Model) findAlignment(d *decoder, enc *encoded, lang string, text []int,
 	S := len(sot)
 	tokens := append(append(append(append([]int(nil), sot...), sp.NoTimestamps), text...), sp.EOT)
 	T := len(tokens)
-	d.reset()
-	// Probability of each text token, from the position before it.
-	probs := make([]float64, len(text))
-	lp := make([]float64, sp.EOT)
-	var qk []float32
-	err = d.step(enc, tokens, 0, func(rows [][]float32, q []float32) error {
-		for i, t := range text {
-			logSoftmax(rows[S+i][:sp.EOT], lp)
-			probs[i] = math.Exp(lp[t])
-		}
-		qk = append([]float32(nil), q...)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-
 	H := len(m.mc.AlignmentHeads)
 	nf := numFrames / 2
 	if nf <= 0 {
 		return nil, nil
 	}
-	// w[h][t][f]: softmax over the frames kept.
-	w := make([][][]float64, H)
-	for h := range H {
-		w[h] = make([][]float64, T)
-		for t := range T {
-			src := qk[(h*T+t)*AudioCtx : (h*T+t)*AudioCtx+nf]
-			row := make([]float64, nf)
-			mx := math.Inf(-1)
-			for _, v := range src {
-				mx = math.Max(mx, float64(v))
-			}
-			var z float64
-			for f, v := range src {
-				row[f] = math.Exp(float64(v) - mx)
-				z += row[f]
-			}
-			for f := range row {
-				row[f] /= z
-			}
-			w[h][t] = row
-		}
-		// Standardise each frame over tokens (population std).
-		for f := range nf {
-			var mean float64
-			for t := range T {
-				mean += w[h][t][f]
-			}
-			mean /= float64(T)
-			var v float64
-			for t := range T {
-				dv := w[h][t][f] - mean
-				v += dv * dv
-			}
-			std := math.Sqrt(v / float64(T))
-			for t := range T {
-				w[h][t][f] = (w[h][t][f] - mean) / std
-			}
-		}
-		for t := range T {
-			w[h][t] = medianFilter(w[h][t], 7)
-		}
-	}
-	// Average the heads; keep rows of <|notimestamps|> and the text.
-	N := T - 1 - S
+	N := T - 1 - S // rows kept: <|notimestamps|> and the text
 	matrix := make([][]float64, N)
-	for i := range N {
-		row := make([]float64, nf)
+	for i := range matrix {
+		matrix[i] = make([]float64, nf)
+	}
+	// Probability of each text token, from the position before it.
+	probs := make([]float64, len(text))
+	lp := make([]float64, sp.EOT)
+	med := make([]float64, nf+7) // median filter scratch
+	w := make([][]float64, T)
+	for t := range w {
+		w[t] = make([]float64, nf)
+	}
+	d.reset()
+	err = d.step(enc, tokens, 0, func(rows [][]float32, qk []float32) error {
+		for i, t := range text {
+			logSoftmax(rows[S+i][:sp.EOT], lp)
+			probs[i] = math.Exp(lp[t])
+		}
+		// One head at a time: softmax over the frames kept, standardise
+		// each frame over tokens (population std), median-filter along
+		// frames, and add the kept rows into the head average.
 		for h := range H {
-			for f, v := range w[h][S+i] {
-				row[f] += v
+			for t := range T {
+				src := qk[(h*T+t)*AudioCtx : (h*T+t)*AudioCtx+nf]
+				row := w[t]
+				mx := math.Inf(-1)
+				for _, v := range src {
+					mx = math.Max(mx, float64(v))
+				}
+				var z float64
+				for f, v := range src {
+					row[f] = math.Exp(float64(v) - mx)
+					z += row[f]
+				}
+				for f := range row {
+					row[f] /= z
+				}
+			}
+			for f := range nf {
+				var mean float64
+				for t := range T {
+					mean += w[t][f]
+				}
+				mean /= float64(T)
+				var v float64
+				for t := range T {
+					dv := w[t][f] - mean
+					v += dv * dv
+				}
+				std := math.Sqrt(v / float64(T))
+				for t := range T {
+					w[t][f] = (w[t][f] - mean) / std
+				}
+			}
+			for i := range N {
+				for f, v := range medianFilter(w[S+i], 7, med) {
+					matrix[i][f] += v
+				}
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, row := range matrix { // DTW runs on the negated head average
 		for f := range row {
 			row[f] = -row[f] / float64(H)
 		}
-		matrix[i] = row
 	}
 	textIdx, timeIdx := dtw(matrix)
 
@@ -150,14 +147,15 @@ func (m *Model) findAlignment(d *decoder, enc *encoded, lang string, text []int,
 }
 
 // medianFilter is a width-k median along x with reflect padding (torch's
-// unfold + sort in openai's timing.median_filter).
-func medianFilter(x []float64, k int) []float64 {
+// unfold + sort in openai's timing.median_filter). It returns x filtered in
+// place; scratch holds at least len(x)+k values.
+func medianFilter(x []float64, k int, scratch []float64) []float64 {
 	pad := k / 2
 	n := len(x)
 	if n <= pad {
 		return x
 	}
-	p := make([]float64, n+2*pad)
+	p := scratch[:n+2*pad]
 	for i := range p {
 		j := i - pad
 		if j < 0 {
@@ -168,14 +166,14 @@ func medianFilter(x []float64, k int) []float64 {
 		}
 		p[i] = x[j]
 	}
-	out := make([]float64, n)
-	win := make([]float64, k)
-	for i := range out {
+	var buf [15]float64
+	win := buf[:k]
+	for i := range x {
 		copy(win, p[i:i+k])
 		sort.Float64s(win)
-		out[i] = win[pad]
+		x[i] = win[pad]
 	}
-	return out
+	return x
 }
 
 // dtw is openai's dtw_cpu: cost in float32 (as numba's), ties broken

@@ -11,8 +11,6 @@ import (
 	"strings"
 
 	ort "github.com/yalue/onnxruntime_go"
-
-	"github.com/whospoke/whospoke/onnx"
 )
 
 // decoder is one decoding's state: two preallocated KV caches (the one the
@@ -26,10 +24,16 @@ type decoder struct {
 	logits, qk    *ort.Tensor[float32]
 	vocab, layers int
 	rows          [][]float32
+	// lp, lp2 are per-step scratch (log-probabilities over the vocabulary),
+	// kept so that a step allocates nothing.
+	lp, lp2 []float64
+	// bigLogits, bigQK back the outputs of multi-token passes.
+	bigLogits, bigQK []float32
 }
 
 func (m *Model) newDecoder() (*decoder, error) {
 	d := &decoder{m: m, vocab: m.mc.Dims.NVocab, layers: m.mc.Dims.NTextLayer}
+	d.lp, d.lp2 = make([]float64, d.vocab), make([]float64, d.vocab)
 	cache := ort.NewShape(int64(d.layers), 1, TextCtx, int64(m.mc.Dims.NTextState))
 	var err error
 	mk := func(s ort.Shape) *ort.Tensor[float32] {
@@ -100,16 +104,30 @@ func (d *decoder) step(enc *encoded, tokens []int, offset int, use func(rows [][
 			return err
 		}
 		defer tokIn.Destroy()
-		outs[0], outs[3] = nil, nil // shapes depend on T: let the runtime allocate
+		// Multi-token outputs go into buffers that grow to the longest
+		// pass and are reused: left to the runtime, each pass would copy
+		// T×vocab logits into fresh Go memory.
+		H := int64(len(d.m.mc.AlignmentHeads))
+		if need := T * d.vocab; cap(d.bigLogits) < need {
+			d.bigLogits = make([]float32, need)
+		}
+		if need := int(H) * T * AudioCtx; cap(d.bigQK) < need {
+			d.bigQK = make([]float32, need)
+		}
+		lt, err := ort.NewTensor(ort.NewShape(1, int64(T), int64(d.vocab)), d.bigLogits[:T*d.vocab])
+		if err != nil {
+			return err
+		}
+		defer lt.Destroy()
+		qt, err := ort.NewTensor(ort.NewShape(1, H, int64(T), AudioCtx), d.bigQK[:int(H)*T*AudioCtx])
+		if err != nil {
+			return err
+		}
+		defer qt.Destroy()
+		outs[0], outs[3] = lt, qt
 	}
 	if err := d.m.dec.Run([]ort.Value{tokIn, d.kIn, d.vIn, enc.k, enc.v, d.off}, outs); err != nil {
-		if T > 1 {
-			onnx.Release(outs[0], outs[3])
-		}
 		return fmt.Errorf("running decoder: %w", err)
-	}
-	if T > 1 {
-		defer onnx.Release(outs[0], outs[3])
 	}
 	d.kIn, d.kOut = d.kOut, d.kIn
 	d.vIn, d.vOut = d.vOut, d.vIn
@@ -207,7 +225,7 @@ func (m *Model) decodeWindow(ctx context.Context, d *decoder, enc *encoded, opt 
 	var sum float64
 	feed := tokens
 	offset := 0
-	logprobs := make([]float64, d.vocab)
+	logprobs := d.lp2
 	for i := 0; i < sampleLen; i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -215,10 +233,11 @@ func (m *Model) decodeWindow(ctx context.Context, d *decoder, enc *encoded, opt 
 		var next int
 		err := d.step(enc, feed, offset, func(rows [][]float32, _ []float32) error {
 			if i == 0 {
-				res.NoSpeechProb = softmaxAt(rows[sotIndex], sp.NoSpeech)
+				logSoftmax(rows[sotIndex], d.lp)
+				res.NoSpeechProb = math.Exp(d.lp[sp.NoSpeech])
 			}
 			logits := rows[len(rows)-1]
-			m.applyFilters(logits, tokens[sampleBegin:], opt)
+			m.applyFilters(logits, tokens[sampleBegin:], opt, d.lp)
 			logSoftmax(logits, logprobs)
 			next = argmax(logits)
 			if rng != nil {
@@ -255,8 +274,8 @@ var negInf = float32(math.Inf(-1))
 
 // applyFilters applies openai's logit filters: SuppressBlank, SuppressTokens
 // and, in timestamp mode, ApplyTimestampRules. sampled are the tokens
-// sampled so far in this window.
-func (m *Model) applyFilters(logits []float32, sampled []int, opt DecodeOptions) {
+// sampled so far in this window; lp is scratch of the vocabulary's size.
+func (m *Model) applyFilters(logits []float32, sampled []int, opt DecodeOptions, lp []float64) {
 	sp := m.mc.Special
 	if len(sampled) == 0 {
 		for _, t := range m.mc.SuppressBegin {
@@ -307,7 +326,6 @@ func (m *Model) applyFilters(logits []float32, sampled []int, opt DecodeOptions)
 	}
 	// If timestamps together are likelier than any single text token,
 	// force a timestamp.
-	lp := make([]float64, len(logits))
 	logSoftmax(logits, lp)
 	tsLP := logSumExp(lp[tb:])
 	maxText := math.Inf(-1)
@@ -400,12 +418,6 @@ func logSumExp(x []float64) float64 {
 		z += math.Exp(v - mx)
 	}
 	return mx + math.Log(z)
-}
-
-func softmaxAt(x []float32, i int) float64 {
-	lp := make([]float64, len(x))
-	logSoftmax(x, lp)
-	return math.Exp(lp[i])
 }
 
 func sample(logits []float32, temp float64, rng *rand.Rand) int {

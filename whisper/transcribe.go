@@ -166,11 +166,10 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 		if err != nil {
 			return nil, err
 		}
-		prev := seek
-		if opt.NoSpeechThreshold == opt.NoSpeechThreshold && r.NoSpeechProb > opt.NoSpeechThreshold &&
-			!(opt.LogprobThreshold == opt.LogprobThreshold && r.AvgLogprob > opt.LogprobThreshold) {
+		if !math.IsNaN(opt.NoSpeechThreshold) && r.NoSpeechProb > opt.NoSpeechThreshold &&
+			!(!math.IsNaN(opt.LogprobThreshold) && r.AvgLogprob > opt.LogprobThreshold) {
 			ahead.seek = seek + size // silence: skip the window
-			ahead.progress(opt.Progress, prev)
+			ahead.progress(opt.Progress)
 			continue
 		}
 		segs, next := m.segmentsOf(r, timeOffset, seek, size, segDur)
@@ -185,6 +184,9 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 				}
 			}
 		}
+		if next <= seek {
+			next = seek + size // never reached by openai's rules; guards against a stall
+		}
 		ahead.seek = next
 		for i := range segs {
 			s := &segs[i]
@@ -197,7 +199,7 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 		if !opt.ConditionOnPreviousText || r.Temperature > 0.5 {
 			promptFrom = len(allTokens)
 		}
-		ahead.progress(opt.Progress, prev)
+		ahead.progress(opt.Progress)
 	}
 	res.Text = m.tok.Decode(allTokens)
 	return res, nil
@@ -241,11 +243,11 @@ func (m *Model) decodeWithFallback(ctx context.Context, d *decoder, enc *encoded
 		if opt.CompressionRatioThreshold > 0 && r.CompressionRatio > opt.CompressionRatioThreshold {
 			fail = true
 		}
-		lpOn := opt.LogprobThreshold == opt.LogprobThreshold
+		lpOn := !math.IsNaN(opt.LogprobThreshold)
 		if lpOn && r.AvgLogprob < opt.LogprobThreshold {
 			fail = true
 		}
-		if opt.NoSpeechThreshold == opt.NoSpeechThreshold && r.NoSpeechProb > opt.NoSpeechThreshold && lpOn && r.AvgLogprob < opt.LogprobThreshold {
+		if !math.IsNaN(opt.NoSpeechThreshold) && r.NoSpeechProb > opt.NoSpeechThreshold && lpOn && r.AvgLogprob < opt.LogprobThreshold {
 			fail = false // silence: no point retrying
 		}
 		if !fail {
@@ -354,7 +356,7 @@ func newLookahead(m *Model, lm *longMel, clips [][2]int, content, batch int) *lo
 		seek: clips[0][0], ready: map[[2]int]*encoded{}, total: total}
 }
 
-func (a *lookahead) progress(f func(done, total int), _ int) {
+func (a *lookahead) progress(f func(done, total int)) {
 	if f == nil {
 		return
 	}
