@@ -194,3 +194,29 @@ func TestAssignAndGroup(t *testing.T) {
 		t.Errorf("turns %+v", g)
 	}
 }
+
+// TestScoring checks the eval helpers the benchmarks use (eval/wer.go).
+func TestScoring(t *testing.T) {
+	if got := strings.Join(eval.NormaliseWords("Mm-hmm. It's 42, L_C_D_!"), " "); got != "mm hmm its four two l c d" {
+		t.Errorf("normalised %q", got)
+	}
+	if r, e, n := eval.WER("And so, my fellow Americans", "and so my fellow american's too"); e != 1 || n != 5 || r != 0.2 { // apostrophes drop: one insertion
+		t.Errorf("WER %v %d/%d", r, e, n)
+	}
+	// Speakers swapped in the hypothesis: cpWER maps them back.
+	ref := map[string]string{"A": "one two three", "B": "four five"}
+	hyp := map[string]string{"S1": "four five six", "S0": "one two three"}
+	if r, e, n := eval.CpWER(ref, hyp); e != 1 || n != 5 || r != 0.2 {
+		t.Errorf("cpWER %v %d/%d", r, e, n)
+	}
+	refW := []eval.TimedWord{{Start: 0, End: 1, Text: "one", Speaker: "A"}, {Start: 1, End: 2, Text: "two", Speaker: "A"}, {Start: 3, End: 4, Text: "three", Speaker: "B"}, {Start: 4, End: 5, Text: "four", Speaker: "B"}}
+	hypW := []eval.TimedWord{{Start: 0.1, End: 1, Text: "one", Speaker: "X"}, {Start: 1.2, End: 2, Text: "two", Speaker: "Y"}, {Start: 3.1, End: 4, Text: "3", Speaker: "Y"}}
+	s := eval.ScoreTranscript(refW, hypW)
+	// Y↔B: "three" right; X↔A: "one" right; "two" wrong speaker, "four" deleted.
+	if s.Errors != 1 || s.SpeakerAccuracy != 0.5 || s.AlignedSpeakerAccuracy != 2.0/3 || s.Mapping["Y"] != "B" {
+		t.Errorf("score %+v", s)
+	}
+	if s.MedianStartError < 0.099 || s.MedianStartError > 0.101 {
+		t.Errorf("median start error %v", s.MedianStartError)
+	}
+}
