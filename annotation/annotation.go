@@ -134,6 +134,29 @@ func (t Timeline) Duration() float64 {
 	return d
 }
 
+// Minus returns the parts of t not covered by b; both must be unions
+// (sorted, disjoint), and so is the result.
+func (t Timeline) Minus(b Timeline) Timeline {
+	out := Timeline{}
+	j := 0
+	for _, s := range t {
+		start := s.Start
+		for j < len(b) && b[j].End <= start {
+			j++
+		}
+		for k := j; k < len(b) && b[k].Start < s.End; k++ {
+			if b[k].Start > start {
+				out = append(out, Segment{Start: start, End: b[k].Start})
+			}
+			start = math.Max(start, b[k].End)
+		}
+		if start < s.End {
+			out = append(out, Segment{Start: start, End: s.End})
+		}
+	}
+	return out
+}
+
 // Crop keeps the parts of the annotation's turns that fall inside the timeline.
 func (a *Annotation) Crop(t Timeline) *Annotation {
 	out := &Annotation{URI: a.URI}

@@ -79,3 +79,18 @@ func abs(x float64) float64 {
 	}
 	return x
 }
+
+func TestTimelineMinus(t *testing.T) {
+	a := Timeline{{Start: 0, End: 10}, {Start: 20, End: 30}}
+	b := Timeline{{Start: -1, End: 1}, {Start: 4, End: 5}, {Start: 9, End: 21}, {Start: 29, End: 29.5}}
+	want := Timeline{{Start: 1, End: 4}, {Start: 5, End: 9}, {Start: 21, End: 29}, {Start: 29.5, End: 30}}
+	got := a.Minus(b)
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+}

@@ -215,21 +215,6 @@ func TestDERRejectsBadInput(t *testing.T) {
 	}
 }
 
-func TestDifference(t *testing.T) {
-	a := annotation.Timeline{{Start: 0, End: 10}, {Start: 20, End: 30}}
-	b := annotation.Timeline{{Start: -1, End: 1}, {Start: 4, End: 5}, {Start: 9, End: 21}, {Start: 29, End: 29.5}}
-	want := annotation.Timeline{{Start: 1, End: 4}, {Start: 5, End: 9}, {Start: 21, End: 29}, {Start: 29.5, End: 30}}
-	got := difference(a, b)
-	if len(got) != len(want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("got %v, want %v", got, want)
-		}
-	}
-}
-
 // BenchmarkDERFourHours scores four hours of four-speaker conversation.
 func BenchmarkDERFourHours(b *testing.B) {
 	rng := rand.New(rand.NewPCG(3, 4))

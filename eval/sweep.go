@@ -163,7 +163,7 @@ func prepare(ref, hyp *annotation.Annotation, uem annotation.Timeline, opt Optio
 	if opt.SkipOverlap {
 		noScore = append(noScore, overlap(r.ref)...)
 	}
-	r.scored = difference(r.evaluated, noScore.Union())
+	r.scored = r.evaluated.Minus(noScore.Union())
 	return r
 }
 
@@ -195,26 +195,4 @@ func overlap(ref speakers) annotation.Timeline {
 		}
 	})
 	return out.Union()
-}
-
-// difference returns a minus b; both must be unions (sorted, disjoint).
-func difference(a, b annotation.Timeline) annotation.Timeline {
-	out := annotation.Timeline{}
-	j := 0
-	for _, s := range a {
-		start := s.Start
-		for j < len(b) && b[j].End <= start {
-			j++
-		}
-		for k := j; k < len(b) && b[k].Start < s.End; k++ {
-			if b[k].Start > start {
-				out = append(out, annotation.Segment{Start: start, End: b[k].Start})
-			}
-			start = math.Max(start, b[k].End)
-		}
-		if start < s.End {
-			out = append(out, annotation.Segment{Start: start, End: s.End})
-		}
-	}
-	return out
 }

@@ -164,7 +164,7 @@ func speakerVector(p *diarize.Pipeline, src diarize.Source, a *annotation.Annota
 		}
 		own = wide.Union()
 	}
-	speech := subtract(own, others.Union())
+	speech := own.Minus(others.Union())
 	if speech.Duration() < minSoloSeconds {
 		speech = own
 	}
@@ -173,28 +173,6 @@ func speakerVector(p *diarize.Pipeline, src diarize.Source, a *annotation.Annota
 		return nil, nil
 	}
 	return v, err
-}
-
-// subtract returns the parts of a (sorted, disjoint) not covered by b (same).
-func subtract(a, b annotation.Timeline) annotation.Timeline {
-	var out annotation.Timeline
-	j := 0
-	for _, s := range a {
-		cur := s.Start
-		for j < len(b) && b[j].End <= cur {
-			j++
-		}
-		for k := j; k < len(b) && b[k].Start < s.End; k++ {
-			if b[k].Start > cur {
-				out = append(out, annotation.Segment{Start: cur, End: b[k].Start})
-			}
-			cur = math.Max(cur, b[k].End)
-		}
-		if cur < s.End {
-			out = append(out, annotation.Segment{Start: cur, End: s.End})
-		}
-	}
-	return out
 }
 
 // capped cuts t down to MaxSpeakerSeconds, spread over its whole span: long
