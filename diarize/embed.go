@@ -271,17 +271,14 @@ func (p *Pipeline) embedPairSpeech(src Source, seg *segmentation.Output, w, k in
 			break
 		}
 	}
-	if len(speech) < minSamples || p.fbank.NumFrames(len(speech)) < embedding.MinFrames {
+	if len(speech) < minSamples {
 		return nil, nil
 	}
-	feats := p.fbank.Compute(speech, nil)
-	features.SubtractMean(feats, features.NumMelBins)
-	v, err := p.emb.Embed(feats, 1, len(feats)/features.NumMelBins)
-	if err != nil {
-		return nil, err
+	v, err := p.EmbedSpeech(speech)
+	if errors.Is(err, ErrTooLittleSpeech) {
+		return nil, nil
 	}
-	embedding.Normalize(v)
-	return v, nil
+	return v, err
 }
 
 func frameHas(a *[segmentation.NumFrames][segmentation.LocalSpeakers]bool, f, k int, soloOnly bool) bool {

@@ -181,22 +181,5 @@ func (m *Model) Run(ctx context.Context, src Source, progress func(done, total i
 // decode turns one window's powerset log-probabilities into per-speaker
 // probabilities and hard decisions.
 func decode(logp []float32, probs *[NumFrames][LocalSpeakers]float32, active *[NumFrames][LocalSpeakers]bool) {
-	for f := range NumFrames {
-		row := logp[f*NumClasses : (f+1)*NumClasses]
-		best := 0
-		for c := 1; c < NumClasses; c++ {
-			if row[c] > row[best] {
-				best = c
-			}
-		}
-		for c := range NumClasses {
-			p := float32(math.Exp(float64(row[c])))
-			for k := range LocalSpeakers {
-				if powerset[c][k] {
-					probs[f][k] += p
-				}
-			}
-		}
-		active[f] = powerset[best]
-	}
+	decodeFrames(logp, probs[:], active[:])
 }
