@@ -130,7 +130,7 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusConflict, fmt.Sprintf("Job %s already %s", j.ID, j.Status))
 		return
 	}
-	j, err := s.store.FinishJob(r.Context(), j.ID, api.StatusCanceled, nil, s.delivery(r.Context(), j, api.StatusCanceled, nil))
+	j, err := s.store.FinishJob(r.Context(), j.ID, api.StatusCanceled, nil, s.delivery(j, api.StatusCanceled, nil))
 	switch {
 	case errors.Is(err, store.ErrTerminal):
 		j, _ = s.store.Job(r.Context(), "", j.ID)

@@ -43,7 +43,6 @@ type Config struct {
 	AllowPrivateURLs bool
 	MaxFileBytes     int64         // default 1 GiB
 	MaxDuration      time.Duration // default 24 h
-	MaxVoiceprint    time.Duration // voiceprint audio limit, default 30 s
 	SubmitPerMinute  int           // per team, default 100; <0 = unlimited
 	PollPerMinute    int           // per team, default 300; <0 = unlimited
 	MediaURLTTL      time.Duration // pre-signed URL lifetime, default 1 h
@@ -69,7 +68,6 @@ func (c *Config) defaults() {
 	}
 	setDefault(&c.MaxFileBytes, 1<<30)
 	setDefault(&c.MaxDuration, 24*time.Hour)
-	setDefault(&c.MaxVoiceprint, 30*time.Second)
 	setDefault(&c.SubmitPerMinute, 100)
 	setDefault(&c.PollPerMinute, 300)
 	setDefault(&c.MediaURLTTL, time.Hour)
@@ -121,7 +119,7 @@ type Server struct {
 	queue       *queue.Queue
 	media       media.Store
 	signer      media.Signer
-	pipelines   chan *diarize.Pipeline
+	pipeline    *diarize.Pipeline
 	transcriber Transcriber
 	fetcher     *fetch.Client
 	sender      *webhook.Sender
@@ -160,16 +158,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		queue:       deps.Queue,
 		media:       deps.Media,
 		signer:      media.Signer{Secret: deps.MediaSecret, BaseURL: cfg.PublicURL},
-		pipelines:   make(chan *diarize.Pipeline, cfg.Workers),
+		pipeline:    deps.Pipeline,
 		transcriber: deps.Transcriber,
 		fetcher:     &fetch.Client{AllowPrivate: cfg.AllowPrivateURLs, MaxBytes: cfg.MaxFileBytes},
 		limiter:     newLimiter(),
 		log:         cfg.Logger,
 		running:     map[string]context.CancelFunc{},
-	}
-	// One token per worker bounds concurrent inference to Workers.
-	for range cfg.Workers {
-		s.pipelines <- deps.Pipeline
 	}
 	s.sender = &webhook.Sender{Client: s.fetcher.HTTPClient(), Timeout: cfg.WebhookTimeout}
 	s.checkURL = func(raw string) error {

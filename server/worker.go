@@ -72,7 +72,7 @@ func (s *Server) runJob(ctx context.Context, id string) error {
 		status = api.StatusFailed
 		out, _ = json.Marshal(api.ErrorOutput{Error: "Internal error: " + runErr.Error()})
 	}
-	if _, err := s.store.FinishJob(ctx, id, status, out, s.delivery(ctx, j, status, out)); err != nil {
+	if _, err := s.store.FinishJob(ctx, id, status, out, s.delivery(j, status, out)); err != nil {
 		if errors.Is(err, store.ErrTerminal) {
 			return nil
 		}
@@ -114,7 +114,7 @@ func (s *Server) stopLocal(id string) {
 }
 
 // delivery prepares the webhook of a finished job, or nil when it has none.
-func (s *Server) delivery(_ context.Context, j store.Job, status string, out json.RawMessage) *store.Delivery {
+func (s *Server) delivery(j store.Job, status string, out json.RawMessage) *store.Delivery {
 	if j.Webhook == "" {
 		return nil
 	}
@@ -144,19 +144,11 @@ func (s *Server) execute(ctx context.Context, j store.Job) (json.RawMessage, flo
 	defer cleanup()
 	seconds := src.Duration()
 
-	var p *diarize.Pipeline
-	select {
-	case p = <-s.pipelines:
-	case <-ctx.Done():
-		return nil, 0, ctx.Err()
-	}
-	defer func() { s.pipelines <- p }()
-
+	// Concurrency is bounded by the queue's Workers consumers; the pipeline
+	// is safe for concurrent use.
+	p := s.pipeline
 	switch j.Kind {
 	case api.KindVoiceprint:
-		if seconds > s.cfg.MaxVoiceprint.Seconds()+0.5 {
-			return nil, seconds, failf("Audio for a voiceprint must be at most %.0f s long (got %.1f s)", s.cfg.MaxVoiceprint.Seconds(), seconds)
-		}
 		vec, warning, err := identify.Voiceprint(ctx, p, src)
 		switch {
 		case errors.Is(err, identify.ErrNoSpeech), errors.Is(err, identify.ErrTooLong):

@@ -12,19 +12,13 @@ import (
 )
 
 // Service transcribes diarized recordings for the API. Models load on first
-// use and stay loaded; each model decodes one recording at a time (its
-// decoder holds per-call cache tensors), so concurrent jobs queue per model.
+// use and stay loaded; a whisper.Model serves concurrent jobs itself.
 type Service struct {
 	modelsDir string
 	threads   int
 
 	mu     sync.Mutex
-	loaded map[string]*serviceModel
-}
-
-type serviceModel struct {
-	mu sync.Mutex
-	m  *whisper.Model
+	loaded map[string]*whisper.Model
 }
 
 // ServiceModels maps the names the API accepts in transcriptionConfig.model to
@@ -39,7 +33,7 @@ var ServiceModels = map[string]string{
 
 // NewService serves the Whisper models installed in modelsDir.
 func NewService(modelsDir string, threads int) *Service {
-	return &Service{modelsDir: modelsDir, threads: threads, loaded: map[string]*serviceModel{}}
+	return &Service{modelsDir: modelsDir, threads: threads, loaded: map[string]*whisper.Model{}}
 }
 
 // CheckModel refuses names that are unknown or not installed.
@@ -52,15 +46,15 @@ func (s *Service) CheckModel(name string) error {
 	return err
 }
 
-func (s *Service) model(name string) (*serviceModel, error) {
+func (s *Service) model(name string) (*whisper.Model, error) {
 	if err := s.CheckModel(name); err != nil {
 		return nil, err
 	}
 	full := ServiceModels[name]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if sm := s.loaded[full]; sm != nil {
-		return sm, nil
+	if m := s.loaded[full]; m != nil {
+		return m, nil
 	}
 	dir, err := models.Path(s.modelsDir, full)
 	if err != nil {
@@ -70,20 +64,17 @@ func (s *Service) model(name string) (*serviceModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	sm := &serviceModel{m: m}
-	s.loaded[full] = sm
-	return sm, nil
+	s.loaded[full] = m
+	return m, nil
 }
 
 // Transcribe gives the words of src with the speakers of res.
 func (s *Service) Transcribe(ctx context.Context, src diarize.Source, res *diarize.Result, model string) (api.Transcription, error) {
-	sm, err := s.model(model)
+	m, err := s.model(model)
 	if err != nil {
 		return api.Transcription{}, err
 	}
-	sm.mu.Lock()
-	defer sm.mu.Unlock()
-	r, err := Transcribe(ctx, sm.m, src, res.Exclusive, Options{})
+	r, err := Transcribe(ctx, m, src, res.Exclusive, Options{})
 	if err != nil {
 		return api.Transcription{}, err
 	}
@@ -95,8 +86,8 @@ func (s *Service) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var first error
-	for k, sm := range s.loaded {
-		if err := sm.m.Close(); err != nil && first == nil {
+	for k, m := range s.loaded {
+		if err := m.Close(); err != nil && first == nil {
 			first = err
 		}
 		delete(s.loaded, k)
