@@ -1,13 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -69,10 +66,8 @@ func runDiarize(cmd *cobra.Command, files []string) error {
 		return err
 	}
 	many := len(files) > 1
-	if many && fl.out != "" {
-		if err := os.MkdirAll(fl.out, 0o755); err != nil {
-			return err
-		}
+	if err := prepareOutput(fl.out, many); err != nil {
+		return err
 	}
 	p, err := loadPipeline()
 	if err != nil {
@@ -80,27 +75,12 @@ func runDiarize(cmd *cobra.Command, files []string) error {
 	}
 	defer p.Close()
 
-	var failed []string
-	for _, path := range files {
-		if err := diarizeFile(cmd, p, path, opt, many); err != nil {
-			if cmd.Context().Err() != nil {
-				return cmd.Context().Err()
-			}
-			fmt.Fprintf(os.Stderr, "whospoke: %v\n", err)
-			failed = append(failed, path)
-		}
-	}
-	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d files failed", len(failed), len(files))
-	}
-	return nil
+	return eachFile(cmd, files, func(path string) error { return diarizeFile(cmd, p, path, opt, many) })
 }
 
 func diarizeFile(cmd *cobra.Command, p *diarize.Pipeline, path string, opt diarize.Options, many bool) error {
 	fl := diarizeFlags
-	aopt := audio.DefaultOptions()
-	aopt.Channel, aopt.MaxDuration = fl.channel, fl.maxDuration
-	a, err := audio.Open(cmd.Context(), path, aopt)
+	a, err := openInput(cmd, path, fl.channel, fl.maxDuration)
 	if err != nil {
 		return err
 	}
@@ -112,7 +92,7 @@ func diarizeFile(cmd *cobra.Command, p *diarize.Pipeline, path string, opt diari
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	id := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	id := fileID(path)
 	res.URI = id
 	res.Diarization.URI, res.Exclusive.URI = id, id
 	ann := res.Diarization
@@ -120,28 +100,16 @@ func diarizeFile(cmd *cobra.Command, p *diarize.Pipeline, path string, opt diari
 		ann = res.Exclusive
 	}
 
-	w := io.Writer(cmd.OutOrStdout())
-	if fl.out != "" {
-		name := fl.out
-		if many {
-			name = filepath.Join(fl.out, id+"."+fl.format)
-		}
-		f, err := os.Create(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
+	w, closeOut, err := openOutput(cmd, fl.out, id, fl.format, many)
+	if err != nil {
+		return err
 	}
+	defer closeOut()
 	switch fl.format {
 	case "rttm":
 		err = output.WriteRTTM(w, ann)
 	case "json":
-		enc := json.NewEncoder(w)
-		if !many || fl.out != "" {
-			enc.SetIndent("", "  ")
-		}
-		err = enc.Encode(output.JSON(res, output.JSONOptions{Exclusive: true, Confidence: true, TurnLevelConfidence: true}))
+		err = encodeJSON(w, output.JSON(res, output.JSONOptions{Exclusive: true, Confidence: true, TurnLevelConfidence: true}), fl.out, many)
 	case "srt":
 		err = output.WriteSRT(w, output.CuesFromAnnotation(ann))
 	case "vtt":

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,10 +105,8 @@ func runTranscribe(cmd *cobra.Command, files []string) error {
 		}
 	}
 	many := len(files) > 1
-	if many && fl.out != "" {
-		if err := os.MkdirAll(fl.out, 0o755); err != nil {
-			return err
-		}
+	if err := prepareOutput(fl.out, many); err != nil {
+		return err
 	}
 	p, err := loadPipeline()
 	if err != nil {
@@ -118,27 +114,12 @@ func runTranscribe(cmd *cobra.Command, files []string) error {
 	}
 	defer p.Close()
 
-	var failed []string
-	for _, path := range files {
-		if err := transcribeFile(cmd, p, wm, path, dopt, topt, many); err != nil {
-			if cmd.Context().Err() != nil {
-				return cmd.Context().Err()
-			}
-			fmt.Fprintf(os.Stderr, "whospoke: %v\n", err)
-			failed = append(failed, path)
-		}
-	}
-	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d files failed", len(failed), len(files))
-	}
-	return nil
+	return eachFile(cmd, files, func(path string) error { return transcribeFile(cmd, p, wm, path, dopt, topt, many) })
 }
 
 func transcribeFile(cmd *cobra.Command, p *diarize.Pipeline, wm *whisper.Model, path string, dopt diarize.Options, topt transcribe.Options, many bool) error {
 	fl := transcribeFlags
-	aopt := audio.DefaultOptions()
-	aopt.Channel, aopt.MaxDuration = fl.channel, fl.maxDuration
-	a, err := audio.Open(cmd.Context(), path, aopt)
+	a, err := openInput(cmd, path, fl.channel, fl.maxDuration)
 	if err != nil {
 		return err
 	}
@@ -156,30 +137,18 @@ func transcribeFile(cmd *cobra.Command, p *diarize.Pipeline, wm *whisper.Model, 
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	id := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	id := fileID(path)
 	res.URI = id
 	res.Diarization.URI, res.Exclusive.URI = id, id
 
-	w := io.Writer(cmd.OutOrStdout())
-	if fl.out != "" {
-		name := fl.out
-		if many {
-			name = filepath.Join(fl.out, id+"."+fl.format)
-		}
-		f, err := os.Create(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
+	w, closeOut, err := openOutput(cmd, fl.out, id, fl.format, many)
+	if err != nil {
+		return err
 	}
+	defer closeOut()
 	switch fl.format {
 	case "json":
-		enc := json.NewEncoder(w)
-		if !many || fl.out != "" {
-			enc.SetIndent("", "  ")
-		}
-		err = enc.Encode(output.TranscriptJSON(res, tr.Transcription(), output.JSONOptions{Exclusive: true}))
+		err = encodeJSON(w, output.TranscriptJSON(res, tr.Transcription(), output.JSONOptions{Exclusive: true}), fl.out, many)
 	case "srt":
 		err = output.WriteSRT(w, output.CuesFromTranscript(tr.Turns))
 	case "vtt":
