@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/whospoke/whospoke/server"
+	"github.com/whospoke/whospoke/store"
 )
 
 func init() {
@@ -48,15 +49,11 @@ func init() {
 		Short: "List a team's keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := openStore(cmd.Context())
+			st, t, err := openTeam(cmd, team)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			t, err := st.TeamByName(cmd.Context(), team)
-			if err != nil {
-				return fmt.Errorf("team %q: %w", team, err)
-			}
 			ks, err := st.ListKeys(cmd.Context(), t.ID)
 			if err != nil {
 				return err
@@ -79,15 +76,11 @@ func init() {
 		Short: "Revoke a key; requests with it get 401 from then on",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(cmd.Context())
+			st, t, err := openTeam(cmd, team)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			t, err := st.TeamByName(cmd.Context(), team)
-			if err != nil {
-				return fmt.Errorf("team %q: %w", team, err)
-			}
 			if err := st.RevokeKey(cmd.Context(), t.ID, args[0]); err != nil {
 				return fmt.Errorf("revoke %s: %w", args[0], err)
 			}
@@ -133,4 +126,18 @@ func init() {
 		keys.AddCommand(c)
 	}
 	rootCmd.AddCommand(keys)
+}
+
+// openTeam opens the store and finds an existing team by name.
+func openTeam(cmd *cobra.Command, name string) (store.Store, store.Team, error) {
+	st, err := openStore(cmd.Context())
+	if err != nil {
+		return nil, store.Team{}, err
+	}
+	t, err := st.TeamByName(cmd.Context(), name)
+	if err != nil {
+		st.Close()
+		return nil, store.Team{}, fmt.Errorf("team %q: %w", name, err)
+	}
+	return st, t, nil
 }
