@@ -13,23 +13,11 @@ import (
 	"github.com/whospoke/whospoke/annotation"
 	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/eval"
+	"github.com/whospoke/whospoke/internal/testenv"
 	"github.com/whospoke/whospoke/models"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// devSet is the shared dev set (../shared/eval/dev beside the repository).
-func devSet(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("WHOSPOKE_DEV_SET")
-	if dir == "" {
-		dir = "../../shared/eval/dev"
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("dev set not found at %s (set WHOSPOKE_DEV_SET)", dir)
-	}
-	return dir
-}
 
 var (
 	pipeOnce sync.Once
@@ -129,7 +117,7 @@ func checkWellFormed(t *testing.T, r *Result) {
 
 // Loose DER bounds on a few dev files, so that regressions fail.
 func TestDERBounds(t *testing.T) {
-	dev := devSet(t)
+	dev := testenv.DevSet(t)
 	p := pipeline(t)
 	for _, tc := range []struct {
 		file   string
@@ -160,7 +148,7 @@ func TestDERBounds(t *testing.T) {
 }
 
 func TestSpeakerCountConstraints(t *testing.T) {
-	dev := devSet(t)
+	dev := testenv.DevSet(t)
 	p := pipeline(t)
 	a := load(t, filepath.Join(dev, "real/ami_seriously_mixture.wav"))
 	for _, tc := range []struct {
@@ -191,7 +179,7 @@ func TestSpeakerCountConstraints(t *testing.T) {
 }
 
 func TestDeterministic(t *testing.T) {
-	dev := devSet(t)
+	dev := testenv.DevSet(t)
 	p := pipeline(t)
 	a := load(t, filepath.Join(dev, "real/pyannote_sample.wav"))
 	r1, err := p.Diarize(context.Background(), a, Options{})
@@ -222,7 +210,7 @@ func TestSilenceAndShortAudio(t *testing.T) {
 	checkWellFormed(t, r)
 
 	// A few seconds of real speech, shorter than one window and one chunk.
-	dev := devSet(t)
+	dev := testenv.DevSet(t)
 	a := load(t, filepath.Join(dev, "real/pyannote_sample.wav"))
 	for _, secs := range []float64{0.5, 1.2, 5} {
 		s, err := a.Samples(int64(7*16000), int64(secs*16000))
@@ -241,7 +229,7 @@ func TestSilenceAndShortAudio(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	dev := devSet(t)
+	dev := testenv.DevSet(t)
 	p := pipeline(t)
 	a := load(t, filepath.Join(dev, "sim/sim01_2spk.wav"))
 	ctx, cancel := context.WithCancel(context.Background())

@@ -57,18 +57,6 @@ func python(t *testing.T, module string) string {
 	return p
 }
 
-func devSet(t *testing.T) string {
-	dir := os.Getenv("WHOSPOKE_DEV_SET")
-	if dir == "" {
-		dir = "../../shared/eval/dev"
-	}
-	abs, _ := filepath.Abs(dir)
-	if _, err := os.Stat(abs); err != nil {
-		t.Skipf("dev set not found at %s (set WHOSPOKE_DEV_SET)", abs)
-	}
-	return abs
-}
-
 func sampleWAV(t *testing.T) string {
 	out, err := exec.Command(bin, "models", "list").CombinedOutput()
 	if err != nil {

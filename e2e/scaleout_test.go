@@ -15,6 +15,7 @@ import (
 
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/internal/pgtest"
+	"github.com/whospoke/whospoke/internal/testenv"
 	"github.com/whospoke/whospoke/store"
 )
 
@@ -22,7 +23,7 @@ import (
 // to node A; node B is killed (SIGKILL) in the middle of a job; that job
 // completes on node A, and every job succeeds exactly once.
 func TestScaleOutSurvivesKilledNode(t *testing.T) {
-	dev := devSet(t)
+	dev := testenv.DevSet(t)
 	dsn := pgtest.Start(t)
 	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
 	if err != nil {

@@ -4,13 +4,15 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/whospoke/whospoke/internal/testenv"
 )
 
 // The official pyannoteAI client works against whospoke unchanged but for
 // its base URL: upload, diarize, retrieve, voiceprint, identify.
 func TestPyannoteAISDK(t *testing.T) {
 	py := python(t, "pyannoteai.sdk")
-	dev := devSet(t)
+	dev := testenv.DevSet(t)
 	data := t.TempDir()
 	env := []string{"WHOSPOKE_DATA=" + data}
 	key := createKey(t, env)

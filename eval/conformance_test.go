@@ -10,21 +10,8 @@ import (
 	"testing"
 
 	"github.com/whospoke/whospoke/annotation"
+	"github.com/whospoke/whospoke/internal/testenv"
 )
-
-// devSet finds the shared dev set: $WHOSPOKE_DEV_SET, else ../shared/eval/dev
-// beside the repository. Tests that need it skip without it.
-func devSet(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("WHOSPOKE_DEV_SET")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "eval", "dev")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "scoring_conformance", "expected.tsv")); err != nil {
-		t.Skipf("dev set not found (%v); set WHOSPOKE_DEV_SET to the eval/dev directory to run md-eval conformance", err)
-	}
-	return dir
-}
 
 func readOne(t *testing.T, name string) *annotation.Annotation {
 	t.Helper()
@@ -90,7 +77,7 @@ const mdEvalTolerance = 0.005 + 1e-6
 // TestMDEvalConformance reproduces every NIST md-eval result in the dev
 // set's scoring_conformance/expected.tsv (computed with the reference's UEM).
 func TestMDEvalConformance(t *testing.T) {
-	dir := devSet(t)
+	dir := testenv.DevSet(t, filepath.Join("scoring_conformance", "expected.tsv"))
 	cases := readExpected(t, dir)
 	if len(cases) != 100 {
 		t.Fatalf("expected.tsv: want 100 cases, got %d", len(cases))
@@ -126,7 +113,7 @@ func TestMDEvalConformance(t *testing.T) {
 // TestScorePathsDevSet scores the dev set's real recordings as directories
 // and checks each row against md-eval and the pooled row against the sums.
 func TestScorePathsDevSet(t *testing.T) {
-	dir := devSet(t)
+	dir := testenv.DevSet(t, filepath.Join("scoring_conformance", "expected.tsv"))
 	want := map[string]mdEvalCase{}
 	for _, c := range readExpected(t, dir) {
 		if strings.HasPrefix(c.ref, "real/") && strings.Contains(c.sys, ".perturbed.") && c.opt == (Options{Collar: 0.25}) {
@@ -180,7 +167,7 @@ var jerReference = map[string]float64{
 }
 
 func TestJERReference(t *testing.T) {
-	dir := devSet(t)
+	dir := testenv.DevSet(t, filepath.Join("scoring_conformance", "expected.tsv"))
 	for _, sub := range []string{"real", "sim"} {
 		rep, err := ScorePaths(filepath.Join(dir, sub), filepath.Join(dir, "scoring_conformance", "sys"),
 			filepath.Join(dir, sub), Options{})

@@ -14,6 +14,7 @@ import (
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/diarize"
 	"github.com/whospoke/whospoke/embedding"
+	"github.com/whospoke/whospoke/internal/testenv"
 )
 
 // TestCalibrate runs the dev voiceprint protocol through the package and
@@ -25,7 +26,7 @@ func TestCalibrate(t *testing.T) {
 	if os.Getenv("WHOSPOKE_CALIBRATE") == "" {
 		t.Skip("set WHOSPOKE_CALIBRATE=1 to run the whole dev protocol")
 	}
-	dev, p := devSet(t), pipeline(t)
+	dev, p := testenv.DevSet(t, filepath.Join("speakers", "speaker_id_protocol.tsv")), pipeline(t)
 	ctx := context.Background()
 	rows := protocol(t, dev)
 

@@ -17,19 +17,6 @@ import (
 	"github.com/whospoke/whospoke/models"
 )
 
-// devSet is the shared dev set (../shared/eval/dev beside the repository).
-func devSet(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("WHOSPOKE_DEV_SET")
-	if dir == "" {
-		dir = "../../shared/eval/dev"
-	}
-	if _, err := os.Stat(filepath.Join(dir, "speakers", "speaker_id_protocol.tsv")); err != nil {
-		t.Skipf("dev set not found at %s (set WHOSPOKE_DEV_SET)", dir)
-	}
-	return dir
-}
-
 var (
 	pipeOnce sync.Once
 	pipe     *diarize.Pipeline

@@ -13,6 +13,7 @@ import (
 	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/diarize"
 	"github.com/whospoke/whospoke/embedding"
+	"github.com/whospoke/whospoke/internal/testenv"
 )
 
 func unit(xs ...float32) []float32 {
@@ -209,7 +210,7 @@ func TestVoiceprintRefusesLongAudio(t *testing.T) {
 // string form, matches the same speaker's test file above 50 and an impostor
 // below.
 func TestVoiceprintIdentifies(t *testing.T) {
-	dev, p := devSet(t), pipeline(t)
+	dev, p := testenv.DevSet(t, filepath.Join("speakers", "speaker_id_protocol.tsv")), pipeline(t)
 	ctx := context.Background()
 	vp := func(rel string) []float32 {
 		v, warn, err := Voiceprint(ctx, p, load(t, filepath.Join(dev, "speakers", rel)))
@@ -236,7 +237,7 @@ func TestVoiceprintIdentifies(t *testing.T) {
 // TestIdentifyConversation: two test files back to back are diarized, and
 // each speaker is named after the right voiceprint.
 func TestIdentifyConversation(t *testing.T) {
-	dev, p := devSet(t), pipeline(t)
+	dev, p := testenv.DevSet(t, filepath.Join("speakers", "speaker_id_protocol.tsv")), pipeline(t)
 	ctx := context.Background()
 	var prints []Enrolled
 	for _, e := range []struct{ label, file string }{

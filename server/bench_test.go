@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/whospoke/whospoke/api"
+	"github.com/whospoke/whospoke/internal/testenv"
 )
 
 // BenchmarkSubmit measures job submissions per second on the embedded
@@ -68,7 +69,7 @@ func TestIdentificationProtocolThroughAPI(t *testing.T) {
 	if os.Getenv("WHOSPOKE_API_PROTOCOL") == "" {
 		t.Skip("set WHOSPOKE_API_PROTOCOL=1 to run the whole voiceprint protocol through the API")
 	}
-	dev := devSet(t)
+	dev := testenv.DevSet(t)
 	ts := startServer(t, func(c *Config) { c.SubmitPerMinute, c.PollPerMinute = -1, -1 })
 	f, err := os.Open(filepath.Join(dev, "speakers", "speaker_id_protocol.tsv"))
 	if err != nil {

@@ -63,17 +63,6 @@ func sampleWAV(t testing.TB) string {
 	return p
 }
 
-func devSet(t testing.TB) string {
-	dir := os.Getenv("WHOSPOKE_DEV_SET")
-	if dir == "" {
-		dir = "../../shared/eval/dev"
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("dev set not found at %s (set WHOSPOKE_DEV_SET)", dir)
-	}
-	return dir
-}
-
 // testServer is a real server on loopback: SQLite file, embedded NATS, media folder, real models.
 type testServer struct {
 	*Server

@@ -16,6 +16,7 @@ import (
 
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/identify"
+	"github.com/whospoke/whospoke/internal/testenv"
 	"github.com/whospoke/whospoke/store"
 	"github.com/whospoke/whospoke/transcribe"
 	"github.com/whospoke/whospoke/webhook"
@@ -85,7 +86,7 @@ func TestDiarizeJobEndToEnd(t *testing.T) {
 // Voiceprint a speaker from the dev protocol, then identify them in a
 // different recording of theirs through the API.
 func TestVoiceprintThenIdentify(t *testing.T) {
-	dev := devSet(t)
+	dev := testenv.DevSet(t)
 	ts := startServer(t, nil)
 	enroll := ts.upload(t, "alice.wav", dev+"/speakers/ls_1688/1688-142285-0000.wav")
 	other := ts.upload(t, "bob.wav", dev+"/speakers/ls_1998/1998-15444-0000.wav")

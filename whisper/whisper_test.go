@@ -12,21 +12,9 @@ import (
 	"testing"
 
 	"github.com/whospoke/whospoke/audio"
+	"github.com/whospoke/whospoke/internal/testenv"
 	"github.com/whospoke/whospoke/models"
 )
-
-// devSet is the shared dev set (../shared/eval/dev beside the repository).
-func devSet(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("WHOSPOKE_DEV_SET")
-	if dir == "" {
-		dir = "../../shared/eval/dev"
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("dev set not found at %s (set WHOSPOKE_DEV_SET)", dir)
-	}
-	return dir
-}
 
 // modelDir is a real model's folder: the installed copy, else the shared one.
 func modelDir(name string) string {
@@ -197,7 +185,7 @@ func TestTokenizerRoundTrip(t *testing.T) {
 // same ONNX files (testdata/reference_onnx.py --notimestamps), and the
 // multilingual model detects English first.
 func TestDecodeJFKNoTimestamps(t *testing.T) {
-	a := loadAudio(t, devSet(t)+"/asr/jfk.wav")
+	a := loadAudio(t, testenv.DevSet(t)+"/asr/jfk.wav")
 	for _, c := range []struct {
 		model, text string
 		tokens      []int
@@ -221,7 +209,7 @@ func TestDecodeJFKNoTimestamps(t *testing.T) {
 // TestTranscribeJFK runs the long-form loop with word timestamps; tokens
 // and word times equal the reference (reference_onnx.py --words --greedy).
 func TestTranscribeJFK(t *testing.T) {
-	a := loadAudio(t, devSet(t)+"/asr/jfk.wav")
+	a := loadAudio(t, testenv.DevSet(t)+"/asr/jfk.wav")
 	m := model(t, "whisper-tiny.en")
 	r, err := m.Transcribe(context.Background(), a, DefaultOptions())
 	if err != nil {
@@ -280,7 +268,7 @@ func TestSilenceGivesNoWords(t *testing.T) {
 
 // TestLanguageDetection: the multilingual model detects English on jfk.
 func TestLanguageDetection(t *testing.T) {
-	a := loadAudio(t, devSet(t)+"/asr/jfk.wav")
+	a := loadAudio(t, testenv.DevSet(t)+"/asr/jfk.wav")
 	m := model(t, "whisper-base")
 	encs, err := m.encode(m.LogMel(samples(t, a)))
 	if err != nil {
