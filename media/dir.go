@@ -118,6 +118,17 @@ func (d *Dir) Open(ctx context.Context, team, key string) (io.ReadCloser, int64,
 }
 
 // Delete implements Store.
+// LocalPath returns the file holding an object, so that readers on this
+// machine can use it in place.
+func (d *Dir) LocalPath(ctx context.Context, team, key string) (string, error) {
+	f, _, err := d.Open(ctx, team, key)
+	if err != nil {
+		return "", err
+	}
+	f.Close()
+	return d.path(team, key), nil
+}
+
 func (d *Dir) Delete(ctx context.Context, team, key string) error {
 	if err := validate(team, key); err != nil {
 		return err

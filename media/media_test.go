@@ -334,3 +334,24 @@ func TestParseS3(t *testing.T) {
 		}
 	}
 }
+
+func TestDirLocalPath(t *testing.T) {
+	d := newDir(t)
+	ctx := context.Background()
+	if _, err := d.LocalPath(ctx, "team", "absent.wav"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("absent: %v", err)
+	}
+	if _, err := d.Put(ctx, "team", "a/b.wav", strings.NewReader("abc"), 0); err != nil {
+		t.Fatal(err)
+	}
+	p, err := d.LocalPath(ctx, "team", "a/b.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(p); err != nil || string(b) != "abc" {
+		t.Fatalf("%s: %q %v", p, b, err)
+	}
+	if _, err := d.LocalPath(ctx, "team", "a"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a folder is not an object: %v", err)
+	}
+}

@@ -137,7 +137,7 @@ func (s *Server) execute(ctx context.Context, j store.Job) (json.RawMessage, flo
 	if err := json.Unmarshal(j.Request, &req); err != nil {
 		return nil, 0, fmt.Errorf("stored request: %w", err)
 	}
-	src, cleanup, err := s.openInput(ctx, j.TeamID, req.URL, s.cfg.MaxDuration)
+	src, cleanup, err := s.openInput(ctx, j.TeamID, req.URL)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -244,50 +244,75 @@ func upperFirst(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// openInput fetches a job's input to a temporary file and opens it as audio.
-func (s *Server) openInput(ctx context.Context, team, rawURL string, maxDur time.Duration) (*audio.Audio, func(), error) {
-	f, err := os.CreateTemp(filepath.Join(s.cfg.DataDir, "tmp"), "input-*")
+// openInput opens a job's input as audio; cleanup releases it.
+func (s *Server) openInput(ctx context.Context, team, rawURL string) (*audio.Audio, func(), error) {
+	path, removeFile, err := s.localInput(ctx, team, rawURL)
 	if err != nil {
 		return nil, nil, err
 	}
+	opt := audio.DefaultOptions()
+	opt.MaxDuration = s.cfg.MaxDuration
+	opt.TempDir = filepath.Join(s.cfg.DataDir, "tmp")
+	src, err := audio.Open(ctx, path, opt)
+	if err != nil {
+		removeFile()
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		return nil, nil, failf("Could not load audio: %v", err)
+	}
+	return src, func() { src.Close(); removeFile() }, nil
+}
+
+// localMedia is a media store whose objects are local files (media.Dir):
+// jobs read those in place instead of copying them first.
+type localMedia interface {
+	LocalPath(ctx context.Context, team, key string) (string, error)
+}
+
+// localInput returns a local file holding a job's input and the function
+// that removes it when it is a temporary copy (download or remote media).
+func (s *Server) localInput(ctx context.Context, team, rawURL string) (string, func(), error) {
+	key, isMedia := strings.CutPrefix(rawURL, "media://")
+	notFound := failf("Could not load audio: no media uploaded at %s", rawURL)
+	if lm, ok := s.media.(localMedia); ok && isMedia {
+		path, err := lm.LocalPath(ctx, team, key)
+		if errors.Is(err, media.ErrNotFound) {
+			return "", nil, notFound
+		}
+		return path, func() {}, err
+	}
+	f, err := os.CreateTemp(filepath.Join(s.cfg.DataDir, "tmp"), "input-*")
+	if err != nil {
+		return "", nil, err
+	}
 	remove := func() { f.Close(); os.Remove(f.Name()) }
-	if key, ok := strings.CutPrefix(rawURL, "media://"); ok {
+	if isMedia {
 		rc, _, err := s.media.Open(ctx, team, key)
 		if errors.Is(err, media.ErrNotFound) {
 			remove()
-			return nil, nil, failf("Could not load audio: no media uploaded at %s", rawURL)
+			return "", nil, notFound
 		}
 		if err != nil {
 			remove()
-			return nil, nil, err
+			return "", nil, err
 		}
 		_, err = io.Copy(f, io.LimitReader(rc, s.cfg.MaxFileBytes+1))
 		rc.Close()
 		if err != nil {
 			remove()
-			return nil, nil, err
+			return "", nil, err
 		}
 	} else if _, err := s.fetcher.Download(ctx, rawURL, f); err != nil {
 		remove()
 		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
+			return "", nil, ctx.Err()
 		}
-		return nil, nil, failf("Could not load audio: %v", err)
+		return "", nil, failf("Could not load audio: %v", err)
 	}
 	if err := f.Close(); err != nil {
 		remove()
-		return nil, nil, err
+		return "", nil, err
 	}
-	opt := audio.DefaultOptions()
-	opt.MaxDuration = maxDur
-	opt.TempDir = filepath.Join(s.cfg.DataDir, "tmp")
-	src, err := audio.Open(ctx, f.Name(), opt)
-	if err != nil {
-		os.Remove(f.Name())
-		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
-		}
-		return nil, nil, failf("Could not load audio: %v", err)
-	}
-	return src, func() { src.Close(); os.Remove(f.Name()) }, nil
+	return f.Name(), func() { os.Remove(f.Name()) }, nil
 }
