@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -318,5 +319,50 @@ func TestSpillRemovedOnAbort(t *testing.T) {
 	s.abort()
 	if left, _ := filepath.Glob(filepath.Join(tmp, "*")); len(left) != 0 {
 		t.Errorf("files left behind: %v", left)
+	}
+}
+
+// A Recorder spills to disk past its threshold and reads back what was written.
+func TestRecorder(t *testing.T) {
+	opt := DefaultOptions()
+	opt.TempDir = t.TempDir()
+	opt.spillAfter = 1000
+	r := NewRecorder(opt)
+	want := make([]float32, 0, 2500)
+	for i := range 25 {
+		frame := make([]float32, 100)
+		for j := range frame {
+			frame[j] = float32(i*100+j) / 2500
+		}
+		want = append(want, frame...)
+		if err := r.Write(frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.Len() != 2500 {
+		t.Fatalf("Len %d", r.Len())
+	}
+	a, err := r.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if a.f == nil {
+		t.Fatal("2500 samples with spillAfter 1000 did not spill")
+	}
+	got, err := a.Samples(0, a.Len())
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("read back %d samples, err %v", len(got), err)
+	}
+	short := NewRecorder(opt)
+	_ = short.Write([]float32{0.5})
+	if _, err := short.Finish(); !errors.Is(err, ErrTooShort) {
+		t.Fatalf("1 sample: %v", err)
+	}
+	d := NewRecorder(opt)
+	_ = d.Write(make([]float32, 2000))
+	d.Discard()
+	if ents, _ := os.ReadDir(opt.TempDir); len(ents) != 1 { // the first recording's file
+		t.Fatalf("discard left files: %v", ents)
 	}
 }

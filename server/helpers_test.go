@@ -20,6 +20,7 @@ import (
 	"github.com/whospoke/whospoke/models"
 	"github.com/whospoke/whospoke/queue"
 	"github.com/whospoke/whospoke/store"
+	"github.com/whospoke/whospoke/stream"
 	"go.uber.org/goleak"
 )
 
@@ -51,6 +52,30 @@ func pipeline(t testing.TB) *diarize.Pipeline {
 		t.Fatalf("loading models (run `make setup`): %v", pipeErr)
 	}
 	return pipe
+}
+
+var (
+	liveOnce sync.Once
+	liveEng  *stream.Engine
+	liveErr  error
+)
+
+// liveEngine loads the live models (one thread per call) once.
+func liveEngine(t testing.TB) *stream.Engine {
+	t.Helper()
+	pipeline(t)
+	liveOnce.Do(func() {
+		m, err := stream.LoadModels(modelDir, 1)
+		if err != nil {
+			liveErr = err
+			return
+		}
+		liveEng, liveErr = stream.New(stream.DefaultConfig(), m)
+	})
+	if liveErr != nil {
+		t.Fatalf("loading live models: %v", liveErr)
+	}
+	return liveEng
 }
 
 // sampleWAV is the 30 s two-speaker sample installed with the models.
@@ -97,7 +122,7 @@ func startServerB(t testing.TB, tune func(*Config)) *testServer {
 	if tune != nil {
 		tune(&cfg)
 	}
-	srv, err := New(cfg, Deps{Store: st, Queue: q, Media: ms, MediaSecret: []byte("0123456789abcdef0123"), Pipeline: p})
+	srv, err := New(cfg, Deps{Store: st, Queue: q, Media: ms, MediaSecret: []byte("0123456789abcdef0123"), Pipeline: p, Live: liveEngine(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

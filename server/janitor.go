@@ -29,6 +29,13 @@ func (s *Server) sweep(ctx context.Context) {
 	} else if n > 0 {
 		s.log.Info("purged job outputs", "count", n)
 	}
+	if n, err := s.store.ExpireStreams(ctx); err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("expire live streams", "err", err)
+		}
+	} else if n > 0 {
+		s.log.Info("ended abandoned live streams", "count", n)
+	}
 	if n, err := s.media.DeleteOlderThan(ctx, now.Add(-s.cfg.MediaRetention)); err != nil {
 		if ctx.Err() == nil {
 			s.log.Warn("purge media", "err", err)

@@ -22,6 +22,9 @@ type metrics struct {
 	audioSeconds  prometheus.Counter
 	rtf           prometheus.Histogram
 	webhooks      *prometheus.CounterVec
+	liveActive    prometheus.Gauge
+	liveFrames    *prometheus.CounterVec
+	liveLatency   prometheus.Histogram
 }
 
 func newMetrics(s *Server) *metrics {
@@ -50,8 +53,20 @@ func newMetrics(s *Server) *metrics {
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "whospoke_webhook_attempts_total", Help: "Webhook delivery attempts by outcome.",
 		}, []string{"outcome"}),
+		liveActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "whospoke_live_streams_active", Help: "Live streams open on this node.",
+		}),
+		liveFrames: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "whospoke_live_frames_total", Help: "Live audio frames received, processed or invalid.",
+		}, []string{"result"}),
+		liveLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "whospoke_live_event_latency_seconds",
+			Help:    "From the arrival of the frame that made a live event decidable to the event being written.",
+			Buckets: []float64{.005, .01, .02, .03, .05, .075, .1, .15, .2, .25, .3, .4, .5, .75, 1, 2, 5},
+		}),
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.jobsSubmitted, m.jobsFinished, m.audioSeconds, m.rtf, m.webhooks,
+		m.liveActive, m.liveFrames, m.liveLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&storeCollector{s: s})
 	return m

@@ -33,6 +33,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /v2/jobs", s.api("jobs:read", classPoll, s.listJobs))
 	mux.Handle("POST /v1/media/input", s.api("media:write", classSubmit, s.mediaInput))
 	mux.Handle("POST /v1/media/output", s.api("media:read", classSubmit, s.mediaOutput))
+	mux.Handle("POST /v1/live", s.api("stream:write", classSubmit, s.createLive))
+	mux.Handle("GET /v1/live/{id}", s.api("stream:read", classPoll, s.getLive))
+	// The WebSocket's single-use token is its authorisation.
+	mux.HandleFunc("GET /v1/live/{id}/ws", s.liveSocket)
 	// Pre-signed URLs carry their own authorisation (the signature).
 	mux.Handle("/media/", media.Handler(s.media, s.signer, s.cfg.MaxFileBytes))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -23,6 +23,7 @@ import (
 	"github.com/whospoke/whospoke/media"
 	"github.com/whospoke/whospoke/queue"
 	"github.com/whospoke/whospoke/store"
+	"github.com/whospoke/whospoke/stream"
 	"github.com/whospoke/whospoke/webhook"
 )
 
@@ -55,7 +56,17 @@ type Config struct {
 	// ShutdownGrace is how long running jobs may finish at shutdown before
 	// they are handed back to the queue (default 30 s).
 	ShutdownGrace time.Duration
-	Logger        *slog.Logger
+
+	// Live streams (CONTRACTS §2).
+	LiveTokenTTL       time.Duration // an unused stream token expires, default 60 s
+	LiveStreamsPerTeam int           // concurrent streams per team, default 10
+	// LiveMaxAhead is how far ahead of real time a client may send audio
+	// before its stream is closed (default 5 s; <0 = no limit, for tests
+	// and benchmarks that stream faster than real time).
+	LiveMaxAhead    time.Duration
+	LiveIdle        time.Duration // no audio this long closes a stream, default 5 s
+	LiveMaxDuration time.Duration // default 5 h
+	Logger          *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -77,6 +88,11 @@ func (c *Config) defaults() {
 	setDefault(&c.WebhookTimeout, webhook.DefaultTimeout)
 	setDefault(&c.WebhookPoll, time.Second)
 	setDefault(&c.ShutdownGrace, 30*time.Second)
+	setDefault(&c.LiveTokenTTL, 60*time.Second)
+	setDefault(&c.LiveStreamsPerTeam, 10)
+	setDefault(&c.LiveMaxAhead, 5*time.Second)
+	setDefault(&c.LiveIdle, 5*time.Second)
+	setDefault(&c.LiveMaxDuration, 5*time.Hour)
 	if c.WebhookDelays == nil {
 		c.WebhookDelays = webhook.DefaultDelays
 	}
@@ -110,6 +126,10 @@ type Deps struct {
 	// concurrent use; models are loaded once per process).
 	Pipeline    *diarize.Pipeline
 	Transcriber Transcriber // optional
+	// Live runs live streams; without it POST /v1/live answers 503. Its
+	// models may be the pipeline's or (better for many streams: one thread
+	// per call) a set of their own.
+	Live *stream.Engine
 }
 
 // Server is one whospoke node.
@@ -132,6 +152,15 @@ type Server struct {
 	// running maps job IDs being worked on here to their cancel functions.
 	mu      sync.Mutex
 	running map[string]context.CancelFunc
+
+	live *stream.Engine
+	// liveCtx ends at shutdown: open streams flush and close. liveWG counts
+	// them; liveStopped refuses new ones once shutdown has begun.
+	liveCtx     context.Context
+	liveStop    context.CancelFunc
+	liveMu      sync.Mutex
+	liveWG      sync.WaitGroup
+	liveStopped bool
 }
 
 // New builds a server on deps.
@@ -164,7 +193,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		limiter:     newLimiter(),
 		log:         cfg.Logger,
 		running:     map[string]context.CancelFunc{},
+		live:        deps.Live,
 	}
+	s.liveCtx, s.liveStop = context.WithCancel(context.Background())
 	s.sender = &webhook.Sender{Client: s.fetcher.HTTPClient(), Timeout: cfg.WebhookTimeout}
 	s.checkURL = func(raw string) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -219,6 +250,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(shutCtx)
+	s.stopLive()
 	grace := time.AfterFunc(s.cfg.ShutdownGrace, cancelJobs)
 	defer grace.Stop()
 	wg.Wait()
@@ -226,6 +258,26 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		err = nil
 	}
 	return err
+}
+
+// stopLive makes open live streams flush and close, and waits for them.
+func (s *Server) stopLive() {
+	s.liveMu.Lock()
+	s.liveStopped = true
+	s.liveMu.Unlock()
+	s.liveStop()
+	s.liveWG.Wait()
+}
+
+// liveStarted counts a new live connection in, unless shutdown has begun.
+func (s *Server) liveStarted() bool {
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	if s.liveStopped {
+		return false
+	}
+	s.liveWG.Add(1)
+	return true
 }
 
 // newID makes a job ID.

@@ -29,6 +29,12 @@ const maxRequestBody = 4 << 20
 // decodeBody reads one JSON object into v; unknown fields are ignored (the
 // official clients pass extra keyword arguments through).
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) []api.FieldError {
+	return decodeBodyOpt(w, r, v, false)
+}
+
+// decodeBodyOpt is decodeBody where optional allows an empty body (v keeps
+// its zero value).
+func decodeBodyOpt(w http.ResponseWriter, r *http.Request, v any, optional bool) []api.FieldError {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -38,6 +44,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) []api.FieldError 
 		return []api.FieldError{{Field: "body", Message: "could not read request body"}}
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
+		if optional {
+			return nil
+		}
 		return []api.FieldError{{Field: "body", Message: "request body must be a JSON object"}}
 	}
 	if err := json.Unmarshal(body, v); err != nil {
@@ -138,10 +147,17 @@ func (s *Server) validateDiarize(req *api.DiarizeRequest, transcriptionAllowed b
 
 func (s *Server) validateIdentify(req *api.IdentifyRequest) []api.FieldError {
 	errs := s.validateDiarize(&req.DiarizeRequest, false)
-	if n := len(req.Voiceprints); n < 1 || n > 50 {
-		errs = append(errs, api.FieldError{Field: "voiceprints", Message: "give between 1 and 50 voiceprints"})
+	return append(errs, validateVoiceprints(req.Voiceprints, req.Matching, 1)...)
+}
+
+// validateVoiceprints checks enrolled voiceprints (at least `least`, at
+// most 50) and the matching options.
+func validateVoiceprints(prints []api.VoiceprintInput, m *api.Matching, least int) []api.FieldError {
+	var errs []api.FieldError
+	if n := len(prints); n < least || n > 50 {
+		errs = append(errs, api.FieldError{Field: "voiceprints", Message: fmt.Sprintf("give between %d and 50 voiceprints", least)})
 	}
-	for i, v := range req.Voiceprints {
+	for i, v := range prints {
 		f := fmt.Sprintf("voiceprints[%d]", i)
 		switch {
 		case v.Label == "" || len(v.Label) > 100:
@@ -155,7 +171,7 @@ func (s *Server) validateIdentify(req *api.IdentifyRequest) []api.FieldError {
 			errs = append(errs, api.FieldError{Field: f + ".voiceprint", Message: err.Error()})
 		}
 	}
-	if m := req.Matching; m != nil && m.Threshold != nil && (*m.Threshold < 0 || *m.Threshold > 100) {
+	if m != nil && m.Threshold != nil && (*m.Threshold < 0 || *m.Threshold > 100) {
 		errs = append(errs, api.FieldError{Field: "matching.threshold", Message: "must be between 0 and 100"})
 	}
 	return errs

@@ -1,6 +1,6 @@
-// Package store keeps whospoke's durable state — teams, API keys, jobs and
-// queued webhook deliveries — in SQLite (the embedded default) or PostgreSQL,
-// one schema for both, migrated with goose.
+// Package store keeps whospoke's durable state — teams, API keys, jobs,
+// queued webhook deliveries and live streams — in SQLite (the embedded
+// default) or PostgreSQL, one schema for both, migrated with goose.
 package store
 
 import (
@@ -125,6 +125,15 @@ type Store interface {
 	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
 	UpdateDelivery(ctx context.Context, d Delivery) error
 	Deliveries(ctx context.Context, jobID string) ([]Delivery, error)
+
+	// Live streams (see LiveStream). limit is the most active streams a
+	// team may hold; the check and the change are one transaction.
+	CreateStream(ctx context.Context, l LiveStream, limit int) error
+	StartStream(ctx context.Context, id, tokenHash, node string, limit int) (LiveStream, error)
+	TouchStream(ctx context.Context, id string, audioSeconds float64) error
+	EndStream(ctx context.Context, id, status, msg string, audioSeconds float64) error
+	Stream(ctx context.Context, teamID, id string) (LiveStream, error)
+	ExpireStreams(ctx context.Context) (int, error)
 
 	Ping(ctx context.Context) error
 	Close() error

@@ -77,6 +77,8 @@ func testStore(t *testing.T, open opener) {
 		{"Deliveries", testDeliveries},
 		{"ClaimConcurrent", testClaimConcurrent},
 		{"Reopen", testReopen},
+		{"LiveStreams", testLiveStreams},
+		{"StartStreamRace", testStartStreamRace},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
 	}

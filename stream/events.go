@@ -3,8 +3,10 @@ package stream
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/whospoke/whospoke/annotation"
+	"github.com/whospoke/whospoke/internal/assignment"
 )
 
 // EventType says whether a speaker started or stopped.
@@ -97,4 +99,61 @@ func ToAnnotation(uri string, events []Event) (*annotation.Annotation, error) {
 	}
 	a.Sort()
 	return a, nil
+}
+
+// MatchLabels maps the speakers of other (say, an offline re-diarization of
+// the session) onto the labels of live, pairing them one to one so that the
+// time they share is greatest; a speaker of other with no partner gets a
+// fresh label after live's. Clients of a live stream thus keep their labels
+// when they receive a revision.
+func MatchLabels(live, other *annotation.Annotation) map[string]string {
+	ls, os := live.Labels(), other.Labels()
+	out := make(map[string]string, len(os))
+	if len(os) == 0 {
+		return out
+	}
+	shared := make([][]float64, len(os))
+	for i, o := range os {
+		shared[i] = make([]float64, len(ls))
+		for _, ot := range other.Turns {
+			if ot.Speaker != o {
+				continue
+			}
+			for j, l := range ls {
+				for _, lt := range live.Turns {
+					if lt.Speaker == l {
+						shared[i][j] += max(0, min(ot.End, lt.End)-max(ot.Start, lt.Start))
+					}
+				}
+			}
+		}
+	}
+	cost := make([][]float64, len(os))
+	for i := range shared {
+		cost[i] = make([]float64, len(ls))
+		for j, v := range shared[i] {
+			cost[i][j] = -v
+		}
+	}
+	used := map[string]bool{}
+	if len(ls) > 0 {
+		for i, j := range assignment.Minimize(cost) {
+			if j >= 0 && shared[i][j] > 0 {
+				out[os[i]] = ls[j]
+				used[ls[j]] = true
+			}
+		}
+	}
+	next := 0
+	for _, o := range os {
+		if _, ok := out[o]; ok {
+			continue
+		}
+		for used[label(next)] || slices.Contains(ls, label(next)) {
+			next++
+		}
+		out[o] = label(next)
+		used[label(next)] = true
+	}
+	return out
 }

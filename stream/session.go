@@ -56,9 +56,25 @@ type Session struct {
 	err    error
 }
 
+// Option adjusts one session's settings.
+type Option func(*Config)
+
+// WithMaxSpeakers caps the session's speakers at n (1..100; the engine's
+// setting otherwise).
+func WithMaxSpeakers(n int) Option {
+	return func(c *Config) {
+		if n >= 1 && n <= 100 {
+			c.MaxSpeakers = n
+		}
+	}
+}
+
 // NewSession starts a stream.
-func (e *Engine) NewSession() *Session {
+func (e *Engine) NewSession(opts ...Option) *Session {
 	c := e.cfg
+	for _, o := range opts {
+		o(&c)
+	}
 	s := &Session{
 		e:       e,
 		cfg:     c,
@@ -138,6 +154,29 @@ func (s *Session) Duration() float64 { return float64(s.total) / SampleRate }
 
 // NumSpeakers is the number of speakers that have spoken so far.
 func (s *Session) NumSpeakers() int { return s.d.nLabel }
+
+// Speakers maps the label of each speaker that has spoken so far to its
+// voice centroid (unit length; a copy), for matching against voiceprints.
+func (s *Session) Speakers() map[string][]float32 {
+	out := map[string][]float32{}
+	for g, l := range s.d.labels {
+		if l == "" || g >= len(s.clust.centroids) {
+			continue
+		}
+		v := append([]float32(nil), s.clust.centroids[g]...)
+		var n float64
+		for _, x := range v {
+			n += float64(x) * float64(x)
+		}
+		if n = math.Sqrt(n); n > 0 {
+			for i := range v {
+				v[i] = float32(float64(v[i]) / n)
+			}
+		}
+		out[l] = v
+	}
+	return out
+}
 
 // process runs the buffer ending at sample end.
 func (s *Session) process(end int64) error {

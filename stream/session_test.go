@@ -6,6 +6,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/whospoke/whospoke/annotation"
+	"github.com/whospoke/whospoke/embedding"
 )
 
 // sampleHead is the first 20 s of the sample conversation (two speakers
@@ -193,5 +196,71 @@ func TestConcurrentSessions(t *testing.T) {
 func TestEventTypeString(t *testing.T) {
 	if !strings.HasSuffix(Start.String(), "start") || !strings.HasSuffix(End.String(), "end") {
 		t.Fatal(Start, End)
+	}
+}
+
+// Speakers gives one unit centroid per labelled speaker, and a session
+// capped at one speaker labels everything SPEAKER_00.
+func TestSpeakersAndMaxSpeakers(t *testing.T) {
+	e := testEngine(t, DefaultConfig())
+	samples := sampleHead(t)
+	push := func(s *Session) []Event {
+		var events []Event
+		for off := 0; off < len(samples); off += 1600 {
+			ev, err := s.Push(samples[off:min(off+1600, len(samples))])
+			if err != nil {
+				t.Fatal(err)
+			}
+			events = append(events, ev...)
+		}
+		return events
+	}
+	s := e.NewSession()
+	push(s)
+	sp := s.Speakers()
+	if len(sp) != s.NumSpeakers() || len(sp) != 2 {
+		t.Fatalf("%d centroids for %d speakers", len(sp), s.NumSpeakers())
+	}
+	for l, v := range sp {
+		if n := embedding.Cosine(v, v); math.Abs(n-1) > 1e-4 {
+			t.Errorf("%s: |v|² = %v", l, n)
+		}
+	}
+	if c := embedding.Cosine(sp["SPEAKER_00"], sp["SPEAKER_01"]); c > 0.8 {
+		t.Errorf("the two speakers' centroids are alike: cosine %.3f", c)
+	}
+	one := e.NewSession(WithMaxSpeakers(1))
+	events := append(push(one), one.Flush()...)
+	for _, ev := range events {
+		if ev.Speaker != "SPEAKER_00" {
+			t.Fatalf("max 1 speaker, got %v", ev)
+		}
+	}
+	if len(events) == 0 {
+		t.Fatal("no events with max 1 speaker")
+	}
+}
+
+func TestMatchLabels(t *testing.T) {
+	turn := func(s string, a, b float64) annotation.Turn {
+		return annotation.Turn{Segment: annotation.Segment{Start: a, End: b}, Speaker: s}
+	}
+	live := &annotation.Annotation{Turns: []annotation.Turn{
+		turn("SPEAKER_00", 0, 5), turn("SPEAKER_01", 5, 10), turn("SPEAKER_02", 10, 11),
+	}}
+	other := &annotation.Annotation{Turns: []annotation.Turn{
+		turn("SPEAKER_00", 0.2, 4.8), // live 01's time mostly → 01
+		turn("SPEAKER_00", 5, 9),
+		turn("SPEAKER_01", 0, 5),                               // → 00
+		turn("SPEAKER_02", 20, 21), turn("SPEAKER_03", 30, 31), // no overlap → fresh labels
+	}}
+	other.Turns[0].Speaker = "SPEAKER_01"
+	got := MatchLabels(live, other)
+	want := map[string]string{"SPEAKER_01": "SPEAKER_00", "SPEAKER_00": "SPEAKER_01", "SPEAKER_02": "SPEAKER_03", "SPEAKER_03": "SPEAKER_04"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if got := MatchLabels(&annotation.Annotation{}, other); len(got) != 4 || got["SPEAKER_01"] == got["SPEAKER_00"] {
+		t.Fatalf("no live labels: %v", got)
 	}
 }

@@ -25,7 +25,7 @@ func testModels(t testing.TB) Models {
 		if _, err := models.Path(dir, "embedding"); err != nil {
 			dir = "../../shared/models"
 		}
-		shared, modelsErr = LoadModels(dir, 2)
+		shared, modelsErr = LoadModels(dir, 1)
 	})
 	if modelsErr != nil {
 		t.Skipf("models not installed (run `make setup`): %v", modelsErr)

@@ -20,6 +20,7 @@ import (
 	"github.com/whospoke/whospoke/queue"
 	"github.com/whospoke/whospoke/server"
 	"github.com/whospoke/whospoke/store"
+	"github.com/whospoke/whospoke/stream"
 	"github.com/whospoke/whospoke/transcribe"
 )
 
@@ -62,7 +63,7 @@ func init() {
 	var (
 		addr, publicURL, natsURL, s3URL, mediaSecret string
 		cfg                                          server.Config
-		ackWait                                      time.Duration
+		ackWait, liveMaxAhead                        time.Duration
 		webhookDelays                                string
 	)
 	c := &cobra.Command{
@@ -121,12 +122,27 @@ can share one queue, database and media bucket.`,
 				return err
 			}
 			defer p.Close()
+			// Live streams get models of their own on one thread per call:
+			// concurrent streams, not threads, fill the cores.
+			lm, err := stream.LoadModels(models.ResolveDir(modelsDirFlag), 1)
+			if err != nil {
+				return err
+			}
+			defer lm.Close()
+			live, err := stream.New(stream.DefaultConfig(), lm)
+			if err != nil {
+				return err
+			}
+			cfg.LiveMaxAhead = liveMaxAhead
+			if liveMaxAhead == 0 {
+				cfg.LiveMaxAhead = -1
+			}
 
 			cfg.DataDir, cfg.PublicURL, cfg.Logger = dir, publicURL, log
 			// Whisper models load on the first job that asks for transcription.
 			tr := transcribe.NewService(models.ResolveDir(modelsDirFlag), threadsFlag)
 			defer tr.Close()
-			srv, err := server.New(cfg, server.Deps{Store: st, Queue: q, Media: ms, MediaSecret: secret, Pipeline: p, Transcriber: tr})
+			srv, err := server.New(cfg, server.Deps{Store: st, Queue: q, Media: ms, MediaSecret: secret, Pipeline: p, Transcriber: tr, Live: live})
 			if err != nil {
 				return err
 			}
@@ -153,6 +169,8 @@ can share one queue, database and media bucket.`,
 	f.DurationVar(&ackWait, "ack-wait", 0, "a running job with no heartbeat for this long is redelivered (default 30s)")
 	f.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 0, "time running jobs get to finish at shutdown before they are requeued (default 30s)")
 	f.StringVar(&cfg.Node, "node", "", "node name in logs and jobs (default host-pid)")
+	f.DurationVar(&liveMaxAhead, "live-max-ahead", 5*time.Second, "close a live stream whose audio runs this far ahead of real time (0 = no limit)")
+	f.IntVar(&cfg.LiveStreamsPerTeam, "live-streams", 0, "concurrent live streams per team (default 10)")
 	addStoreFlags(c)
 	rootCmd.AddCommand(c)
 }

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/whospoke/whospoke/annotation"
+	"github.com/whospoke/whospoke/api"
+	"github.com/whospoke/whospoke/client"
+	"github.com/whospoke/whospoke/stream"
+)
+
+func init() {
+	var (
+		url, key, pace, rttm string
+		maxSpeakers          int
+		revision             bool
+	)
+	c := &cobra.Command{
+		Use:   "stream FILE",
+		Short: "Send a file through a server's live diarization and print the events",
+		Long: `Create a live stream on a whospoke (or pyannoteAI Live-compatible) server, send
+FILE through the WebSocket protocol in 100 ms frames and print every event the
+server sends as one JSON line on standard output. --rttm also writes the turns
+the events make. --pace max sends as fast as possible, which a server refuses
+unless it runs with --live-max-ahead 0.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := client.ParsePace(pace)
+			if err != nil {
+				return err
+			}
+			if key == "" {
+				return errors.New("no API key: pass --key or set WHOSPOKE_API_KEY")
+			}
+			a, err := openInput(cmd, args[0], -1, 5*time.Hour)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			req := api.LiveRequest{Revision: revision}
+			if maxSpeakers > 0 {
+				req.MaxSpeakers = &maxSpeakers
+			}
+			out := json.NewEncoder(cmd.OutOrStdout())
+			cl := &client.Client{BaseURL: url, Key: key}
+			start := time.Now()
+			res, err := cl.Stream(cmd.Context(), a, client.StreamOptions{Request: req, Pace: p, OnEvent: func(e client.Event) {
+				_ = out.Encode(json.RawMessage(e.Raw))
+			}})
+			fmt.Fprintf(os.Stderr, "whospoke stream: %d frames (%.1f s of audio) in %.1f s, %d events, closed %d %q\n",
+				res.Sent, float64(res.Sent)/10, time.Since(start).Seconds(), len(res.Events), res.CloseCode, res.CloseReason)
+			if err != nil {
+				return err
+			}
+			if rttm != "" {
+				return writeEventsRTTM(rttm, fileID(args[0]), res.Events)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&url, "url", envOr("WHOSPOKE_URL", "http://localhost:8080"), "server base URL ($WHOSPOKE_URL)")
+	f.StringVar(&key, "key", os.Getenv("WHOSPOKE_API_KEY"), "API key with stream:write ($WHOSPOKE_API_KEY)")
+	f.StringVar(&pace, "pace", "realtime", "realtime (100 ms per frame) or max")
+	f.StringVar(&rttm, "rttm", "", "also write the turns the events make as RTTM to this file")
+	f.IntVar(&maxSpeakers, "max-speakers", 0, "most speakers in the stream (default: the server's, 8)")
+	f.BoolVar(&revision, "revision", false, "ask for the offline re-diarization of the whole stream at the end (speaker_revision event)")
+	rootCmd.AddCommand(c)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// writeEventsRTTM turns the speaker events into turns.
+func writeEventsRTTM(path, uri string, events []client.Event) error {
+	var evs []stream.Event
+	for _, e := range events {
+		if e.Speaker == nil {
+			continue
+		}
+		t := stream.Start
+		if e.Type == api.EventSpeakerEnd {
+			t = stream.End
+		}
+		evs = append(evs, stream.Event{Type: t, Speaker: e.Speaker.Speaker, Time: e.Speaker.Timestamp})
+	}
+	a, err := stream.ToAnnotation(uri, evs)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := annotation.WriteRTTM(f, a); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
