@@ -3,16 +3,12 @@ package media
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/whospoke/whospoke/internal/miniotest"
 )
 
 // storeContract exercises behaviour every Store must share.
@@ -64,72 +60,10 @@ func storeContract(t *testing.T, s Store) {
 
 func TestDirContract(t *testing.T) { storeContract(t, newDir(t)) }
 
-// minioBinary finds the MinIO server: $WHOSPOKE_MINIO, else the pinned one
-// scripts/setup.sh builds into $XDG_DATA_HOME/whospoke/bin, else `minio` on
-// PATH. Outside CI a missing binary skips; in CI it fails.
-func minioBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("WHOSPOKE_MINIO"); p != "" {
-		return p
-	}
-	data := os.Getenv("XDG_DATA_HOME")
-	if !filepath.IsAbs(data) {
-		home, _ := os.UserHomeDir()
-		data = filepath.Join(home, ".local", "share")
-	}
-	p := filepath.Join(data, "whospoke", "bin", "minio")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	if p, err := exec.LookPath("minio"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("no MinIO server at %s or on PATH (make setup builds it)", p)
-	}
-	t.Skipf("skipping S3 test: no MinIO server at %s or on PATH; run make setup", p)
-	return ""
-}
-
-// TestS3Contract runs against a real MinIO server (see minioBinary); there
-// is no fake S3.
+// TestS3Contract runs against a real MinIO server (see internal/miniotest);
+// there is no fake S3.
 func TestS3Contract(t *testing.T) {
-	bin := minioBinary(t)
-	t.Logf("MinIO server: %s", bin)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "server", "--quiet", "--address", addr, t.TempDir())
-	cmd.Env = append(cmd.Environ(), "MINIO_ROOT_USER=whospoke", "MINIO_ROOT_PASSWORD=whospoke-secret")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start minio: %v", err)
-	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-
-	// /minio/health/live answers 200 before the object layer and IAM are
-	// up (requests then fail "Server not initialized yet"); /cluster waits
-	// for them.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/minio/health/cluster")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("minio did not become ready at %s: %v", addr, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-
-	cfg, err := ParseS3(fmt.Sprintf("s3://whospoke:whospoke-secret@%s/media-test?ssl=false", addr))
+	cfg, err := ParseS3(miniotest.Start(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$pyreq" ]; then
   echo "$pyreq" >"$venv/.installed"
 fi
 
-# 4. MinIO server for media's S3 test (media/s3_test.go looks for it here).
+# 4. MinIO server for the S3 tests (internal/miniotest looks for it here).
 #    MinIO publishes no semver tags the Go proxy serves, so it is pinned by
 #    pseudo-version (master, 2026-02-12). Built in a throwaway module and
 #    build cache (about 2 GB, removed after): 3.5-5.5 min cold on 2 cores; a

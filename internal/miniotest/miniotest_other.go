@@ -1,0 +1,7 @@
+//go:build !linux
+
+package miniotest
+
+import "syscall"
+
+func setPdeathsig(*syscall.SysProcAttr) {}
