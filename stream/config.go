@@ -44,6 +44,11 @@ type Config struct {
 	// MinEmbedSeconds is the least speech a local speaker needs to be
 	// embedded (shorter ones are too noisy to identify and are dropped).
 	MinEmbedSeconds float64
+
+	// BatchSize caps how many sessions' inputs share one model call.
+	BatchSize int
+	// Runners caps the model calls in flight at once (0: one per core).
+	Runners int
 }
 
 // DefaultConfig returns the measured-best settings.
@@ -59,6 +64,7 @@ func DefaultConfig() Config {
 		Onset:           0.5,
 		Offset:          0.5,
 		MinEmbedSeconds: 0.3,
+		BatchSize:       4,
 	}
 }
 
@@ -95,6 +101,12 @@ func (c Config) Validate() error {
 	}
 	if !finite(c.MinEmbedSeconds) || c.MinEmbedSeconds < 0.1 || c.MinEmbedSeconds > c.Buffer {
 		bad("min embed %.3gs outside 0.1 s..buffer", c.MinEmbedSeconds)
+	}
+	if c.BatchSize < 1 || c.BatchSize > 64 {
+		bad("batch size %d outside 1..64", c.BatchSize)
+	}
+	if c.Runners < 0 {
+		bad("runners %d negative", c.Runners)
 	}
 	return errors.Join(errs...)
 }

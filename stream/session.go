@@ -188,11 +188,10 @@ func (s *Session) process(end int64) error {
 	copy(buf[from-start:], s.audio[from-s.audioBase:end-s.audioBase])
 	s.computeFeats(end)
 
-	chunks, err := s.e.models.Segmentation.InferChunks(buf, 1)
+	ch, err := s.e.seg.do(buf)
 	if err != nil {
 		return err
 	}
-	ch := chunks[0]
 	locals := s.localSpeakers(&ch, start, end)
 	if err := s.embed(locals, &ch, start, end); err != nil {
 		return err
@@ -377,12 +376,12 @@ func (s *Session) embedChunks(cs []int64) error {
 		batch = append(batch, s.feats[j0*features.NumMelBins:(j0+int64(frames))*features.NumMelBins]...)
 		features.SubtractMean(batch[at:], features.NumMelBins)
 	}
-	out, err := s.e.models.Embedding.Embed(batch, len(cs), frames)
+	out, err := s.e.emb.do(embedInput{feats: batch, n: len(cs)})
 	if err != nil {
 		return err
 	}
 	for i, c := range cs {
-		v := out[i*embedding.Dim : (i+1)*embedding.Dim]
+		v := out[i]
 		embedding.Normalize(v)
 		s.chunkVecs[c] = v
 	}

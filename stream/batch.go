@@ -1,0 +1,84 @@
+package stream
+
+import "sync"
+
+// batcher merges the model calls of concurrent sessions: a call that finds
+// fewer than maxRunning batches in flight runs at once, taking with it every
+// call queued meanwhile (up to maxBatch); otherwise it waits to be taken by
+// the next batch. One stream alone therefore never waits, and many streams
+// share each model call, which costs less per input than calls of one
+// (docs/STREAMING_BENCH.md).
+type batcher[In, Out any] struct {
+	run        func([]In) ([]Out, error)
+	maxBatch   int
+	maxRunning int
+
+	mu      sync.Mutex
+	pending []*call[In, Out]
+	running int
+}
+
+type call[In, Out any] struct {
+	in   In
+	out  Out
+	err  error
+	done chan struct{}
+}
+
+func newBatcher[In, Out any](maxBatch, maxRunning int, run func([]In) ([]Out, error)) *batcher[In, Out] {
+	return &batcher[In, Out]{run: run, maxBatch: max(1, maxBatch), maxRunning: max(1, maxRunning)}
+}
+
+// do runs one input, batched with whatever else is waiting.
+func (b *batcher[In, Out]) do(in In) (Out, error) {
+	c := &call[In, Out]{in: in, done: make(chan struct{})}
+	b.mu.Lock()
+	b.pending = append(b.pending, c)
+	if b.running >= b.maxRunning {
+		b.mu.Unlock()
+		<-c.done
+		return c.out, c.err
+	}
+	b.running++
+	// Run batches until the queue is empty: our own call is in the first.
+	for len(b.pending) > 0 {
+		n := min(len(b.pending), b.maxBatch)
+		batch := b.pending[:n:n]
+		b.pending = b.pending[n:]
+		b.mu.Unlock()
+		b.runBatch(batch)
+		b.mu.Lock()
+		select {
+		case <-c.done:
+			// Ours is done; leave the rest to the other runners or to
+			// the callers that arrive next, so our stream is not held up.
+			if b.running > 1 || len(b.pending) == 0 {
+				b.running--
+				b.mu.Unlock()
+				return c.out, c.err
+			}
+		default:
+		}
+	}
+	b.running--
+	b.mu.Unlock()
+	// Another runner may have taken our call and still be running it.
+	<-c.done
+	return c.out, c.err
+}
+
+func (b *batcher[In, Out]) runBatch(batch []*call[In, Out]) {
+	ins := make([]In, len(batch))
+	for i, c := range batch {
+		ins[i] = c.in
+	}
+	outs, err := b.run(ins)
+	for i, c := range batch {
+		if err != nil {
+			c.err = err
+		} else {
+			c.out = outs[i]
+		}
+		close(c.done)
+	}
+}
