@@ -22,9 +22,11 @@ type DiarizeOutput struct {
 	Diarization          []Turn      `json:"diarization"`
 	ExclusiveDiarization []Turn      `json:"exclusiveDiarization,omitempty"`
 	Confidence           *Confidence `json:"confidence,omitempty"`
-	// The transcription arrays, present when `transcription` was requested.
-	WordLevelTranscription []WordItem `json:"wordLevelTranscription,omitempty"`
-	TurnLevelTranscription []WordItem `json:"turnLevelTranscription,omitempty"`
+	// The transcription arrays, present when `transcription` was requested
+	// (then non-nil, so that a file without speech gives [] rather than no
+	// key: omitzero drops only nil).
+	WordLevelTranscription []WordItem `json:"wordLevelTranscription,omitzero"`
+	TurnLevelTranscription []WordItem `json:"turnLevelTranscription,omitzero"`
 	Warning                string     `json:"warning,omitempty"`
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/whospoke/whospoke/annotation"
+	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/diarize"
 )
 
@@ -91,6 +92,17 @@ func TestJSONNoSpeech(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got, want := string(b), `{"diarization":[],"confidence":{"score":[],"resolution":0.02}}`; got != want {
+		t.Errorf("got %s want %s", got, want)
+	}
+}
+
+// A transcription without words still has both arrays, empty.
+func TestTranscriptJSONNoSpeech(t *testing.T) {
+	b, err := json.Marshal(TranscriptJSON(&diarize.Result{}, api.Transcription{}, JSONOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(b), `{"diarization":[],"wordLevelTranscription":[],"turnLevelTranscription":[]}`; got != want {
 		t.Errorf("got %s want %s", got, want)
 	}
 }

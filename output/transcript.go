@@ -11,11 +11,18 @@ import (
 
 // TranscriptJSON is the pyannoteAI output of a diarize job with
 // transcription: the diarization plus wordLevelTranscription and
-// turnLevelTranscription.
+// turnLevelTranscription (empty arrays, not absent, without speech).
 func TranscriptJSON(res *diarize.Result, tr api.Transcription, opt JSONOptions) api.DiarizeOutput {
 	out := JSON(res, opt)
-	out.WordLevelTranscription, out.TurnLevelTranscription = tr.WordLevel, tr.TurnLevel
+	out.WordLevelTranscription, out.TurnLevelTranscription = nonNil(tr.WordLevel), nonNil(tr.TurnLevel)
 	return out
+}
+
+func nonNil(v []api.WordItem) []api.WordItem {
+	if v == nil {
+		return []api.WordItem{}
+	}
+	return v
 }
 
 // CuesFromTranscript makes one subtitle cue per transcript turn.

@@ -182,7 +182,8 @@ func (s *Server) execute(ctx context.Context, j store.Job) (json.RawMessage, flo
 		}
 		return nil, seconds, err
 	}
-	dout := output.JSON(res, output.JSONOptions{Exclusive: req.Exclusive, Confidence: req.Confidence, TurnLevelConfidence: req.TurnLevelConfidence})
+	jopt := output.JSONOptions{Exclusive: req.Exclusive, Confidence: req.Confidence, TurnLevelConfidence: req.TurnLevelConfidence}
+	dout := output.JSON(res, jopt)
 
 	if j.Kind == api.KindDiarize {
 		if req.Transcription {
@@ -197,7 +198,7 @@ func (s *Server) execute(ctx context.Context, j store.Job) (json.RawMessage, flo
 			if err != nil {
 				return nil, seconds, err
 			}
-			dout.WordLevelTranscription, dout.TurnLevelTranscription = nonNil(tr.WordLevel), nonNil(tr.TurnLevel)
+			dout = output.TranscriptJSON(res, tr, jopt)
 		}
 		out, err := json.Marshal(dout)
 		return out, seconds, err
@@ -228,13 +229,6 @@ func (s *Server) execute(ctx context.Context, j store.Job) (json.RawMessage, flo
 		Voiceprints:    matches,
 	})
 	return out, seconds, err
-}
-
-func nonNil(v []api.WordItem) []api.WordItem {
-	if v == nil {
-		return []api.WordItem{}
-	}
-	return v
 }
 
 func upperFirst(s string) string {
