@@ -59,7 +59,7 @@ func python(t *testing.T, module string) string {
 	return p
 }
 
-func sampleWAV(t *testing.T) string {
+func sampleWAV(t testing.TB) string {
 	out, err := exec.Command(bin, "models", "list").CombinedOutput()
 	if err != nil {
 		t.Fatalf("models list: %v %s", err, out)
@@ -84,7 +84,7 @@ type node struct {
 
 // serve starts `whospoke serve` with args on a free loopback port and waits
 // until it is ready.
-func serve(t *testing.T, env []string, args ...string) *node {
+func serve(t testing.TB, env []string, args ...string) *node {
 	t.Helper()
 	threads := "2"
 	if runtime.NumCPU() < 2 {
@@ -132,7 +132,7 @@ func (n *node) Logs() string {
 }
 
 // stop ends the process gracefully (SIGTERM), if it still runs.
-func (n *node) stop(t *testing.T) {
+func (n *node) stop(t testing.TB) {
 	if n.cmd.ProcessState != nil {
 		return
 	}
@@ -153,7 +153,7 @@ func (n *node) kill() {
 }
 
 // createKey runs `whospoke keys create` and returns the key (its last line).
-func createKey(t *testing.T, env []string, args ...string) string {
+func createKey(t testing.TB, env []string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"keys", "create", "--team", "acme", "--name", "e2e"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
