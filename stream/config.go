@@ -60,7 +60,7 @@ func DefaultConfig() Config {
 		MaxSpeakers:     8,
 		TauActive:       0.5,
 		RhoUpdate:       0.15,
-		DeltaNew:        0.6,
+		DeltaNew:        0.5,
 		Onset:           0.5,
 		Offset:          0.5,
 		MinEmbedSeconds: 0.3,
