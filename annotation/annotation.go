@@ -71,6 +71,10 @@ func (a *Annotation) Labels() []string {
 	return labels
 }
 
+// Millis rounds a time in seconds to the millisecond, the resolution of
+// every output (JSON, events, transcripts).
+func Millis(x float64) float64 { return math.Round(x*1000) / 1000 }
+
 // SpeakerLabel is the public name of the i-th speaker: SPEAKER_00, SPEAKER_01, …
 func SpeakerLabel(i int) string { return fmt.Sprintf("SPEAKER_%02d", i) }
 

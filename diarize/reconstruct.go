@@ -179,10 +179,8 @@ func frameSpan(g, e int, duration float64) annotation.Segment {
 	centre := float64(segmentation.FrameSize/2) / segmentation.SampleRate
 	start := centre + (float64(g)-0.5)*frameSeconds
 	end := centre + (float64(e)-0.5)*frameSeconds
-	return annotation.Segment{Start: round3(math.Max(0, start)), End: round3(math.Min(duration, end))}
+	return annotation.Segment{Start: annotation.Millis(math.Max(0, start)), End: annotation.Millis(math.Min(duration, end))}
 }
-
-func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
 // resampleConfidence maps per-frame confidences onto the public
 // ConfidenceResolution grid (nearest frame).

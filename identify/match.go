@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/whospoke/whospoke/annotation"
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/diarize"
 	"github.com/whospoke/whospoke/embedding"
@@ -167,7 +168,7 @@ func Output(res *diarize.Result, matches []api.SpeakerMatch) []api.IdentifiedTur
 		if t.Empty() {
 			continue
 		}
-		it := api.IdentifiedTurn{Speaker: t.Speaker, Start: round3(t.Start), End: round3(t.End), DiarizationSpeaker: t.Speaker}
+		it := api.IdentifiedTurn{Speaker: t.Speaker, Start: annotation.Millis(t.Start), End: annotation.Millis(t.End), DiarizationSpeaker: t.Speaker}
 		if m := matched[t.Speaker]; m != nil {
 			l := *m
 			it.Speaker, it.Match = l, &l
@@ -176,5 +177,3 @@ func Output(res *diarize.Result, matches []api.SpeakerMatch) []api.IdentifiedTur
 	}
 	return out
 }
-
-func round3(x float64) float64 { return math.Round(x*1000) / 1000 }

@@ -1,8 +1,6 @@
 package output
 
 import (
-	"math"
-
 	"github.com/whospoke/whospoke/annotation"
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/diarize"
@@ -48,7 +46,7 @@ func turns(a *annotation.Annotation, conf []map[string]float64) []api.Turn {
 		if t.Empty() {
 			continue
 		}
-		wt := api.Turn{Speaker: t.Speaker, Start: round3(t.Start), End: round3(t.End)}
+		wt := api.Turn{Speaker: t.Speaker, Start: annotation.Millis(t.Start), End: annotation.Millis(t.End)}
 		if i < len(conf) {
 			wt.Confidence = conf[i]
 		}
@@ -56,5 +54,3 @@ func turns(a *annotation.Annotation, conf []map[string]float64) []api.Turn {
 	}
 	return out
 }
-
-func round3(x float64) float64 { return math.Round(x*1000) / 1000 }

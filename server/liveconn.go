@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/whospoke/whospoke/annotation"
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/diarize"
@@ -275,7 +276,7 @@ func (lc *liveConn) send(events []stream.Event, arrived time.Time) {
 			typ = api.EventSpeakerStart
 		}
 		lc.write(api.LiveEvent{Type: typ, Data: api.SpeakerEvent{
-			Timestamp: math.Round(e.Time*1000) / 1000, Speaker: e.Speaker, Match: lc.matches[e.Speaker],
+			Timestamp: annotation.Millis(e.Time), Speaker: e.Speaker, Match: lc.matches[e.Speaker],
 		}})
 		lc.s.metrics.liveLatency.Observe(time.Since(arrived).Seconds())
 	}
@@ -343,7 +344,7 @@ func (lc *liveConn) sendRevision() {
 	names := stream.MatchLabels(live, res.Diarization)
 	turns := make([]api.Turn, 0, len(res.Diarization.Turns))
 	for _, t := range res.Diarization.Turns {
-		turns = append(turns, api.Turn{Speaker: names[t.Speaker], Start: round3(t.Start), End: round3(t.End)})
+		turns = append(turns, api.Turn{Speaker: names[t.Speaker], Start: annotation.Millis(t.Start), End: annotation.Millis(t.End)})
 	}
 	slices.SortStableFunc(turns, func(x, y api.Turn) int {
 		return cmp.Or(cmp.Compare(x.Start, y.Start), cmp.Compare(x.End, y.End), cmp.Compare(x.Speaker, y.Speaker))
@@ -369,5 +370,3 @@ func (lc *liveConn) write(ev api.LiveEvent) {
 		lc.log.Debug("live write", "err", err)
 	}
 }
-
-func round3(x float64) float64 { return math.Round(x*1000) / 1000 }

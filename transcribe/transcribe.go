@@ -252,7 +252,7 @@ func labelByClip(words []whisper.Word, clips [][2]float64, spk []string) []api.W
 				best, bestD = i, d
 			}
 		}
-		out = append(out, api.WordItem{Start: round3(w.Start), End: round3(w.End), Text: text, Speaker: spk[best]})
+		out = append(out, api.WordItem{Start: annotation.Millis(w.Start), End: annotation.Millis(w.End), Text: text, Speaker: spk[best]})
 	}
 	return out
 }
@@ -267,7 +267,7 @@ func AssignSpeakers(words []whisper.Word, turns []annotation.Turn) []api.WordIte
 		if text == "" {
 			continue
 		}
-		item := api.WordItem{Start: round3(w.Start), End: round3(w.End), Text: text}
+		item := api.WordItem{Start: annotation.Millis(w.Start), End: annotation.Millis(w.End), Text: text}
 		overlap := map[string]float64{}
 		nearest, nearestD := "", math.Inf(1)
 		for _, t := range turns {
@@ -311,5 +311,3 @@ func GroupTurns(words []api.WordItem, pause float64) []api.WordItem {
 	}
 	return out
 }
-
-func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
