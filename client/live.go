@@ -19,6 +19,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/whospoke/whospoke/api"
+	"github.com/whospoke/whospoke/stream"
 )
 
 // Pace says how fast audio is sent.
@@ -277,4 +278,21 @@ func decodeEvent(data []byte, ev *Event) error {
 		return json.Unmarshal(raw.Data, ev.Revision)
 	}
 	return nil
+}
+
+// SpeakerEvents returns the speaker starts and ends among events as the
+// engine's events (for stream.CheckEvents and stream.ToAnnotation).
+func SpeakerEvents(events []Event) []stream.Event {
+	var out []stream.Event
+	for _, e := range events {
+		if e.Speaker == nil {
+			continue
+		}
+		typ := stream.Start
+		if e.Type == api.EventSpeakerEnd {
+			typ = stream.End
+		}
+		out = append(out, stream.Event{Type: typ, Speaker: e.Speaker.Speaker, Time: e.Speaker.Timestamp})
+	}
+	return out
 }

@@ -47,22 +47,6 @@ func head(t testing.TB, a *audio.Audio, seconds float64) *audio.Audio {
 
 func (ts *testServer) client() *client.Client { return &client.Client{BaseURL: ts.URL, Key: ts.Key} }
 
-// speakerEvents turns the stream's speaker events back into engine events.
-func speakerEvents(res client.Result) []stream.Event {
-	var evs []stream.Event
-	for _, e := range res.Events {
-		if e.Speaker == nil {
-			continue
-		}
-		typ := stream.Start
-		if e.Type == api.EventSpeakerEnd {
-			typ = stream.End
-		}
-		evs = append(evs, stream.Event{Type: typ, Speaker: e.Speaker.Speaker, Time: e.Speaker.Timestamp})
-	}
-	return evs
-}
-
 func eventsOfType(res client.Result, typ string) []client.Event {
 	var out []client.Event
 	for _, e := range res.Events {
@@ -94,7 +78,7 @@ func TestLiveSample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("stream: %v (%+v)", err, res)
 	}
-	evs := speakerEvents(res)
+	evs := client.SpeakerEvents(res.Events)
 	dur := float64(res.Sent) / 10
 	if err := stream.CheckEvents(evs, dur, true); err != nil {
 		t.Fatal(err)
@@ -270,7 +254,7 @@ func TestLiveTooFast(t *testing.T) {
 	if err == nil || res.CloseCode != websocket.StatusPolicyViolation || !strings.Contains(res.CloseReason, "faster than real time") {
 		t.Fatalf("close %d %q, err %v", res.CloseCode, res.CloseReason, err)
 	}
-	if err := stream.CheckEvents(speakerEvents(res), 12, true); err != nil {
+	if err := stream.CheckEvents(client.SpeakerEvents(res.Events), 12, true); err != nil {
 		t.Fatalf("events not flushed before the close: %v", err)
 	}
 }
@@ -284,7 +268,7 @@ func TestLiveIdle(t *testing.T) {
 	if err != nil || !strings.Contains(res.CloseReason, "no audio for 500ms") {
 		t.Fatalf("close %d %q, err %v", res.CloseCode, res.CloseReason, err)
 	}
-	if err := stream.CheckEvents(speakerEvents(res), 10, true); err != nil || len(res.Events) == 0 {
+	if err := stream.CheckEvents(client.SpeakerEvents(res.Events), 10, true); err != nil || len(res.Events) == 0 {
 		t.Fatalf("idle close without a flush: %v (%d events)", err, len(res.Events))
 	}
 	if time.Since(start) > 30*time.Second {
@@ -424,7 +408,7 @@ func TestLiveRevisionAndMatch(t *testing.T) {
 	if len(revs) != 1 || live.Events[len(live.Events)-1].Type != api.EventRevision {
 		t.Fatalf("%d revisions; last event %s", len(revs), live.Events[len(live.Events)-1].Raw)
 	}
-	hyp, _ := stream.ToAnnotation("s", speakerEvents(live))
+	hyp, _ := stream.ToAnnotation("s", client.SpeakerEvents(live.Events))
 	rev := &annotation.Annotation{}
 	for _, tr := range revs[0].Revision.Diarization {
 		rev.Turns = append(rev.Turns, annotation.Turn{Segment: annotation.Segment{Start: tr.Start, End: tr.End}, Speaker: tr.Speaker})
@@ -485,7 +469,7 @@ func TestLiveShutdown(t *testing.T) {
 	if res.CloseCode != websocket.StatusGoingAway || err == nil {
 		t.Fatalf("close %d %q err %v", res.CloseCode, res.CloseReason, err)
 	}
-	if err := stream.CheckEvents(speakerEvents(res), float64(res.Sent)/10, true); err != nil {
+	if err := stream.CheckEvents(client.SpeakerEvents(res.Events), float64(res.Sent)/10, true); err != nil {
 		t.Fatalf("not flushed at shutdown: %v", err)
 	}
 }
@@ -513,7 +497,7 @@ func TestLiveSoak(t *testing.T) {
 				t.Errorf("stream %d: %v", i, err)
 				return
 			}
-			if err := stream.CheckEvents(speakerEvents(res), 120, true); err != nil {
+			if err := stream.CheckEvents(client.SpeakerEvents(res.Events), 120, true); err != nil {
 				t.Errorf("stream %d: %v", i, err)
 			}
 			if n := len(eventsOfType(res, api.EventSpeakerStart)); n < 10 {

@@ -271,11 +271,7 @@ func (lc *liveConn) send(events []stream.Event, arrived time.Time) {
 	lc.events = append(lc.events, events...)
 	lc.match()
 	for _, e := range events {
-		typ := api.EventSpeakerEnd
-		if e.Type == stream.Start {
-			typ = api.EventSpeakerStart
-		}
-		lc.write(api.LiveEvent{Type: typ, Data: api.SpeakerEvent{
+		lc.write(api.LiveEvent{Type: e.Type.String(), Data: api.SpeakerEvent{
 			Timestamp: annotation.Millis(e.Time), Speaker: e.Speaker, Match: lc.matches[e.Speaker],
 		}})
 		lc.s.metrics.liveLatency.Observe(time.Since(arrived).Seconds())

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/whospoke/whospoke/annotation"
+	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/internal/assignment"
 )
 
@@ -21,9 +22,9 @@ const (
 func (t EventType) String() string {
 	switch t {
 	case Start:
-		return "diarization_speaker_start"
+		return api.EventSpeakerStart
 	case End:
-		return "diarization_speaker_end"
+		return api.EventSpeakerEnd
 	}
 	return fmt.Sprintf("EventType(%d)", int(t))
 }

@@ -83,18 +83,7 @@ func envOr(name, def string) string {
 
 // writeEventsRTTM turns the speaker events into turns.
 func writeEventsRTTM(path, uri string, events []client.Event) error {
-	var evs []stream.Event
-	for _, e := range events {
-		if e.Speaker == nil {
-			continue
-		}
-		t := stream.Start
-		if e.Type == api.EventSpeakerEnd {
-			t = stream.End
-		}
-		evs = append(evs, stream.Event{Type: t, Speaker: e.Speaker.Speaker, Time: e.Speaker.Timestamp})
-	}
-	a, err := stream.ToAnnotation(uri, evs)
+	a, err := stream.ToAnnotation(uri, client.SpeakerEvents(events))
 	if err != nil {
 		return err
 	}
