@@ -128,15 +128,7 @@ func TestStreamDER(t *testing.T) {
 			s.extra = append(s.extra, &decider{latency: int64(l * SampleRate)})
 		}
 		t0, c0 := time.Now(), cpuTime()
-		var events []Event
-		for off := 0; off < len(samples); off += 1600 {
-			ev, err := s.Push(samples[off:min(off+1600, len(samples))])
-			if err != nil {
-				t.Fatal(err)
-			}
-			events = append(events, ev...)
-		}
-		events = append(events, s.Flush()...)
+		events := append(push(t, s, samples, 1600, false), s.Flush()...)
 		wall += time.Since(t0)
 		cpu += cpuTime() - c0
 		for i, evs := range append([][]Event{events}, s.extra[0].events, s.extra[1].events) {

@@ -204,19 +204,8 @@ func TestEventTypeString(t *testing.T) {
 func TestSpeakersAndMaxSpeakers(t *testing.T) {
 	e := testEngine(t, DefaultConfig())
 	samples := sampleHead(t)
-	push := func(s *Session) []Event {
-		var events []Event
-		for off := 0; off < len(samples); off += 1600 {
-			ev, err := s.Push(samples[off:min(off+1600, len(samples))])
-			if err != nil {
-				t.Fatal(err)
-			}
-			events = append(events, ev...)
-		}
-		return events
-	}
 	s := e.NewSession()
-	push(s)
+	push(t, s, samples, 1600, false)
 	sp := s.Speakers()
 	if len(sp) != s.NumSpeakers() || len(sp) != 2 {
 		t.Fatalf("%d centroids for %d speakers", len(sp), s.NumSpeakers())
@@ -230,7 +219,7 @@ func TestSpeakersAndMaxSpeakers(t *testing.T) {
 		t.Errorf("the two speakers' centroids are alike: cosine %.3f", c)
 	}
 	one := e.NewSession(WithMaxSpeakers(1))
-	events := append(push(one), one.Flush()...)
+	events := append(push(t, one, samples, 1600, false), one.Flush()...)
 	for _, ev := range events {
 		if ev.Speaker != "SPEAKER_00" {
 			t.Fatalf("max 1 speaker, got %v", ev)

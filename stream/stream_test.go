@@ -65,22 +65,31 @@ func samplePath() string {
 	return p
 }
 
-// run streams samples in frames of the given size and flushes.
-func run(t testing.TB, e *Engine, samples []float32, frame int) []Event {
+// push streams samples into s in frames of the given size; with check, the
+// events so far must stay consistent after every frame.
+func push(t testing.TB, s *Session, samples []float32, frame int, check bool) []Event {
 	t.Helper()
-	s := e.NewSession()
 	var events []Event
 	for off := 0; off < len(samples); off += frame {
 		ev, err := s.Push(samples[off:min(off+frame, len(samples))])
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := CheckEvents(append(append([]Event(nil), events...), ev...), s.Duration(), false); err != nil {
-			t.Fatalf("after %d samples: %v", off+frame, err)
+		if check {
+			if err := CheckEvents(append(append([]Event(nil), events...), ev...), s.Duration(), false); err != nil {
+				t.Fatalf("after %d samples: %v", off+frame, err)
+			}
 		}
 		events = append(events, ev...)
 	}
-	events = append(events, s.Flush()...)
+	return events
+}
+
+// run streams samples in frames of the given size, checking as it goes, and flushes.
+func run(t testing.TB, e *Engine, samples []float32, frame int) []Event {
+	t.Helper()
+	s := e.NewSession()
+	events := append(push(t, s, samples, frame, true), s.Flush()...)
 	if err := s.Err(); err != nil {
 		t.Fatal(err)
 	}
