@@ -72,7 +72,7 @@ type liveConn struct {
 	frames  int64     // valid audio frames received
 	first   time.Time // arrival of the first audio frame
 	rec     *audio.Recorder
-	events  []stream.Event // everything sent, for the revision's labels
+	events  []stream.Event // everything sent, kept only for a revision's labels
 	prints  []identify.Enrolled
 	matches map[string]string // live label → matched voiceprint label
 	closed  bool
@@ -268,7 +268,9 @@ func (lc *liveConn) send(events []stream.Event, arrived time.Time) {
 	if len(events) == 0 {
 		return
 	}
-	lc.events = append(lc.events, events...)
+	if lc.rec != nil { // only a revision needs the stream's past events
+		lc.events = append(lc.events, events...)
+	}
 	lc.match()
 	for _, e := range events {
 		lc.write(api.LiveEvent{Type: e.Type.String(), Data: api.SpeakerEvent{
