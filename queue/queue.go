@@ -145,7 +145,8 @@ func (q *Queue) Publish(ctx context.Context, jobID string) error {
 	return nil
 }
 
-// Pending returns how many jobs wait for a worker.
+// Pending returns how many jobs wait for a worker. NATS updates the count
+// just after a publish is acknowledged, so it may trail by a moment.
 func (q *Queue) Pending(ctx context.Context) (int, error) {
 	info, err := q.cons.Info(ctx)
 	if err != nil {
