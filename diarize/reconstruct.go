@@ -11,6 +11,10 @@ import (
 // frameSeconds is the output frame step (the segmentation model's).
 const frameSeconds = float64(segmentation.FrameStep) / segmentation.SampleRate
 
+// reconstructBlock is how many frames reconstruct accumulates at a time:
+// whole-file frame×speaker arrays would take hundreds of MB on long audio.
+const reconstructBlock = 8192
+
 // reconstruct turns the windows' local activity and the speaker map into
 // frame-level global activity, then turns.
 //
@@ -19,126 +23,165 @@ const frameSeconds = float64(segmentation.FrameStep) / segmentation.SampleRate
 // the ones with the largest activity summed over those windows (summing
 // rather than averaging measured better on dev).
 func reconstruct(seg *segmentation.Output, m *speakerMap) *Result {
+	return reconstructBlocks(seg, m, reconstructBlock)
+}
+
+// reconstructBlocks is reconstruct, accumulating block frames at a time so
+// memory is O(block×K) plus the output; the result does not depend on block.
+func reconstructBlocks(seg *segmentation.Output, m *speakerMap, block int) *Result {
 	duration := float64(seg.NumSamples) / segmentation.SampleRate
 	numFrames := int(math.Ceil(float64(seg.NumSamples) / segmentation.FrameStep))
 	K := m.k
-	hard := make([]float32, numFrames*K) // summed hard activity
-	soft := make([]float32, numFrames*K) // summed probabilities
-	count := make([]float32, numFrames)  // summed local speaker counts
-	cover := make([]float32, numFrames)  // windows covering the frame
-	for w, start := range seg.Starts {
-		off := int(math.Round(float64(start) / segmentation.FrameStep))
-		for f := range segmentation.NumFrames {
-			g := off + f
-			if g >= numFrames {
-				break
-			}
-			cover[g]++
-			for k := range segmentation.LocalSpeakers {
-				active := seg.Active[w][f][k]
-				if active {
-					count[g]++
-				}
-				c := m.window[w][k]
-				if c < 0 {
-					continue
-				}
-				if active {
-					hard[g*K+c]++
-				}
-				soft[g*K+c] += seg.Probs[w][f][k]
-			}
-		}
-	}
+	hard := make([]float32, block*K) // summed hard activity
+	soft := make([]float32, block*K) // summed probabilities
+	count := make([]float32, block)  // summed local speaker counts
+	cover := make([]float32, block)  // windows covering the frame
 
-	// Decide the active speakers of every frame.
-	on := make([]bool, numFrames*K)
-	excl := make([]int, numFrames)
+	on := make([]bool, K)     // the current frame's speakers
+	act := make([]float64, K) // the current frame's mean probabilities, capped at 1
 	conf := make([]float64, numFrames)
-	for g := range numFrames {
-		excl[g] = -1
-		if cover[g] == 0 {
-			continue
-		}
-		// The n (≤ 3) most active speakers, by summed hard activity, then
-		// probability, then index: a few selection passes, not a sort, since
-		// this runs for every frame.
-		n := min(int(math.Round(float64(count[g]/cover[g]))), K)
-		row, srow := hard[g*K:(g+1)*K], soft[g*K:(g+1)*K]
-		picked := on[g*K : (g+1)*K]
-		for range n {
-			best := -1
-			for c := range K {
-				if !picked[c] && (best < 0 || row[c] > row[best] || row[c] == row[best] && srow[c] > srow[best]) {
-					best = c
-				}
-			}
-			if row[best] <= 0 {
-				break // fewer speakers active here than the count says
-			}
-			picked[best] = true
-			if excl[g] < 0 {
-				excl[g] = best
-			}
-		}
-		// Confidence: probability of the decided configuration, with each
-		// speaker's activity probability averaged over covering windows.
-		p := 1.0
-		for c := range K {
-			a := math.Min(1, float64(soft[g*K+c]/cover[g]))
-			if on[g*K+c] {
-				p *= a
-			} else {
-				p *= 1 - a
-			}
-		}
-		conf[g] = 100 * p
-	}
-
-	// Public labels SPEAKER_00… in order of first appearance.
 	names := make([]string, K)
 	next := 0
-	for g := range numFrames {
-		for c := range K {
-			if on[g*K+c] && names[c] == "" {
-				names[c] = annotation.SpeakerLabel(next)
-				next++
-			}
-		}
-	}
 
+	// Turns close as frames go; their confidence waits for the last names.
 	type turn struct {
 		annotation.Turn
-		conf map[string]float64
+		frames int
+		sums   []float64 // per speaker, summed act over the turn's frames
 	}
 	var turns []turn
-	for c := range K {
-		for g := 0; g < numFrames; {
-			if !on[g*K+c] {
-				g++
+	open := make([]int, K)       // first frame of the speaker's open turn; -1: none
+	sums := make([][]float64, K) // the open turn's sums
+	for c := range open {
+		open[c] = -1
+	}
+	closeTurn := func(c, e int) {
+		g := open[c]
+		turns = append(turns, turn{annotation.Turn{Segment: frameSpan(g, e, duration), Speaker: names[c]}, e - g, sums[c]})
+		open[c], sums[c] = -1, nil
+	}
+	res := &Result{Duration: duration, Diarization: &annotation.Annotation{}, Exclusive: &annotation.Annotation{}}
+	exclSpk, exclStart := -1, 0 // the exclusive run in progress
+
+	first := 0 // the first window that may reach the block
+	for b0 := 0; b0 < numFrames; b0 += block {
+		b1 := min(b0+block, numFrames)
+		clear(hard)
+		clear(soft)
+		clear(count)
+		clear(cover)
+		// Windows in ascending order, as a whole-file pass would add them, so
+		// the float32 sums are the same.
+		for w := first; w < len(seg.Starts); w++ {
+			off := int(math.Round(float64(seg.Starts[w]) / segmentation.FrameStep))
+			if off >= b1 {
+				break // starts are sorted
+			}
+			if off+segmentation.NumFrames <= b0 {
+				if w == first {
+					first++
+				}
 				continue
 			}
-			e := g
-			for e < numFrames && on[e*K+c] {
-				e++
+			for f := max(0, b0-off); f < segmentation.NumFrames && off+f < b1; f++ {
+				i := off + f - b0
+				cover[i]++
+				for k := range segmentation.LocalSpeakers {
+					active := seg.Active[w][f][k]
+					if active {
+						count[i]++
+					}
+					c := m.window[w][k]
+					if c < 0 {
+						continue
+					}
+					if active {
+						hard[i*K+c]++
+					}
+					soft[i*K+c] += seg.Probs[w][f][k]
+				}
 			}
-			// Turn-level confidence: each speaker's mean activity
-			// probability over the turn's frames.
-			tc := map[string]float64{}
-			for o := range K {
-				if names[o] == "" {
+		}
+
+		// Decide the active speakers of every frame.
+		for g := b0; g < b1; g++ {
+			i := g - b0
+			clear(on)
+			excl := -1
+			if cover[i] > 0 {
+				// The n (≤ 3) most active speakers, by summed hard activity,
+				// then probability, then index: a few selection passes, not a
+				// sort, since this runs for every frame.
+				n := min(int(math.Round(float64(count[i]/cover[i]))), K)
+				row, srow := hard[i*K:(i+1)*K], soft[i*K:(i+1)*K]
+				for range n {
+					best := -1
+					for c := range K {
+						if !on[c] && (best < 0 || row[c] > row[best] || row[c] == row[best] && srow[c] > srow[best]) {
+							best = c
+						}
+					}
+					if row[best] <= 0 {
+						break // fewer speakers active here than the count says
+					}
+					on[best] = true
+					if excl < 0 {
+						excl = best
+					}
+				}
+				// Confidence: probability of the decided configuration, with
+				// each speaker's activity probability averaged over covering
+				// windows.
+				p := 1.0
+				for c := range K {
+					act[c] = math.Min(1, float64(srow[c]/cover[i]))
+					if on[c] {
+						p *= act[c]
+					} else {
+						p *= 1 - act[c]
+					}
+				}
+				conf[g] = 100 * p
+			}
+
+			for c := range K {
+				if !on[c] {
+					if open[c] >= 0 {
+						closeTurn(c, g)
+					}
 					continue
 				}
-				var s float64
-				for f := g; f < e; f++ {
-					s += math.Min(1, float64(soft[f*K+o]/max(cover[f], 1)))
+				// Public labels SPEAKER_00… in order of first appearance.
+				if names[c] == "" {
+					names[c] = annotation.SpeakerLabel(next)
+					next++
 				}
-				tc[names[o]] = math.Round(100 * s / float64(e-g))
+				if open[c] < 0 {
+					open[c], sums[c] = g, make([]float64, K)
+				}
+				for o, a := range act {
+					sums[c][o] += a
+				}
 			}
-			turns = append(turns, turn{annotation.Turn{Segment: frameSpan(g, e, duration), Speaker: names[c]}, tc})
-			g = e
+
+			if excl != exclSpk {
+				if exclSpk >= 0 {
+					res.Exclusive.Turns = append(res.Exclusive.Turns, annotation.Turn{Segment: frameSpan(exclStart, g, duration), Speaker: names[exclSpk]})
+				}
+				exclSpk, exclStart = excl, g
+			}
 		}
 	}
+	for c := range K {
+		if open[c] >= 0 {
+			closeTurn(c, numFrames)
+		}
+	}
+	if exclSpk >= 0 {
+		res.Exclusive.Turns = append(res.Exclusive.Turns, annotation.Turn{Segment: frameSpan(exclStart, numFrames, duration), Speaker: names[exclSpk]})
+	}
+
+	// (start, end, speaker) is unique: a speaker's turns are disjoint.
 	sort.SliceStable(turns, func(i, j int) bool {
 		a, b := turns[i], turns[j]
 		if a.Start != b.Start {
@@ -149,21 +192,17 @@ func reconstruct(seg *segmentation.Output, m *speakerMap) *Result {
 		}
 		return a.Speaker < b.Speaker
 	})
-	res := &Result{Duration: duration, Diarization: &annotation.Annotation{}, Exclusive: &annotation.Annotation{}}
 	for _, t := range turns {
+		// Turn-level confidence: each speaker's mean activity probability
+		// over the turn's frames, for every speaker named in the end.
+		tc := map[string]float64{}
+		for o, s := range t.sums {
+			if names[o] != "" {
+				tc[names[o]] = math.Round(100 * s / float64(t.frames))
+			}
+		}
 		res.Diarization.Turns = append(res.Diarization.Turns, t.Turn)
-		res.TurnConfidence = append(res.TurnConfidence, t.conf)
-	}
-	for g := 0; g < numFrames; {
-		c := excl[g]
-		e := g + 1
-		for e < numFrames && excl[e] == c {
-			e++
-		}
-		if c >= 0 {
-			res.Exclusive.Turns = append(res.Exclusive.Turns, annotation.Turn{Segment: frameSpan(g, e, duration), Speaker: names[c]})
-		}
-		g = e
+		res.TurnConfidence = append(res.TurnConfidence, tc)
 	}
 	res.Speakers = make([]string, next)
 	for i := range next {
