@@ -44,6 +44,11 @@ type Config struct {
 	// MinEmbedSeconds is the least speech a local speaker needs to be
 	// embedded (shorter ones are too noisy to identify and are dropped).
 	MinEmbedSeconds float64
+	// FallbackReuse: a local speaker embedded from its own speech (no chunk
+	// of its own) reuses that embedding for up to this many following steps
+	// while the overlapping buffers show it speaking at the same times,
+	// instead of re-embedding nearly the same speech every step.
+	FallbackReuse int
 
 	// BatchSize caps how many sessions' inputs share one model call.
 	BatchSize int
@@ -64,6 +69,7 @@ func DefaultConfig() Config {
 		Onset:           0.5,
 		Offset:          0.5,
 		MinEmbedSeconds: 0.3,
+		FallbackReuse:   1,
 		BatchSize:       4,
 	}
 }
@@ -101,6 +107,9 @@ func (c Config) Validate() error {
 	}
 	if !finite(c.MinEmbedSeconds) || c.MinEmbedSeconds < 0.1 || c.MinEmbedSeconds > c.Buffer {
 		bad("min embed %.3gs outside 0.1 s..buffer", c.MinEmbedSeconds)
+	}
+	if c.FallbackReuse < 0 || c.FallbackReuse > 20 {
+		bad("fallback reuse %d outside 0..20 steps", c.FallbackReuse)
 	}
 	if c.BatchSize < 1 || c.BatchSize > 64 {
 		bad("batch size %d outside 1..64", c.BatchSize)

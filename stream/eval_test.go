@@ -68,6 +68,8 @@ func envConfig(t *testing.T) Config {
 			cfg.Offset = x
 		case "MinEmbedSeconds":
 			cfg.MinEmbedSeconds = x
+		case "FallbackReuse":
+			cfg.FallbackReuse = int(x)
 		default:
 			t.Fatalf("WHOSPOKE_STREAM_CFG: unknown setting %q", k)
 		}

@@ -41,6 +41,11 @@ type Session struct {
 	featNext int64
 
 	chunkVecs map[int64][]float32 // embedded chunks still inside the buffer
+	// The last buffer's segmentation and own-speech embeddings, which the
+	// next buffer may reuse (Config.FallbackReuse).
+	prev      *segmentation.Chunk
+	prevStart int64
+	memos     []memo
 	clust     clusterer
 
 	// Aggregation over grid cells (10 ms each) from accBase on: wsum is the
@@ -261,17 +266,24 @@ func segFrame(x, start int64, n int) int {
 // chunkHop samples; each chunk is embedded at most once and pooled into every
 // local speaker that speaks alone in it. Re-embedding each local speaker's
 // whole speech every step cost 5× more (every second of audio lies in
-// Buffer/Step buffers); 2 s every 1 s is the offline pipeline's measured best.
+// Buffer/Step buffers). 2 s chunks, as offline; back to back rather than
+// overlapping (offline's 1 s hop) halves their cost at no loss of DER here
+// (docs/STREAMING_BENCH.md).
 const (
 	chunkLen = 2 * SampleRate
-	chunkHop = 1 * SampleRate
-	minSolo  = 0.5  // share of a chunk the speaker must speak alone
-	maxOther = 0.15 // share of a chunk anyone else may speak
+	chunkHop = 2 * SampleRate
+	// A chunk counts for a speaker who speaks alone in at least minSolo of
+	// it, with others in at most maxOther. Looser than offline (0.5, 0.15):
+	// a speaker without a chunk costs an embedding of its own every step,
+	// and these took a fifth of those off at no loss of DER.
+	minSolo  = 0.25
+	maxOther = 0.35
 )
 
 // embed gives each active local speaker an embedding: pooled from the
 // chunks where it speaks alone or, without any, from its own solo (failing
-// that, any) speech in the buffer.
+// that, any) speech in the buffer, which the next FallbackReuse buffers
+// reuse while the speaker goes on.
 func (s *Session) embed(locals []local, ch *segmentation.Chunk, start, end int64) error {
 	// Chunks wholly inside both the buffer and the stream.
 	c0 := (max(start, 0) + chunkHop - 1) / chunkHop
@@ -307,6 +319,7 @@ func (s *Session) embed(locals []local, ch *segmentation.Chunk, start, end int64
 			delete(s.chunkVecs, c) // no later buffer reaches back this far
 		}
 	}
+	var memos []memo
 	for i := range locals {
 		l := &locals[i]
 		if !l.active {
@@ -323,11 +336,76 @@ func (s *Session) embed(locals []local, ch *segmentation.Chunk, start, end int64
 			l.vec, l.solo = v, true
 			continue
 		}
+		if m, ok := s.reusable(l.k, ch, start); ok {
+			l.vec, l.solo = m.vec, m.solo
+			memos = append(memos, memo{k: l.k, vec: m.vec, solo: m.solo, age: m.age + 1})
+			continue
+		}
 		if err := s.embedOwnSpeech(l, ch, start); err != nil {
 			return err
 		}
+		if l.vec != nil {
+			memos = append(memos, memo{k: l.k, vec: l.vec, solo: l.solo})
+		}
 	}
+	s.prev, s.prevStart, s.memos = ch, start, memos
 	return nil
+}
+
+// memo is an own-speech embedding of local speaker k of the last buffer,
+// reused age times so far.
+type memo struct {
+	k    int
+	vec  []float32
+	solo bool
+	age  int
+}
+
+// sameVoice is the least agreement (Jaccard index of the hard activity over
+// the time both buffers cover) at which a local speaker is taken to continue
+// one of the last buffer.
+const sameVoice = 0.8
+
+// reusable returns the last buffer's own-speech embedding of the local
+// speaker that local k of this buffer continues, if it may be reused.
+func (s *Session) reusable(k int, ch *segmentation.Chunk, start int64) (memo, bool) {
+	best, bestJ := -1, sameVoice
+	for i, m := range s.memos {
+		if m.age >= s.cfg.FallbackReuse {
+			continue
+		}
+		if j := agreement(ch, k, start, s.prev, m.k, s.prevStart, s.bufLen); j >= bestJ {
+			best, bestJ = i, j
+		}
+	}
+	if best < 0 {
+		return memo{}, false
+	}
+	return s.memos[best], true
+}
+
+// agreement is the Jaccard index of local k's hard activity in ch (buffer
+// starting at start) and local pk's in prev (starting at pstart, bufLen
+// long), over the frames of ch inside both buffers and the stream.
+func agreement(ch *segmentation.Chunk, k int, start int64, prev *segmentation.Chunk, pk int, pstart, bufLen int64) float64 {
+	var inter, union int
+	for f := range ch.Active {
+		x := start + int64(f)*segmentation.FrameStep + segmentation.FrameSize/2
+		if x < 0 || x >= pstart+bufLen {
+			continue
+		}
+		a, b := ch.Active[f][k], prev.Active[segFrame(x, pstart, len(prev.Active))][pk]
+		if a && b {
+			inter++
+		}
+		if a || b {
+			union++
+		}
+	}
+	if union == 0 {
+		return 0
+	}
+	return float64(inter) / float64(union)
 }
 
 // chunkShares returns, over the buffer frames centred inside the chunk at

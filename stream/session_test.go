@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"github.com/whospoke/whospoke/segmentation"
 	"math"
 	"reflect"
 	"strings"
@@ -31,6 +32,7 @@ func TestConfigValidate(t *testing.T) {
 		func(c *Config) { c.TauActive = 1 },
 		func(c *Config) { c.DeltaNew = math.NaN() },
 		func(c *Config) { c.Offset = 0.9 },
+		func(c *Config) { c.FallbackReuse = -1 },
 	} {
 		c := DefaultConfig()
 		mod(&c)
@@ -108,6 +110,53 @@ func slice(t *testing.T, e *Engine) ([]float32, []Event) {
 		t.Fatal("no events in 5..15 s of conversation")
 	}
 	return samples, sliceEvents
+}
+
+// A local speaker continues one of the last buffer when their activity
+// agrees over the time both buffers cover, whatever their local indexes.
+func TestAgreement(t *testing.T) {
+	const n = 100
+	step := int64(10 * segmentation.FrameStep) // the buffer moved 10 frames on
+	talk := func(k int, from, to int64) *segmentation.Chunk {
+		ch := &segmentation.Chunk{Active: make([][segmentation.LocalSpeakers]bool, n), Probs: make([][segmentation.LocalSpeakers]float32, n)}
+		for f := from; f < to; f++ {
+			ch.Active[f][k] = true
+		}
+		return ch
+	}
+	bufLen := int64((n-1)*segmentation.FrameStep + segmentation.FrameSize)
+	// Frames 40..60 of the previous buffer are frames 30..50 of this one.
+	prev, cur := talk(2, 40, 60), talk(0, 30, 50)
+	if j := agreement(cur, 0, step, prev, 2, 0, bufLen); j != 1 {
+		t.Errorf("same speech: agreement %v, want 1", j)
+	}
+	if j := agreement(cur, 1, step, prev, 2, 0, bufLen); j != 0 {
+		t.Errorf("silent local: agreement %v, want 0", j)
+	}
+	if j := agreement(talk(0, 50, 70), 0, step, prev, 2, 0, bufLen); j != 0 {
+		t.Errorf("later speech: agreement %v, want 0", j)
+	}
+	// Speech past the end of the previous buffer is not held against it.
+	if j := agreement(talk(0, 30, 100), 0, step, talk(2, 40, 100), 2, 0, bufLen); j != 1 {
+		t.Errorf("speech going on: agreement %v, want 1", j)
+	}
+}
+
+// Reusing own-speech embeddings changes the work, not the event stream's
+// consistency.
+func TestFallbackReuse(t *testing.T) {
+	for _, reuse := range []int{0, 3} {
+		cfg := DefaultConfig()
+		cfg.FallbackReuse = reuse
+		samples := sampleHead(t)
+		events := run(t, testEngine(t, cfg), samples, 1600)
+		if err := CheckEvents(events, float64(len(samples))/SampleRate, true); err != nil {
+			t.Fatalf("reuse %d: %v", reuse, err)
+		}
+		if len(events) == 0 {
+			t.Fatalf("reuse %d: no events", reuse)
+		}
+	}
 }
 
 // Odd frame sizes give the same events as 100 ms frames.
