@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -119,10 +120,12 @@ func BenchmarkLiveCapacity(b *testing.B) {
 	for _, count := range counts {
 		b.Run(fmt.Sprint("streams", count), func(b *testing.B) {
 			before := scrape(b, n.URL)
+			cpu0 := cpuTime(b, n.cmd.Process.Pid)
 			var (
 				wg      sync.WaitGroup
 				mu      sync.Mutex
 				sent    int
+				clients time.Duration // CPU time of the client processes
 				failed  []string
 				peak    int64
 				stopRSS = make(chan struct{})
@@ -159,6 +162,9 @@ func BenchmarkLiveCapacity(b *testing.B) {
 					err := cmd.Run()
 					mu.Lock()
 					defer mu.Unlock()
+					if cmd.ProcessState != nil {
+						clients += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+					}
 					if m := framesRe.FindStringSubmatch(stderr.String()); m != nil {
 						k, _ := strconv.Atoi(m[1])
 						sent += k
@@ -173,6 +179,7 @@ func BenchmarkLiveCapacity(b *testing.B) {
 			close(stopRSS)
 			<-rssDone
 			after := scrape(b, n.URL)
+			serverCPU := cpuTime(b, n.cmd.Process.Pid) - cpu0
 			for _, f := range failed {
 				b.Error(f)
 			}
@@ -184,11 +191,28 @@ func BenchmarkLiveCapacity(b *testing.B) {
 			b.ReportMetric(p95*1000, "p95-ms")
 			b.ReportMetric(float64(sent-processed), "frames-lost")
 			b.ReportMetric(perStream, "MiB/stream")
-			b.Logf("%d streams: wall %.1f s, events %d, event latency p50 %.0f ms p95 %.0f ms, frames sent %d processed %d, server RSS idle %.0f MiB peak %.0f MiB (%.1f MiB/stream), %d clients failed",
+			// CPU per second of streamed audio (100 ms frames), per stream.
+			audioSec := float64(sent) / 10
+			b.Logf("%d streams: wall %.1f s, events %d, event latency p50 %.0f ms p95 %.0f ms, frames sent %d processed %d, server RSS idle %.0f MiB peak %.0f MiB (%.1f MiB/stream), server CPU %.3f s and clients %.3f s per audio-s, %d clients failed",
 				count, wall.Seconds(), int(lat.count), p50*1000, p95*1000, sent, processed,
-				float64(idle)/(1<<20), float64(peak)/(1<<20), perStream, len(failed))
+				float64(idle)/(1<<20), float64(peak)/(1<<20), perStream,
+				serverCPU.Seconds()/audioSec, clients.Seconds()/audioSec, len(failed))
 		})
 	}
+}
+
+// cpuTime is a process's user + system CPU time so far (/proc/PID/stat,
+// fields 14 and 15, in clock ticks of 1/100 s).
+func cpuTime(b testing.TB, pid int) time.Duration {
+	s, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	f := strings.Fields(string(s[bytes.LastIndexByte(s, ')')+1:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // rss is a process's resident set in bytes.

@@ -1,15 +1,19 @@
 package segmentation
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
 )
 
 // BenchmarkInferChunksBatch: is one call on n 5 s buffers cheaper than n
-// calls (the live engine's cross-stream batching)? One intra-op thread.
+// calls (the live engine's cross-stream batching)? One intra-op thread;
+// WHOSPOKE_SEG_MODEL picks another model file (the int8 one).
 func BenchmarkInferChunksBatch(b *testing.B) {
-	m, err := New(Config{Model: "../../shared/models/pyannote-segmentation-3.0/model.onnx", BatchSize: 1, Step: 1, Threads: 1})
+	model := cmp.Or(os.Getenv("WHOSPOKE_SEG_MODEL"), "../../shared/models/pyannote-segmentation-3.0/model.onnx")
+	m, err := New(Config{Model: model, BatchSize: 1, Step: 1, Threads: 1})
 	if err != nil {
 		b.Skip(err)
 	}
