@@ -24,7 +24,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, mod := range []func(*Config){
-		func(c *Config) { c.Buffer = 4 },
+		func(c *Config) { c.Buffer = 2 },
 		func(c *Config) { c.Step = 0.6 },
 		func(c *Config) { c.Latency = 0.2 },
 		func(c *Config) { c.Latency = 11 },
