@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/whospoke/whospoke/annotation"
+	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/internal/testenv"
 )
 
@@ -191,8 +192,8 @@ func BenchmarkLiveCapacity(b *testing.B) {
 			b.ReportMetric(p95*1000, "p95-ms")
 			b.ReportMetric(float64(sent-processed), "frames-lost")
 			b.ReportMetric(perStream, "MiB/stream")
-			// CPU per second of streamed audio (100 ms frames), per stream.
-			audioSec := float64(sent) / 10
+			// CPU per second of streamed audio, per stream.
+			audioSec := float64(sent) * api.LiveFrameSamples / api.LiveSampleRate
 			b.Logf("%d streams: wall %.1f s, events %d, event latency p50 %.0f ms p95 %.0f ms, frames sent %d processed %d, server RSS idle %.0f MiB peak %.0f MiB (%.1f MiB/stream), server CPU %.3f s and clients %.3f s per audio-s, %d clients failed",
 				count, wall.Seconds(), int(lat.count), p50*1000, p95*1000, sent, processed,
 				float64(idle)/(1<<20), float64(peak)/(1<<20), perStream,

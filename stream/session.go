@@ -41,12 +41,11 @@ type Session struct {
 	featNext int64
 
 	chunkVecs map[int64][]float32 // embedded chunks still inside the buffer
-	// The last buffer's segmentation and own-speech embeddings, which the
-	// next buffer may reuse (Config.FallbackReuse).
-	prev      *segmentation.Chunk
-	prevStart int64
-	memos     []memo
-	clust     clusterer
+	// The last buffer's segmentation (it ended at lastEnd) and own-speech
+	// embeddings, which the next buffer may reuse (Config.FallbackReuse).
+	prev  *segmentation.Chunk
+	memos []memo
+	clust clusterer
 
 	// Aggregation over grid cells (10 ms each) from accBase on: wsum is the
 	// sum of buffer weights, acc[g] the weighted activity of global speaker g.
@@ -134,7 +133,7 @@ func (s *Session) Flush() []Event {
 	for _, d := range s.extra {
 		d.events = s.finish(d, d.events)
 	}
-	s.audio, s.feats, s.acc, s.wsum = nil, nil, nil, nil
+	s.audio, s.feats, s.acc, s.wsum, s.prev, s.memos = nil, nil, nil, nil, nil, nil
 	return events
 }
 
@@ -348,7 +347,7 @@ func (s *Session) embed(locals []local, ch *segmentation.Chunk, start, end int64
 			memos = append(memos, memo{k: l.k, vec: l.vec, solo: l.solo})
 		}
 	}
-	s.prev, s.prevStart, s.memos = ch, start, memos
+	s.prev, s.memos = ch, memos
 	return nil
 }
 
@@ -374,7 +373,7 @@ func (s *Session) reusable(k int, ch *segmentation.Chunk, start int64) (memo, bo
 		if m.age >= s.cfg.FallbackReuse {
 			continue
 		}
-		if j := agreement(ch, k, start, s.prev, m.k, s.prevStart, s.bufLen); j >= bestJ {
+		if j := agreement(ch, k, start, s.prev, m.k, s.lastEnd-s.bufLen, s.bufLen); j >= bestJ {
 			best, bestJ = i, j
 		}
 	}
