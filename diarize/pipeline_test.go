@@ -14,7 +14,6 @@ import (
 	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/eval"
 	"github.com/whospoke/whospoke/internal/testenv"
-	"github.com/whospoke/whospoke/models"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,11 +29,7 @@ var (
 func pipeline(t *testing.T) *Pipeline {
 	t.Helper()
 	pipeOnce.Do(func() {
-		dir := models.ResolveDir("")
-		if _, err := models.Path(dir, "embedding"); err != nil {
-			dir = "../../shared/models"
-		}
-		pipe, pipeErr = New(DefaultConfig(dir).WithThreads(2))
+		pipe, pipeErr = New(DefaultConfig(testenv.ModelsDir("embedding")).WithThreads(2))
 	})
 	if pipeErr != nil {
 		t.Fatalf("loading models (run `make setup`): %v", pipeErr)

@@ -1,19 +1,19 @@
 package identify
 
 import (
-	"hash/crc32"
-
 	"bufio"
 	"context"
-	"github.com/whospoke/whospoke/annotation"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/whospoke/whospoke/annotation"
 	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/diarize"
+	"github.com/whospoke/whospoke/internal/testenv"
 	"github.com/whospoke/whospoke/models"
 )
 
@@ -28,10 +28,7 @@ var (
 func pipeline(t testing.TB) *diarize.Pipeline {
 	t.Helper()
 	pipeOnce.Do(func() {
-		dir := models.ResolveDir("")
-		if _, err := models.Path(dir, "embedding"); err != nil {
-			dir = "../../shared/models"
-		}
+		dir := testenv.ModelsDir("embedding")
 		if _, err := models.Path(dir, "embedding"); err != nil {
 			pipeErr = err
 			return

@@ -16,8 +16,8 @@ import (
 
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/diarize"
+	"github.com/whospoke/whospoke/internal/testenv"
 	"github.com/whospoke/whospoke/media"
-	"github.com/whospoke/whospoke/models"
 	"github.com/whospoke/whospoke/queue"
 	"github.com/whospoke/whospoke/store"
 	"github.com/whospoke/whospoke/stream"
@@ -42,10 +42,7 @@ var (
 func pipeline(t testing.TB) *diarize.Pipeline {
 	t.Helper()
 	pipeOnce.Do(func() {
-		modelDir = models.ResolveDir("")
-		if _, err := models.Path(modelDir, "embedding"); err != nil {
-			modelDir = "../../shared/models"
-		}
+		modelDir = testenv.ModelsDir("embedding")
 		pipe, pipeErr = diarize.New(diarize.DefaultConfig(modelDir).WithThreads(2))
 	})
 	if pipeErr != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/whospoke/whospoke/audio"
+	"github.com/whospoke/whospoke/internal/testenv"
 	"github.com/whospoke/whospoke/models"
 )
 
@@ -21,11 +22,7 @@ var (
 func testModels(t testing.TB) Models {
 	t.Helper()
 	modelsOnce.Do(func() {
-		dir := models.ResolveDir("")
-		if _, err := models.Path(dir, "embedding"); err != nil {
-			dir = "../../shared/models"
-		}
-		shared, modelsErr = LoadModels(dir, 1)
+		shared, modelsErr = LoadModels(testenv.ModelsDir("embedding"), 1)
 	})
 	if modelsErr != nil {
 		t.Skipf("models not installed (run `make setup`): %v", modelsErr)

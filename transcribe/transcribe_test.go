@@ -11,6 +11,7 @@ import (
 	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/diarize"
 	"github.com/whospoke/whospoke/eval"
+	"github.com/whospoke/whospoke/internal/testenv"
 	"github.com/whospoke/whospoke/models"
 	"github.com/whospoke/whospoke/whisper"
 )
@@ -23,13 +24,7 @@ var (
 )
 
 // modelsDir is the installed models folder, else the shared one.
-func modelsDir() string {
-	dir := models.ResolveDir("")
-	if _, err := models.Path(dir, "whisper-tiny.en"); err != nil {
-		return "../../shared/models"
-	}
-	return dir
-}
+func modelsDir() string { return testenv.ModelsDir("whisper-tiny.en") }
 
 func load(t *testing.T) (*whisper.Model, *diarize.Pipeline) {
 	t.Helper()

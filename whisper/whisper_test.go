@@ -13,17 +13,10 @@ import (
 
 	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/internal/testenv"
-	"github.com/whospoke/whospoke/models"
 )
 
 // modelDir is a real model's folder: the installed copy, else the shared one.
-func modelDir(name string) string {
-	dir, err := models.Path(models.ResolveDir(""), name)
-	if err != nil {
-		return "../../shared/models/" + name
-	}
-	return dir
-}
+func modelDir(name string) string { return filepath.Join(testenv.ModelsDir(name), name) }
 
 var (
 	modelMu sync.Mutex

@@ -1,11 +1,13 @@
 // Package testenv finds the shared test data for the packages' tests: the
-// dev set beside the repository (or $WHOSPOKE_DEV_SET).
+// dev set beside the repository (or $WHOSPOKE_DEV_SET) and the models.
 package testenv
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/whospoke/whospoke/models"
 )
 
 // DevSet returns the absolute path of the dev set, skipping the test when
@@ -27,4 +29,15 @@ func DevSet(tb testing.TB, need ...string) string {
 		}
 	}
 	return abs
+}
+
+// ModelsDir is the installed models folder when it holds the model named
+// need (a models manifest name), else the shared folder beside the
+// repository, which has the same layout.
+func ModelsDir(need string) string {
+	dir := models.ResolveDir("")
+	if _, err := models.Path(dir, need); err != nil {
+		return filepath.Join("..", "..", "shared", "models")
+	}
+	return dir
 }
