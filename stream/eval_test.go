@@ -16,22 +16,17 @@ import (
 	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/diarize"
 	"github.com/whospoke/whospoke/eval"
+	"github.com/whospoke/whospoke/internal/testenv"
 	"github.com/whospoke/whospoke/models"
 )
 
 // devFiles lists the dev set's real/ and sim/ recordings (wav paths).
 func devFiles(t *testing.T) []string {
-	dir := os.Getenv("WHOSPOKE_DEV_SET")
-	if dir == "" {
-		dir = "../../shared/eval/dev"
-	}
+	dir := testenv.DevSet(t)
 	var files []string
 	for _, part := range []string{"real", "sim"} {
 		m, _ := filepath.Glob(filepath.Join(dir, part, "*.wav"))
 		files = append(files, m...)
-	}
-	if len(files) == 0 {
-		t.Skipf("dev set not found at %s (set WHOSPOKE_DEV_SET)", dir)
 	}
 	return files
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/diarize"
 	"github.com/whospoke/whospoke/eval"
+	"github.com/whospoke/whospoke/internal/testenv"
 	"github.com/whospoke/whospoke/models"
 	"github.com/whospoke/whospoke/whisper"
 )
@@ -29,10 +30,7 @@ func TestEvalDevSet(t *testing.T) {
 	if os.Getenv("WHOSPOKE_TRANSCRIBE_EVAL") == "" {
 		t.Skip("set WHOSPOKE_TRANSCRIBE_EVAL=1 to run the dev-set evaluation")
 	}
-	dev := os.Getenv("WHOSPOKE_DEV_SET")
-	if dev == "" {
-		dev = "../../shared/eval/dev"
-	}
+	dev := testenv.DevSet(t)
 	modelNames := list("WHOSPOKE_TRANSCRIBE_EVAL_MODELS", "whisper-tiny.en,whisper-base")
 	modes := list("WHOSPOKE_TRANSCRIBE_EVAL_MODES", "whole,regions,turns")
 	_, p := load(t)
