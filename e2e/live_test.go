@@ -3,6 +3,8 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/whospoke/whospoke/annotation"
 	"github.com/whospoke/whospoke/api"
+	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/internal/testenv"
 )
 
@@ -92,11 +95,19 @@ func stderrOf(err error) []byte {
 
 // BenchmarkLiveCapacity feeds one `whospoke serve` (default live settings
 // but for the per-team limit) with N concurrent `whospoke stream --pace
-// realtime` processes on an 84 s dev file, started over one 0.5 s step,
-// for each N in
-// $WHOSPOKE_LIVE_STREAMS (default 1,10,20). It reports the event latency
-// p50/p95 (from the server's histogram), frames sent vs processed, and the
-// server's resident memory per stream.
+// realtime` processes, for each N in $WHOSPOKE_LIVE_STREAMS (default
+// 1,10,20). It reports the event latency p50/p95 (from the server's
+// histogram), frames sent vs processed, the server's resident memory per
+// stream and CPU per second of audio.
+//
+// Independent streams start at unrelated times and carry unrelated speech,
+// so by default stream i plays the 84 s dev file rotated by i/N of its
+// length and starts i/N of 2 s after the first: 2 s is the period of the
+// engine's work (0.5 s steps, a 2 s embedding chunk every fourth step), so
+// the starts cover every phase of it. WHOSPOKE_LIVE_LOCKSTEP=1 measures the
+// correlated worst case instead: the same audio for all, started within
+// one 0.5 s step, so every stream embeds its chunks in the same half second
+// and reaches its busy passages together.
 //
 //	go test -run XXX -bench LiveCapacity -benchtime 1x -timeout 60m ./e2e/
 func BenchmarkLiveCapacity(b *testing.B) {
@@ -146,17 +157,22 @@ func BenchmarkLiveCapacity(b *testing.B) {
 				}
 			}()
 			framesRe := regexp.MustCompile(`: (\d+) frames`)
+			lockstep := os.Getenv("WHOSPOKE_LIVE_LOCKSTEP") != ""
+			spread, files := 2*time.Second, make([]string, count)
+			for i := range files {
+				files[i] = file
+				if !lockstep && i > 0 {
+					files[i] = rotatedWAV(b, file, float64(i)/float64(count))
+				}
+			}
+			if lockstep {
+				spread = 500 * time.Millisecond
+			}
 			start := time.Now()
 			for i := range count {
-				// Independent streams start at unrelated times; started in
-				// lockstep, every stream's 0.5 s step would land at once.
-				// Spread the starts over one step (WHOSPOKE_LIVE_LOCKSTEP=1
-				// measures the lockstep worst case).
-				if os.Getenv("WHOSPOKE_LIVE_LOCKSTEP") == "" {
-					time.Sleep(500 * time.Millisecond / time.Duration(count))
-				}
+				time.Sleep(spread / time.Duration(count))
 				wg.Go(func() {
-					cmd := exec.Command(bin, "stream", file, "--url", n.URL, "--key", key, "--pace", "realtime")
+					cmd := exec.Command(bin, "stream", files[i], "--url", n.URL, "--key", key, "--pace", "realtime")
 					cmd.Stdout = io.Discard
 					var stderr strings.Builder
 					cmd.Stderr = &stderr
@@ -200,6 +216,43 @@ func BenchmarkLiveCapacity(b *testing.B) {
 				serverCPU.Seconds()/audioSec, clients.Seconds()/audioSec, len(failed))
 		})
 	}
+}
+
+// rotatedWAV writes src (16 kHz mono) rotated left by share of its length
+// as 16-bit PCM WAV in a temporary folder and returns its path.
+func rotatedWAV(b testing.TB, src string, share float64) string {
+	a, err := audio.Open(context.Background(), src, audio.DefaultOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	x, err := a.Samples(0, a.Len())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cut := int(share * float64(len(x)))
+	x = append(x[cut:len(x):len(x)], x[:cut]...)
+	pcm := make([]byte, 44+2*len(x))
+	copy(pcm, "RIFF")
+	binary.LittleEndian.PutUint32(pcm[4:], uint32(36+2*len(x)))
+	copy(pcm[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(pcm[16:], 16)
+	binary.LittleEndian.PutUint16(pcm[20:], 1) // PCM
+	binary.LittleEndian.PutUint16(pcm[22:], 1) // mono
+	binary.LittleEndian.PutUint32(pcm[24:], audio.SampleRate)
+	binary.LittleEndian.PutUint32(pcm[28:], 2*audio.SampleRate)
+	binary.LittleEndian.PutUint16(pcm[32:], 2)
+	binary.LittleEndian.PutUint16(pcm[34:], 16)
+	copy(pcm[36:], "data")
+	binary.LittleEndian.PutUint32(pcm[40:], uint32(2*len(x)))
+	for i, v := range x {
+		binary.LittleEndian.PutUint16(pcm[44+2*i:], uint16(int16(math.Round(float64(max(-1, min(v, 32767.0/32768)))*32768))))
+	}
+	path := filepath.Join(b.TempDir(), fmt.Sprintf("rotated-%.3f.wav", share))
+	if err := os.WriteFile(path, pcm, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return path
 }
 
 // cpuTime is a process's user + system CPU time so far (/proc/PID/stat,
