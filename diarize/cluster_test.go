@@ -1,0 +1,80 @@
+package diarize
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/whospoke/whospoke/clustering"
+	"github.com/whospoke/whospoke/embedding"
+)
+
+// unit returns a unit vector near axis a (noise of scale eps).
+func unit(r *rand.Rand, a int, eps float32) []float32 {
+	v := make([]float32, embedding.Dim)
+	v[a] = 1
+	for i := range v {
+		v[i] += eps * float32(r.NormFloat64())
+	}
+	embedding.Normalize(v)
+	return v
+}
+
+// After refinement every centroid is the mean of the pairs it holds and no
+// pair would move (a fixed point), two local speakers of a window never
+// share a speaker, and the two voices are told apart.
+func TestClusterPairsRefined(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var pairs []pair
+	for w := range 40 {
+		// Speaker "axis 0" in every window, "axis 1" in the odd ones; the
+		// overlapped (not clean) pairs are noisier.
+		pairs = append(pairs, pair{w: w, k: 0, vec: unit(r, 0, 0.01), clean: true})
+		if w%2 == 1 {
+			pairs = append(pairs, pair{w: w, k: 1, vec: unit(r, 1, 0.01), clean: w%4 == 1})
+		}
+		if w%10 == 0 {
+			pairs = append(pairs, pair{w: w, k: 2}) // too brief to embed
+		}
+	}
+	m, err := clusterPairs(pairs, 40, clustering.Config{Threshold: 0.65, MinClusterSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.k != 2 {
+		t.Fatalf("%d speakers, want 2", m.k)
+	}
+	for w, s := range m.window {
+		if s[2] != -1 {
+			t.Errorf("window %d: a pair without embedding was assigned", w)
+		}
+		if s[1] >= 0 && s[0] == s[1] {
+			t.Errorf("window %d: both local speakers became speaker %d", w, s[0])
+		}
+		if s[0] != m.window[0][0] {
+			t.Errorf("window %d: local speaker 0 is speaker %d, not %d", w, s[0], m.window[0][0])
+		}
+	}
+	if m.assign(pairs, m.centroids(pairs, nil)) {
+		t.Error("refinement stopped before a fixed point")
+	}
+}
+
+// centroids averages the assigned pairs and keeps the old centroid of a
+// speaker that holds none.
+func TestCentroids(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	a, b, old := unit(r, 0, 0.1), unit(r, 0, 0.1), unit(r, 5, 0)
+	m := &speakerMap{k: 2, window: [][3]int{{0, -1, -1}, {0, -1, -1}}}
+	got := m.centroids([]pair{{w: 0, k: 0, vec: a}, {w: 1, k: 0, vec: b}}, [][]float32{nil, old})
+	want := make([]float32, embedding.Dim)
+	for i := range want {
+		want[i] = a[i] + b[i]
+	}
+	embedding.Normalize(want)
+	if embedding.Cosine(got[0], want) < 0.9999 {
+		t.Errorf("centroid 0 is not the mean of its pairs: cosine %v", embedding.Cosine(got[0], want))
+	}
+	if &got[1][0] != &old[0] {
+		t.Error("an empty speaker lost its centroid")
+	}
+}
