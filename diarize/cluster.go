@@ -26,7 +26,8 @@ const maxRefine = 20
 // clustering saw only the clean pairs, and centroid linkage leaves centroids
 // shaped by the merge order; refining them with all the speech they won
 // measured real 22.05 → 21.01 and sim 19.54 → 18.19 DER on dev (one round:
-// 21.86 / 18.29).
+// 21.86 / 18.29). With dozens of speakers it can hurt: an 18 min
+// concatenation of dev with 45 speakers lost 1 point (BENCHMARKS.md).
 func clusterPairs(pairs []pair, numWindows int, cfg clustering.Config) (*speakerMap, error) {
 	m := &speakerMap{window: make([][segmentation.LocalSpeakers]int, numWindows)}
 	for w := range m.window {
