@@ -6,11 +6,9 @@ package bench
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -300,7 +298,10 @@ func concatWAV(ctx context.Context, path string, wavs []string, seconds float64)
 		return err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	writeHeader(w, total)
+	if err := audio.WriteWAV16Header(w, total); err != nil {
+		f.Close()
+		return err
+	}
 	buf := make([]float32, 1<<16)
 	pcm := make([]byte, 2*len(buf))
 	var written int64
@@ -315,10 +316,7 @@ func concatWAV(ctx context.Context, path string, wavs []string, seconds float64)
 			if n == 0 {
 				break
 			}
-			for j, x := range buf[:n] {
-				v := int16(math.Max(-32768, math.Min(32767, math.Round(float64(x)*32768))))
-				binary.LittleEndian.PutUint16(pcm[2*j:], uint16(v))
-			}
+			audio.PutPCM16(pcm, buf[:n])
 			w.Write(pcm[:2*n])
 			off += int64(n)
 			written += int64(n)
@@ -326,24 +324,6 @@ func concatWAV(ctx context.Context, path string, wavs []string, seconds float64)
 		a.Close()
 	}
 	return errors.Join(w.Flush(), f.Close())
-}
-
-func writeHeader(w io.Writer, samples int64) {
-	data := uint32(samples * 2)
-	h := make([]byte, 44)
-	copy(h, "RIFF")
-	binary.LittleEndian.PutUint32(h[4:], 36+data)
-	copy(h[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(h[16:], 16)
-	binary.LittleEndian.PutUint16(h[20:], 1)
-	binary.LittleEndian.PutUint16(h[22:], 1)
-	binary.LittleEndian.PutUint32(h[24:], audio.SampleRate)
-	binary.LittleEndian.PutUint32(h[28:], audio.SampleRate*2)
-	binary.LittleEndian.PutUint16(h[32:], 2)
-	binary.LittleEndian.PutUint16(h[34:], 16)
-	copy(h[36:], "data")
-	binary.LittleEndian.PutUint32(h[40:], data)
-	w.Write(h)
 }
 
 // Machine describes the CPU, core count and memory.

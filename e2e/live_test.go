@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -232,24 +231,15 @@ func rotatedWAV(b testing.TB, src string, share float64) string {
 	}
 	cut := int(share * float64(len(x)))
 	x = append(x[cut:len(x):len(x)], x[:cut]...)
-	pcm := make([]byte, 44+2*len(x))
-	copy(pcm, "RIFF")
-	binary.LittleEndian.PutUint32(pcm[4:], uint32(36+2*len(x)))
-	copy(pcm[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(pcm[16:], 16)
-	binary.LittleEndian.PutUint16(pcm[20:], 1) // PCM
-	binary.LittleEndian.PutUint16(pcm[22:], 1) // mono
-	binary.LittleEndian.PutUint32(pcm[24:], audio.SampleRate)
-	binary.LittleEndian.PutUint32(pcm[28:], 2*audio.SampleRate)
-	binary.LittleEndian.PutUint16(pcm[32:], 2)
-	binary.LittleEndian.PutUint16(pcm[34:], 16)
-	copy(pcm[36:], "data")
-	binary.LittleEndian.PutUint32(pcm[40:], uint32(2*len(x)))
-	for i, v := range x {
-		binary.LittleEndian.PutUint16(pcm[44+2*i:], uint16(int16(math.Round(float64(max(-1, min(v, 32767.0/32768)))*32768))))
+	var wav bytes.Buffer
+	if err := audio.WriteWAV16Header(&wav, int64(len(x))); err != nil {
+		b.Fatal(err)
 	}
+	pcm := make([]byte, 2*len(x))
+	audio.PutPCM16(pcm, x)
+	wav.Write(pcm)
 	path := filepath.Join(b.TempDir(), fmt.Sprintf("rotated-%.3f.wav", share))
-	if err := os.WriteFile(path, pcm, 0o644); err != nil {
+	if err := os.WriteFile(path, wav.Bytes(), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	return path
