@@ -26,8 +26,8 @@ func TestClusterPairsRefined(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var pairs []pair
 	for w := range 40 {
-		// Speaker "axis 0" in every window, "axis 1" in the odd ones; the
-		// overlapped (not clean) pairs are noisier.
+		// Speaker "axis 0" in every window, "axis 1" in the odd ones, half
+		// of whose pairs are not clean (only assigned, not clustered).
 		pairs = append(pairs, pair{w: w, k: 0, vec: unit(r, 0, 0.01), clean: true})
 		if w%2 == 1 {
 			pairs = append(pairs, pair{w: w, k: 1, vec: unit(r, 1, 0.01), clean: w%4 == 1})
