@@ -36,7 +36,7 @@ func TestClusterPairsRefined(t *testing.T) {
 			pairs = append(pairs, pair{w: w, k: 2}) // too brief to embed
 		}
 	}
-	m, err := clusterPairs(pairs, 40, clustering.Config{Threshold: 0.65, MinClusterSize: 2})
+	m, err := clusterPairs(pairs, nil, 40, clustering.Config{Threshold: 0.65, MinClusterSize: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,5 +76,72 @@ func TestCentroids(t *testing.T) {
 	}
 	if &got[1][0] != &old[0] {
 		t.Error("an empty speaker lost its centroid")
+	}
+}
+
+// A local speaker that holds two voices in every window (as segmentation
+// sometimes does) is assigned as a whole to the dominant voice, but each of
+// its chunks is labelled by its own voice, and speakerAt follows the chunks.
+func TestChunkLabels(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const windows, perWindow = 30, 9 // 2 s chunks every 1 s in a 10 s window
+	// Voice 1 speaks every third chunk, voice 0 the rest.
+	voice := func(j int) int {
+		if j%3 == 2 {
+			return 1
+		}
+		return 0
+	}
+	chunks := &chunkSet{length: 2 * 16000, hop: 16000}
+	for j := range windows + perWindow {
+		chunks.vecs = append(chunks.vecs, unit(r, voice(j), 0.01))
+	}
+	var pairs []pair
+	for w := range windows {
+		mixed := pair{w: w, k: 0, clean: true, vec: make([]float32, embedding.Dim)}
+		for j := w; j < w+perWindow; j++ {
+			mixed.chunks = append(mixed.chunks, j)
+			for i, x := range chunks.vecs[j] {
+				mixed.vec[i] += x
+			}
+		}
+		embedding.Normalize(mixed.vec)
+		pairs = append(pairs, mixed)
+		if w%2 == 1 { // voice 1 also heard apart in some windows
+			pairs = append(pairs, pair{w: w, k: 1, clean: true, vec: unit(r, 1, 0.01), chunks: []int{w + 1}})
+		}
+	}
+	m, err := clusterPairs(pairs, chunks, windows, clustering.Config{Threshold: 0.65, MinClusterSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.k != 2 {
+		t.Fatalf("%d speakers, want 2", m.k)
+	}
+	speaker := [2]int{m.window[0][0], 1 - m.window[0][0]}
+	for w := range windows {
+		if m.window[w][0] != speaker[0] {
+			t.Fatalf("window %d: the mixed local speaker is speaker %d, want the dominant voice's %d", w, m.window[w][0], speaker[0])
+		}
+		for _, s := range m.chunkSpeakers[w][0] {
+			if s.c != speaker[voice(s.chunk)] {
+				t.Errorf("window %d chunk %d: speaker %d, want %d", w, s.chunk, s.c, speaker[voice(s.chunk)])
+			}
+		}
+		// The middle of each chunk: its own voice.
+		for j := w; j < w+perWindow; j++ {
+			mid := int64(j)*chunks.hop + chunks.length/2
+			if got := m.speakerAt(w, 0, mid); got != speaker[voice(j)] {
+				t.Errorf("window %d, middle of chunk %d: speaker %d, want %d", w, j, got, speaker[voice(j)])
+			}
+		}
+	}
+	// Without chunks the pair's speaker stands.
+	plain, err := clusterPairs(pairs, nil, windows, clustering.Config{Threshold: 0.65, MinClusterSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := plain.speakerAt(0, 0, chunks.hop*2+chunks.length/2); got != plain.window[0][0] {
+		t.Errorf("without chunk labels speakerAt = %d, want the pair's %d", got, plain.window[0][0])
 	}
 }

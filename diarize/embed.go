@@ -61,12 +61,20 @@ type pair struct {
 	// clean: the embedding comes from chunks of solo speech, so it is
 	// trusted to shape the clusters (others are only assigned to them).
 	clean bool
+	// chunks are the clean chunks pooled into vec, in time order.
+	chunks []int
+}
+
+// chunkSet is the file's chunk grid and its embedded chunks.
+type chunkSet struct {
+	vecs        [][]float32 // unit vector per chunk index; nil where not embedded
+	length, hop int64       // in samples
 }
 
 // samples per fbank frame shift: chunk geometry is kept on that grid.
 const shift = features.FrameShift
 
-func (p *Pipeline) embed(ctx context.Context, src Source, seg *segmentation.Output, progress func(int, int)) ([]pair, error) {
+func (p *Pipeline) embed(ctx context.Context, src Source, seg *segmentation.Output, progress func(int, int)) ([]pair, *chunkSet, error) {
 	cfg := p.cfg.Embed
 	chunkLen := int64(math.Round(cfg.ChunkSeconds*segmentation.SampleRate/shift)) * shift
 	hop := int64(math.Round(cfg.HopSeconds*segmentation.SampleRate/shift)) * shift
@@ -92,21 +100,23 @@ func (p *Pipeline) embed(ctx context.Context, src Source, seg *segmentation.Outp
 				continue
 			}
 			var u []use
+			var idx []int
 			for c := first; c < nChunks && int64(c)*hop+chunkLen <= end; c++ {
 				solo, other := chunkShares(&seg.Active[w], k, int64(c)*hop-start, chunkLen)
 				if solo >= cfg.MinSolo && other <= cfg.MaxOther {
 					u = append(u, use{c, float32(solo)})
+					idx = append(idx, c)
 					needed[c] = true
 				}
 			}
-			pairs = append(pairs, pair{w: w, k: k, clean: len(u) > 0})
+			pairs = append(pairs, pair{w: w, k: k, clean: len(u) > 0, chunks: idx})
 			uses = append(uses, u)
 		}
 	}
 
 	vecs, err := p.embedChunks(ctx, src, needed, chunkLen, hop, progress)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i := range pairs {
 		if len(uses[i]) == 0 {
@@ -127,15 +137,15 @@ func (p *Pipeline) embed(ctx context.Context, src Source, seg *segmentation.Outp
 			continue
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		v, err := p.embedPairSpeech(src, seg, pairs[i].w, pairs[i].k)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		pairs[i].vec = v
 	}
-	return pairs, nil
+	return pairs, &chunkSet{vecs: vecs, length: chunkLen, hop: hop}, nil
 }
 
 // speaks reports whether local speaker k is active anywhere in the window.

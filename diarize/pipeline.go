@@ -121,7 +121,7 @@ func (p *Pipeline) Diarize(ctx context.Context, src Source, opt Options) (*Resul
 		return nil, err
 	}
 	// 2. Embed each active (window, local speaker) pair.
-	pairs, err := p.embed(ctx, src, seg, progress("embedding"))
+	pairs, chunks, err := p.embed(ctx, src, seg, progress("embedding"))
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +129,7 @@ func (p *Pipeline) Diarize(ctx context.Context, src Source, opt Options) (*Resul
 	// speaker of a window.
 	ccfg := p.cfg.Clustering
 	ccfg.NumSpeakers, ccfg.MinSpeakers, ccfg.MaxSpeakers = opt.NumSpeakers, opt.MinSpeakers, opt.MaxSpeakers
-	assign, err := clusterPairs(pairs, seg.NumWindows(), ccfg)
+	assign, err := clusterPairs(pairs, chunks, seg.NumWindows(), ccfg)
 	if err != nil {
 		return nil, err
 	}

@@ -91,7 +91,7 @@ func reconstructBlocks(seg *segmentation.Output, m *speakerMap, block int) *Resu
 					if active {
 						count[i]++
 					}
-					c := m.window[w][k]
+					c := m.speakerAt(w, k, seg.Starts[w]+int64(f*segmentation.FrameStep+segmentation.FrameSize/2))
 					if c < 0 {
 						continue
 					}
