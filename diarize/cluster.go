@@ -11,15 +11,12 @@ import (
 type speakerMap struct {
 	k      int                               // number of global speakers
 	window [][segmentation.LocalSpeakers]int // -1: not assigned
-	// chunkSpeakers[w][k] lists, for a local speaker with clean chunks, the
-	// global speaker of each chunk; within a chunk's span it overrides
-	// window[w][k] (see labelChunks).
-	chunkSpeakers [][segmentation.LocalSpeakers][]chunkSpeaker
-	chunks        *chunkSet
+	// chunkSpeaker is each embedded chunk's speaker (see labelChunks); a
+	// local speaker takes it within the span of the chunks of its pair.
+	chunkSpeaker []int
+	uses         [][segmentation.LocalSpeakers][]chunkUse
+	chunks       *chunkSet
 }
-
-// chunkSpeaker is the global speaker c given to chunk index chunk.
-type chunkSpeaker struct{ chunk, c int }
 
 // maxRefine bounds the refinement rounds; on dev it settles within 5.
 const maxRefine = 20
@@ -87,22 +84,22 @@ func (m *speakerMap) labelChunks(pairs []pair, centroids [][]float32) {
 	if m.chunks == nil {
 		return
 	}
-	m.chunkSpeakers = make([][segmentation.LocalSpeakers][]chunkSpeaker, len(m.window))
-	for _, p := range pairs {
-		if m.window[p.w][p.k] < 0 || len(p.chunks) == 0 {
+	m.chunkSpeaker = make([]int, len(m.chunks.vecs))
+	for j, v := range m.chunks.vecs {
+		m.chunkSpeaker[j] = -1
+		if v == nil {
 			continue
 		}
-		labels := make([]chunkSpeaker, len(p.chunks))
-		for i, j := range p.chunks {
-			best, score := m.window[p.w][p.k], -2.0
-			for c, cent := range centroids {
-				if s := embedding.Cosine(m.chunks.vecs[j], cent); s > score {
-					best, score = c, s
-				}
+		score := -2.0
+		for c, cent := range centroids {
+			if s := embedding.Cosine(v, cent); s > score {
+				m.chunkSpeaker[j], score = c, s
 			}
-			labels[i] = chunkSpeaker{j, best}
 		}
-		m.chunkSpeakers[p.w][p.k] = labels
+	}
+	m.uses = make([][segmentation.LocalSpeakers][]chunkUse, len(m.window))
+	for _, p := range pairs {
+		m.uses[p.w][p.k] = p.uses
 	}
 }
 
@@ -111,12 +108,12 @@ func (m *speakerMap) labelChunks(pairs []pair, centroids [][]float32) {
 // among those that hold t, else the pair's.
 func (m *speakerMap) speakerAt(w, k int, t int64) int {
 	c := m.window[w][k]
-	if m.chunkSpeakers == nil {
+	if m.uses == nil || c < 0 {
 		return c
 	}
 	nearest := int64(-1)
-	for _, s := range m.chunkSpeakers[w][k] {
-		lo := int64(s.chunk) * m.chunks.hop
+	for _, u := range m.uses[w][k] {
+		lo := int64(u.chunk) * m.chunks.hop
 		if t < lo || t >= lo+m.chunks.length {
 			continue
 		}
@@ -125,7 +122,7 @@ func (m *speakerMap) speakerAt(w, k int, t int64) int {
 			d = -d
 		}
 		if nearest < 0 || d < nearest {
-			nearest, c = d, s.c
+			nearest, c = d, m.chunkSpeaker[u.chunk]
 		}
 	}
 	return c

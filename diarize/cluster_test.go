@@ -100,7 +100,7 @@ func TestChunkLabels(t *testing.T) {
 	for w := range windows {
 		mixed := pair{w: w, k: 0, clean: true, vec: make([]float32, embedding.Dim)}
 		for j := w; j < w+perWindow; j++ {
-			mixed.chunks = append(mixed.chunks, j)
+			mixed.uses = append(mixed.uses, chunkUse{j, 1})
 			for i, x := range chunks.vecs[j] {
 				mixed.vec[i] += x
 			}
@@ -108,7 +108,7 @@ func TestChunkLabels(t *testing.T) {
 		embedding.Normalize(mixed.vec)
 		pairs = append(pairs, mixed)
 		if w%2 == 1 { // voice 1 also heard apart in some windows
-			pairs = append(pairs, pair{w: w, k: 1, clean: true, vec: unit(r, 1, 0.01), chunks: []int{w + 1}})
+			pairs = append(pairs, pair{w: w, k: 1, clean: true, vec: unit(r, 1, 0.01), uses: []chunkUse{{w + 1, 1}}})
 		}
 	}
 	m, err := clusterPairs(pairs, chunks, windows, clustering.Config{Threshold: 0.65, MinClusterSize: 2})
@@ -123,9 +123,9 @@ func TestChunkLabels(t *testing.T) {
 		if m.window[w][0] != speaker[0] {
 			t.Fatalf("window %d: the mixed local speaker is speaker %d, want the dominant voice's %d", w, m.window[w][0], speaker[0])
 		}
-		for _, s := range m.chunkSpeakers[w][0] {
-			if s.c != speaker[voice(s.chunk)] {
-				t.Errorf("window %d chunk %d: speaker %d, want %d", w, s.chunk, s.c, speaker[voice(s.chunk)])
+		for _, u := range m.uses[w][0] {
+			if c := m.chunkSpeaker[u.chunk]; c != speaker[voice(u.chunk)] {
+				t.Errorf("window %d chunk %d: speaker %d, want %d", w, u.chunk, c, speaker[voice(u.chunk)])
 			}
 		}
 		// The middle of each chunk: its own voice.

@@ -61,8 +61,14 @@ type pair struct {
 	// clean: the embedding comes from chunks of solo speech, so it is
 	// trusted to shape the clusters (others are only assigned to them).
 	clean bool
-	// chunks are the clean chunks pooled into vec, in time order.
-	chunks []int
+	// uses are the clean chunks pooled into vec, in time order.
+	uses []chunkUse
+}
+
+// chunkUse is one chunk pooled into a pair's embedding, with its weight.
+type chunkUse struct {
+	chunk  int
+	weight float32
 }
 
 // chunkSet is the file's chunk grid and its embedded chunks.
@@ -85,12 +91,7 @@ func (p *Pipeline) embed(ctx context.Context, src Source, seg *segmentation.Outp
 	}
 
 	// Which chunks represent which pairs, with what weight.
-	type use struct {
-		chunk  int
-		weight float32
-	}
 	var pairs []pair
-	var uses [][]use
 	needed := make([]bool, nChunks)
 	for w, start := range seg.Starts {
 		end := min(start+segmentation.WindowSamples, n)
@@ -99,18 +100,15 @@ func (p *Pipeline) embed(ctx context.Context, src Source, seg *segmentation.Outp
 			if !speaks(&seg.Active[w], k) {
 				continue
 			}
-			var u []use
-			var idx []int
+			var u []chunkUse
 			for c := first; c < nChunks && int64(c)*hop+chunkLen <= end; c++ {
 				solo, other := chunkShares(&seg.Active[w], k, int64(c)*hop-start, chunkLen)
 				if solo >= cfg.MinSolo && other <= cfg.MaxOther {
-					u = append(u, use{c, float32(solo)})
-					idx = append(idx, c)
+					u = append(u, chunkUse{c, float32(solo)})
 					needed[c] = true
 				}
 			}
-			pairs = append(pairs, pair{w: w, k: k, clean: len(u) > 0, chunks: idx})
-			uses = append(uses, u)
+			pairs = append(pairs, pair{w: w, k: k, clean: len(u) > 0, uses: u})
 		}
 	}
 
@@ -119,11 +117,11 @@ func (p *Pipeline) embed(ctx context.Context, src Source, seg *segmentation.Outp
 		return nil, nil, err
 	}
 	for i := range pairs {
-		if len(uses[i]) == 0 {
+		if len(pairs[i].uses) == 0 {
 			continue
 		}
 		v := make([]float32, embedding.Dim)
-		for _, u := range uses[i] {
+		for _, u := range pairs[i].uses {
 			for j, x := range vecs[u.chunk] {
 				v[j] += u.weight * x
 			}
