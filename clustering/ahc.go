@@ -2,7 +2,8 @@
 // agglomerative clustering with centroid linkage on unit vectors, a distance
 // threshold or a fixed speaker count, small-cluster reassignment, and the
 // per-window constrained assignment that keeps two local speakers of one
-// window in different clusters.
+// window in different clusters, and the bisection that tests whether a
+// cluster holds two voices.
 package clustering
 
 import (

@@ -145,3 +145,75 @@ func TestChunkLabels(t *testing.T) {
 		t.Errorf("without chunk labels speakerAt = %d, want the pair's %d", got, plain.window[0][0])
 	}
 }
+
+// When every window's local speaker mixes two voices, the pairs form one
+// cluster; its chunks hold two voices, so the speaker is split and each
+// chunk labelled by its voice. One voice, a second voice in too few chunks,
+// or a count fixed by the caller leave the speaker whole.
+func TestSplitMixed(t *testing.T) {
+	const windows, perWindow = 30, 9
+	every3 := func(j int) int { // voice 1 in every third chunk
+		if j%3 == 2 {
+			return 1
+		}
+		return 0
+	}
+	rare := func(j int) int { // voice 1 in 5 of 39 chunks: under splitMinShare
+		if j%8 == 4 {
+			return 1
+		}
+		return 0
+	}
+	free := clustering.Config{Threshold: 0.65, MinClusterSize: 2}
+	for _, tc := range []struct {
+		name  string
+		voice func(int) int
+		cfg   clustering.Config
+		want  int
+	}{
+		{"two voices", every3, free, 2},
+		{"one voice", func(int) int { return 0 }, free, 1},
+		{"second voice too rare", rare, free, 1},
+		{"max one speaker", every3, clustering.Config{Threshold: 0.65, MinClusterSize: 2, MaxSpeakers: 1}, 1},
+		{"exactly one speaker", every3, clustering.Config{Threshold: 0.65, MinClusterSize: 2, NumSpeakers: 1}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(11, 12))
+			chunks := &chunkSet{length: 2 * 16000, hop: 16000}
+			for j := range windows + perWindow {
+				chunks.vecs = append(chunks.vecs, unit(r, tc.voice(j), 0.047)) // within-voice cosine ≈ 0.7
+			}
+			var pairs []pair
+			for w := range windows {
+				p := pair{w: w, k: 0, clean: true, vec: make([]float32, embedding.Dim)}
+				for j := w; j < w+perWindow; j++ {
+					p.uses = append(p.uses, chunkUse{j, 1})
+					for i, x := range chunks.vecs[j] {
+						p.vec[i] += x
+					}
+				}
+				embedding.Normalize(p.vec)
+				pairs = append(pairs, p)
+			}
+			m, err := clusterPairs(pairs, chunks, windows, tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.k != tc.want {
+				t.Fatalf("%d speakers, want %d", m.k, tc.want)
+			}
+			if tc.want == 1 {
+				return
+			}
+			speaker := [2]int{m.chunkSpeaker[0], m.chunkSpeaker[2]}
+			if speaker[0] == speaker[1] {
+				t.Fatalf("both voices labelled speaker %d", speaker[0])
+			}
+			for j := range chunks.vecs {
+				if got := m.chunkSpeaker[j]; got != speaker[tc.voice(j)] {
+					t.Errorf("chunk %d: speaker %d, want %d", j, got, speaker[tc.voice(j)])
+				}
+			}
+		})
+	}
+}
