@@ -1,9 +1,9 @@
 // Package clustering groups speaker embeddings into global speakers:
 // agglomerative clustering with centroid linkage on unit vectors, a distance
 // threshold or a fixed speaker count, small-cluster reassignment, and the
-// per-window constrained assignment that keeps two local speakers of one
-// window in different clusters, and the bisection that tests whether a
-// cluster holds two voices.
+// bisection that tests whether a cluster holds two voices. (The per-window
+// assignment that keeps two local speakers of one window apart is the
+// pipeline's, over internal/assignment.)
 package clustering
 
 import (
