@@ -13,7 +13,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	p("## Offline diarization (`whospoke bench`)\n\n")
 	p("- Date: %s\n- Machine: %s\n- Command: `%s`\n", r.Date.Format("2006-01-02 15:04 UTC"), r.Machine, r.Command)
 	c := r.Config
-	p("- Settings: segmentation step %.2gs (fp32 model, batch %d), embedding chunks %.2gs every %.2gs, AHC threshold %.3g, min cluster size %d\n\n",
+	p("- Settings: segmentation step %.2gs (fp32 model, batch %d), embedding chunks %.2gs every %.2gs, AHC threshold %.3g, min cluster size %d, refined assignment, chunk labels, mixed speakers split\n\n",
 		c.Segmentation.Step, c.Segmentation.BatchSize, c.Embed.ChunkSeconds, c.Embed.HopSeconds, c.Clustering.Threshold, c.Clustering.MinClusterSize)
 
 	p("### DER on the dev set (pooled, %%; md-eval-conformant scorer)\n\n")
