@@ -1,6 +1,10 @@
 package diarize
 
 import (
+	"cmp"
+	"math"
+	"slices"
+
 	"github.com/whospoke/whospoke/clustering"
 	"github.com/whospoke/whospoke/embedding"
 	"github.com/whospoke/whospoke/internal/assignment"
@@ -64,8 +68,12 @@ func clusterPairs(pairs []pair, chunks *chunkSet, numWindows int, cfg clustering
 	if cfg.NumSpeakers > 0 {
 		return m, nil
 	}
-	for cfg.MaxSpeakers == 0 || m.k < cfg.MaxSpeakers {
-		split := m.splitMixed(centroids)
+	for {
+		room := math.MaxInt
+		if cfg.MaxSpeakers > 0 {
+			room = cfg.MaxSpeakers - m.k
+		}
+		split := m.splitMixed(centroids, room)
 		if split == nil {
 			break
 		}
@@ -99,10 +107,10 @@ const (
 	splitMinShare  = 0.15
 )
 
-// splitMixed looks for the speaker whose labelled chunks form two distinct
-// voices and returns the centroids with that speaker split in two (its
-// groups' centroids replace it and are appended), or nil when no speaker
-// qualifies.
+// splitMixed looks for speakers whose labelled chunks form two distinct
+// voices and returns the centroids with up to room of them (lowest ratio
+// first) split in two: each one's groups' centroids replace it and are
+// appended. It returns nil when no speaker qualifies.
 //
 // Why: when segmentation keeps two voices in one local speaker window after
 // window, every pooled pair vector is a similar mix and the clustering of
@@ -113,9 +121,10 @@ const (
 // and 0.82 real is 18.52 and 18.68 (BENCHMARKS.md). The minimum share keeps
 // a few odd chunks (laughter, crosstalk) of a long speaker from becoming a
 // speaker: without it, the 18 min concatenation of dev (45 speakers) lost
-// 1 point; with it, it gains 0.3.
-func (m *speakerMap) splitMixed(centroids [][]float32) [][]float32 {
-	if m.chunks == nil {
+// 1 point; with it, it gains 0.3. Every qualifying speaker is split in one
+// pass, so a long recording pays one refinement per pass, not per split.
+func (m *speakerMap) splitMixed(centroids [][]float32, room int) [][]float32 {
+	if m.chunks == nil || room <= 0 {
 		return nil
 	}
 	members := make([][][]float32, m.k)
@@ -124,27 +133,31 @@ func (m *speakerMap) splitMixed(centroids [][]float32) [][]float32 {
 			members[c] = append(members[c], v)
 		}
 	}
-	best, bestRatio := -1, splitRatio
-	var bestSplit clustering.Bisection
+	type candidate struct {
+		c int
+		b clustering.Bisection
+	}
+	var found []candidate
 	for c, vs := range members {
 		if len(vs) < 2*splitMinChunks {
 			continue
 		}
 		b := clustering.Bisect(vs)
 		small := min(b.Sizes[0], b.Sizes[1])
-		if small < splitMinChunks || float64(small) < splitMinShare*float64(len(vs)) {
-			continue
-		}
-		if b.Ratio < bestRatio {
-			best, bestRatio, bestSplit = c, b.Ratio, b
+		if b.Ratio < splitRatio && small >= splitMinChunks && float64(small) >= splitMinShare*float64(len(vs)) {
+			found = append(found, candidate{c, b})
 		}
 	}
-	if best < 0 {
+	if len(found) == 0 {
 		return nil
 	}
+	slices.SortStableFunc(found, func(a, b candidate) int { return cmp.Compare(a.b.Ratio, b.b.Ratio) })
 	out := append([][]float32(nil), centroids...)
-	out[best] = bestSplit.Centroids[0]
-	return append(out, bestSplit.Centroids[1])
+	for _, f := range found[:min(len(found), room)] {
+		out[f.c] = f.b.Centroids[0]
+		out = append(out, f.b.Centroids[1])
+	}
+	return out
 }
 
 // labelChunks gives each clean chunk of an assigned pair the speaker whose
