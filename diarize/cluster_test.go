@@ -217,3 +217,36 @@ func TestSplitMixed(t *testing.T) {
 		})
 	}
 }
+
+// Every qualifying speaker is split in one pass, the most distinct first,
+// as far as the room for more speakers allows.
+func TestSplitMixedRoom(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	// Speaker 0 holds two voices that share axis 0 (between-voice cosine
+	// ≈ 0.5), speaker 1 two unrelated voices on axes 2 and 3 (≈ 0).
+	m := &speakerMap{k: 2, chunks: &chunkSet{length: 32000, hop: 16000}}
+	for j := range 40 {
+		spk, voice := j%2, (j/2)%2
+		v := unit(r, 2+voice, 0.047)
+		if spk == 0 { // axis 4 or 5 plus a shared axis 0
+			v = unit(r, 4+voice, 0.047)
+			for i, x := range unit(r, 0, 0.047) {
+				v[i] += x
+			}
+			embedding.Normalize(v)
+		}
+		m.chunks.vecs = append(m.chunks.vecs, v)
+		m.chunkSpeaker = append(m.chunkSpeaker, spk)
+	}
+	centroids := [][]float32{unit(r, 0, 0), unit(r, 2, 0)}
+	if got := m.splitMixed(centroids, 0); got != nil {
+		t.Errorf("no room: %d centroids, want no split", len(got))
+	}
+	one := m.splitMixed(centroids, 1)
+	if len(one) != 3 || &one[0][0] != &centroids[0][0] {
+		t.Fatalf("room for one: %d centroids (speaker 0 split: %v), want 3 with the more distinct speaker 1 split", len(one), &one[0][0] != &centroids[0][0])
+	}
+	if all := m.splitMixed(centroids, 10); len(all) != 4 {
+		t.Errorf("room for all: %d centroids, want 4", len(all))
+	}
+}
