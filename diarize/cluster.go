@@ -18,7 +18,7 @@ type speakerMap struct {
 	// chunkSpeaker is each embedded chunk's speaker (see labelChunks); a
 	// local speaker takes it within the span of the chunks of its pair.
 	chunkSpeaker []int
-	uses         [][segmentation.LocalSpeakers][]chunkUse
+	uses         [][segmentation.LocalSpeakers][]chunkUse // each pair's chunks; nil without chunks
 	chunks       *chunkSet
 }
 
@@ -63,8 +63,14 @@ func clusterPairs(pairs []pair, chunks *chunkSet, numWindows int, cfg clustering
 		return nil, err
 	}
 	m.k = len(centroids)
+	if chunks != nil {
+		m.uses = make([][segmentation.LocalSpeakers][]chunkUse, numWindows)
+		for _, p := range pairs {
+			m.uses[p.w][p.k] = p.uses
+		}
+	}
 	centroids = m.refine(pairs, centroids)
-	m.labelChunks(pairs, centroids)
+	m.labelChunks(centroids)
 	if cfg.NumSpeakers > 0 {
 		return m, nil
 	}
@@ -79,7 +85,7 @@ func clusterPairs(pairs []pair, chunks *chunkSet, numWindows int, cfg clustering
 		}
 		m.k = len(split)
 		centroids = m.refine(pairs, split)
-		m.labelChunks(pairs, centroids)
+		m.labelChunks(centroids)
 	}
 	return m, nil
 }
@@ -171,7 +177,7 @@ func (m *speakerMap) splitMixed(centroids [][]float32, room int) [][]float32 {
 // 18.19 → 13.86 DER on dev, no file worse (BENCHMARKS.md). A margin before
 // a chunk may leave its pair's speaker only lost accuracy, and clustering
 // the chunks themselves split 30 s meeting excerpts.
-func (m *speakerMap) labelChunks(pairs []pair, centroids [][]float32) {
+func (m *speakerMap) labelChunks(centroids [][]float32) {
 	if m.chunks == nil {
 		return
 	}
@@ -187,10 +193,6 @@ func (m *speakerMap) labelChunks(pairs []pair, centroids [][]float32) {
 				m.chunkSpeaker[j], score = c, s
 			}
 		}
-	}
-	m.uses = make([][segmentation.LocalSpeakers][]chunkUse, len(m.window))
-	for _, p := range pairs {
-		m.uses[p.w][p.k] = p.uses
 	}
 }
 
