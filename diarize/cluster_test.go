@@ -19,6 +19,29 @@ func unit(r *rand.Rand, a int, eps float32) []float32 {
 	return v
 }
 
+// everyThird is voice 1 in every third chunk, voice 0 in the rest.
+func everyThird(j int) int {
+	if j%3 == 2 {
+		return 1
+	}
+	return 0
+}
+
+// pooledPair is local speaker 0 of window w pooling, with weight 1, the n
+// chunks from chunk w on (one local speaker that holds whichever voices
+// those chunks hold).
+func pooledPair(w int, chunks *chunkSet, n int) pair {
+	p := pair{w: w, k: 0, clean: true, vec: make([]float32, embedding.Dim)}
+	for j := w; j < w+n; j++ {
+		p.uses = append(p.uses, chunkUse{j, 1})
+		for i, x := range chunks.vecs[j] {
+			p.vec[i] += x
+		}
+	}
+	embedding.Normalize(p.vec)
+	return p
+}
+
 // After refinement every centroid is the mean of the pairs it holds and no
 // pair would move (a fixed point), two local speakers of a window never
 // share a speaker, and the two voices are told apart.
@@ -85,28 +108,14 @@ func TestCentroids(t *testing.T) {
 func TestChunkLabels(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	const windows, perWindow = 30, 9 // 2 s chunks every 1 s in a 10 s window
-	// Voice 1 speaks every third chunk, voice 0 the rest.
-	voice := func(j int) int {
-		if j%3 == 2 {
-			return 1
-		}
-		return 0
-	}
+	voice := everyThird
 	chunks := &chunkSet{length: 2 * 16000, hop: 16000}
 	for j := range windows + perWindow {
 		chunks.vecs = append(chunks.vecs, unit(r, voice(j), 0.01))
 	}
 	var pairs []pair
 	for w := range windows {
-		mixed := pair{w: w, k: 0, clean: true, vec: make([]float32, embedding.Dim)}
-		for j := w; j < w+perWindow; j++ {
-			mixed.uses = append(mixed.uses, chunkUse{j, 1})
-			for i, x := range chunks.vecs[j] {
-				mixed.vec[i] += x
-			}
-		}
-		embedding.Normalize(mixed.vec)
-		pairs = append(pairs, mixed)
+		pairs = append(pairs, pooledPair(w, chunks, perWindow))
 		if w%2 == 1 { // voice 1 also heard apart in some windows
 			pairs = append(pairs, pair{w: w, k: 1, clean: true, vec: unit(r, 1, 0.01), uses: []chunkUse{{w + 1, 1}}})
 		}
@@ -152,12 +161,6 @@ func TestChunkLabels(t *testing.T) {
 // or a count fixed by the caller leave the speaker whole.
 func TestSplitMixed(t *testing.T) {
 	const windows, perWindow = 30, 9
-	every3 := func(j int) int { // voice 1 in every third chunk
-		if j%3 == 2 {
-			return 1
-		}
-		return 0
-	}
 	rare := func(j int) int { // voice 1 in 5 of 39 chunks: under splitMinShare
 		if j%8 == 4 {
 			return 1
@@ -171,11 +174,11 @@ func TestSplitMixed(t *testing.T) {
 		cfg   clustering.Config
 		want  int
 	}{
-		{"two voices", every3, free, 2},
+		{"two voices", everyThird, free, 2},
 		{"one voice", func(int) int { return 0 }, free, 1},
 		{"second voice too rare", rare, free, 1},
-		{"max one speaker", every3, clustering.Config{Threshold: 0.65, MinClusterSize: 2, MaxSpeakers: 1}, 1},
-		{"exactly one speaker", every3, clustering.Config{Threshold: 0.65, MinClusterSize: 2, NumSpeakers: 1}, 1},
+		{"max one speaker", everyThird, clustering.Config{Threshold: 0.65, MinClusterSize: 2, MaxSpeakers: 1}, 1},
+		{"exactly one speaker", everyThird, clustering.Config{Threshold: 0.65, MinClusterSize: 2, NumSpeakers: 1}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(11, 12))
@@ -185,15 +188,7 @@ func TestSplitMixed(t *testing.T) {
 			}
 			var pairs []pair
 			for w := range windows {
-				p := pair{w: w, k: 0, clean: true, vec: make([]float32, embedding.Dim)}
-				for j := w; j < w+perWindow; j++ {
-					p.uses = append(p.uses, chunkUse{j, 1})
-					for i, x := range chunks.vecs[j] {
-						p.vec[i] += x
-					}
-				}
-				embedding.Normalize(p.vec)
-				pairs = append(pairs, p)
+				pairs = append(pairs, pooledPair(w, chunks, perWindow))
 			}
 			m, err := clusterPairs(pairs, chunks, windows, tc.cfg)
 			if err != nil {
