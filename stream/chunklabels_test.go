@@ -24,7 +24,7 @@ func TestChunkLabels(t *testing.T) {
 	}
 	// Local 0 (mapped to speaker 0) holds voice 1 in chunk 0 and voice 0
 	// in chunk 1; local 1 is not mapped; local 2 has no chunks.
-	locals := []local{{k: 0, chunks: []int64{0, 1}}, {k: 1, chunks: []int64{0}}, {k: 2}}
+	locals := []local{{k: 0, uses: []chunkUse{{0, 1}, {1, 1}}}, {k: 1, uses: []chunkUse{{0, 1}}}, {k: 2}}
 	mapping := []int{0, -1, -1}
 	labels := s.chunkLabels(locals, mapping)
 	if labels[0][0] != 1 || labels[0][1] != 0 || labels[1] != nil || labels[2] != nil {

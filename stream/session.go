@@ -215,7 +215,14 @@ type local struct {
 	maxP, meanP  float64
 	vec          []float32 // unit embedding; nil if too little speech
 	solo, active bool
-	chunks       []int64 // the chunks pooled into vec
+	uses         []chunkUse // the chunks pooled into vec
+}
+
+// chunkUse is one chunk pooled into a local speaker's embedding, with its
+// weight.
+type chunkUse struct {
+	c int64
+	w float32
 }
 
 func (s *Session) localSpeakers(ch *segmentation.Chunk, start, end int64) []local {
@@ -291,11 +298,6 @@ func (s *Session) embed(locals []local, ch *segmentation.Chunk, start, end int64
 	for c := c0; c*chunkHop+chunkLen <= end; c++ {
 		cs = append(cs, c)
 	}
-	type use struct {
-		c int64
-		w float32
-	}
-	uses := make([][]use, len(locals))
 	var need []int64
 	for i, l := range locals {
 		if !l.active {
@@ -304,8 +306,7 @@ func (s *Session) embed(locals []local, ch *segmentation.Chunk, start, end int64
 		for _, c := range cs {
 			solo, other := chunkShares(ch, l.k, c*chunkHop-start, chunkLen)
 			if solo >= minSolo && other <= maxOther {
-				uses[i] = append(uses[i], use{c, float32(solo)})
-				locals[i].chunks = append(locals[i].chunks, c)
+				locals[i].uses = append(locals[i].uses, chunkUse{c, float32(solo)})
 				if _, ok := s.chunkVecs[c]; !ok && !slices.Contains(need, c) {
 					need = append(need, c)
 				}
@@ -326,9 +327,9 @@ func (s *Session) embed(locals []local, ch *segmentation.Chunk, start, end int64
 		if !l.active {
 			continue
 		}
-		if len(uses[i]) > 0 {
+		if len(l.uses) > 0 {
 			v := make([]float32, embedding.Dim)
-			for _, u := range uses[i] {
+			for _, u := range l.uses {
 				for j, x := range s.chunkVecs[u.c] {
 					v[j] += u.w * x
 				}
@@ -639,11 +640,12 @@ func (s *Session) trim() {
 func (s *Session) chunkLabels(locals []local, mapping []int) []map[int64]int {
 	out := make([]map[int64]int, len(mapping))
 	for i, l := range locals {
-		if mapping[i] < 0 || len(l.chunks) == 0 {
+		if mapping[i] < 0 || len(l.uses) == 0 {
 			continue
 		}
 		out[i] = map[int64]int{}
-		for _, c := range l.chunks {
+		for _, u := range l.uses {
+			c := u.c
 			v := s.chunkVecs[c]
 			if v == nil {
 				continue
