@@ -46,10 +46,11 @@ if ! echo "$ORT_SHA256  $lib" | sha256sum -c --status 2>/dev/null; then
   say "ONNX Runtime $ORT_VERSION at $lib"
 fi
 
-# 3. Python venv with the vendors' official clients and schemathesis, for the
+# 3. Python venv with the vendors' official clients (pyannoteAI, AssemblyAI, OpenAI),
+#    the recipe scripts' dependencies and schemathesis, for the
 #    compatibility tests (pinned; the service itself is Go).
 venv=$cache/venv
-pyreq="pyannoteai-sdk==0.4.0 schemathesis==4.32.5"
+pyreq="pyannoteai-sdk==0.4.0 schemathesis==4.32.5 assemblyai==1.8.2 openai[realtime]==3.51.0 websockets==15.0.1 websocket-client==1.9.2 numpy==2.4.6 requests==2.34.2 python-dotenv==1.2.4"
 if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$pyreq" ]; then
   say "installing $pyreq into $venv"
   python3 -m venv "$venv"
