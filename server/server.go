@@ -20,6 +20,7 @@ import (
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/diarize"
 	"github.com/whospoke/whospoke/fetch"
+	"github.com/whospoke/whospoke/livetranscribe"
 	"github.com/whospoke/whospoke/media"
 	"github.com/whospoke/whospoke/queue"
 	"github.com/whospoke/whospoke/store"
@@ -130,6 +131,10 @@ type Deps struct {
 	// models may be the pipeline's or (better for many streams: one thread
 	// per call) a set of their own.
 	Live *stream.Engine
+	// LiveTranscriber runs live transcription (AssemblyAI v3 /v3/ws, OpenAI
+	// Realtime transcription, `transcription: true` on Live); without it
+	// those answer 503 (400 for the Live extension).
+	LiveTranscriber *livetranscribe.Engine
 }
 
 // Server is one whospoke node.
@@ -154,6 +159,8 @@ type Server struct {
 	running map[string]context.CancelFunc
 
 	live *stream.Engine
+	// livetext is Deps.LiveTranscriber (nil: no live transcription).
+	livetext *livetranscribe.Engine
 	// liveCtx ends at shutdown: open streams flush and close. liveWG counts
 	// them; liveStopped refuses new ones once shutdown has begun.
 	liveCtx     context.Context
@@ -194,6 +201,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log:         cfg.Logger,
 		running:     map[string]context.CancelFunc{},
 		live:        deps.Live,
+		livetext:    deps.LiveTranscriber,
 	}
 	s.liveCtx, s.liveStop = context.WithCancel(context.Background())
 	s.sender = &webhook.Sender{Client: s.fetcher.HTTPClient(), Timeout: cfg.WebhookTimeout}
