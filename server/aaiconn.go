@@ -283,11 +283,13 @@ func (ac *aaiConn) finish(code websocket.StatusCode, reason string, termination 
 func (ac *aaiConn) fail(code websocket.StatusCode, reason string) {
 	ac.closed = true
 	ac.mute.Store(true)
+	// The record first: a client that sees the close may at once ask for
+	// the status or open its next session.
+	ac.s.endStream(ac.id, api.LiveError, reason, ac.audioSeconds())
 	if err := ac.c.Close(code, reason); err != nil {
 		ac.log.Debug("live close", "err", err)
 	}
 	ac.closeSession()
-	ac.s.endStream(ac.id, api.LiveError, reason, ac.audioSeconds())
 	ac.log.Info("live session refused input", "code", int(code), "reason", reason)
 }
 

@@ -13,7 +13,7 @@ import (
 
 // pump writes the session's events as they come until the session closes
 // its channel. Speaker revisions are gathered and sent at most every
-// speaker_labels_revision_interval_ms, and once more at the end, before
+// speaker_labels_revision_interval_ms, and what is left at the end before
 // Termination.
 func (ac *aaiConn) pump() {
 	defer close(ac.pumpDone)
@@ -28,7 +28,7 @@ func (ac *aaiConn) pump() {
 		select {
 		case ev, ok := <-ac.sess.Events():
 			if !ok {
-				if ac.p.labels {
+				if len(pending) > 0 {
 					ac.sendRevision(pending)
 				}
 				return

@@ -94,9 +94,12 @@ type testServer struct {
 	stop  func()
 }
 
-func startServer(t *testing.T, tune func(*Config)) *testServer { return startServerB(t, tune) }
+// startServer starts a test server; each of prepare changes it before it serves.
+func startServer(t *testing.T, tune func(*Config), prepare ...func(*Server)) *testServer {
+	return startServerB(t, tune, prepare...)
+}
 
-func startServerB(t testing.TB, tune func(*Config)) *testServer {
+func startServerB(t testing.TB, tune func(*Config), prepare ...func(*Server)) *testServer {
 	t.Helper()
 	p := pipeline(t)
 	dir := t.TempDir()
@@ -122,6 +125,9 @@ func startServerB(t testing.TB, tune func(*Config)) *testServer {
 	srv, err := New(cfg, Deps{Store: st, Queue: q, Media: ms, MediaSecret: []byte("0123456789abcdef0123"), Pipeline: p, Live: liveEngine(t)})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, p := range prepare {
+		p(srv)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
