@@ -80,7 +80,7 @@ func (m *Model) Close() error { return m.sess.Close() }
 
 // Stream follows one audio stream. It is not safe for concurrent use.
 type Stream struct {
-	m       *Model
+	m *Model
 	// Separate allocations, not arrays inside Stream: cgo refuses memory
 	// that holds Go pointers.
 	input   []float32 // context, then the frame
