@@ -317,6 +317,7 @@ func TestAAIRefused(t *testing.T) {
 		{"opus", "encoding=opus", ts.Key, aaiInvalidMessage},
 		{"silences", "min_turn_silence=2000&max_turn_silence=1000", ts.Key, aaiInvalidMessage},
 		{"inactivity", "inactivity_timeout=2", ts.Key, aaiInvalidMessage},
+		{"vad threshold", "vad_threshold=1", ts.Key, aaiInvalidMessage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := aaiDial(t, ts, tc.query, tc.auth)

@@ -17,9 +17,13 @@ import (
 	"github.com/whospoke/whospoke/livetranscribe"
 )
 
-// aaiFinishTimeout bounds the final recognition after Terminate: the
-// official SDK waits 5 s for Termination.
-const aaiFinishTimeout = 4 * time.Second
+// aaiFinishTimeout bounds the final recognition after Terminate, and
+// aaiWriteGrace the writing of its results: the official SDK waits 5 s for
+// Termination.
+const (
+	aaiFinishTimeout = 3500 * time.Millisecond
+	aaiWriteGrace    = time.Second
+)
 
 // aaiSocket answers GET /v3/ws. The upgrade comes first, so that every
 // refusal is a close code the vendor's clients know (CONTRACTS §3), and it
@@ -256,11 +260,13 @@ func (ac *aaiConn) finish(code websocket.StatusCode, reason string, termination 
 	if err := ac.sess.Close(ctx); err != nil {
 		ac.log.Warn("live transcription close", "err", err)
 	}
+	// Close has closed the events; the pump writes what is left unless the
+	// client stopped reading: Termination must not wait past its patience.
+	grace := time.NewTimer(aaiWriteGrace)
+	defer grace.Stop()
 	select {
 	case <-ac.pumpDone:
-	case <-ctx.Done():
-		// Termination must not wait past the client's patience; what the
-		// session still says is dropped.
+	case <-grace.C:
 		ac.mute.Store(true)
 	}
 	if termination {

@@ -96,6 +96,9 @@ func (p *aaiParams) turnParams(get func(string) (string, bool)) error {
 		return fmt.Errorf("min_turn_silence (%d ms) must not exceed max_turn_silence (%d ms)", minMS, maxMS)
 	}
 	td.MinSilence, td.MaxSilence = time.Duration(minMS)*time.Millisecond, time.Duration(maxMS)*time.Millisecond
+	if td.VADThreshold <= 0 || td.VADThreshold >= 1 {
+		return fmt.Errorf("vad_threshold must be between 0 and 1, exclusive")
+	}
 	p.turns = td
 	return nil
 }
