@@ -22,7 +22,7 @@ class Stream:
         self._data += b"\0" * (2 * channels * int(tail * rate))
         self._rate, self._width = rate, 2 * channels
         self._pos, self._start = 0, None
-        self._active = True
+        self._active, self._interrupted = True, False
         self._lock = threading.Lock()
 
     def read(self, frames, exception_on_overflow=True):
@@ -35,8 +35,10 @@ class Stream:
             done = self._pos >= len(self._data)
             # A microphone returns a buffer when it has filled: real time.
             due = self._start + self._pos / self._width / self._rate
+            interrupt = done and not self._interrupted
+            self._interrupted = self._interrupted or done
         time.sleep(max(0.0, due - time.monotonic()))
-        if done:
+        if interrupt:  # once: the script stops reading after Ctrl+C
             os.kill(os.getpid(), signal.SIGINT)
         return chunk + b"\0" * (n - len(chunk))
 
