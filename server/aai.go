@@ -72,6 +72,10 @@ func (s *Server) aaiToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, code, map[string]string{"error": msg})
 		return
 	}
+	if !s.limiter.allow(w, k.TeamID, classSubmit+" "+r.Pattern, s.cfg.SubmitPerMinute) {
+		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "Rate limit exceeded; retry after the time in Retry-After"})
+		return
+	}
 	q := r.URL.Query()
 	expires, maxSession := 0, int(aaiDefaultSessionMax/time.Second)
 	if err := intParam(q, "expires_in_seconds", &expires, 1, 600); err != nil || !q.Has("expires_in_seconds") {

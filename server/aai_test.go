@@ -463,3 +463,32 @@ func TestAAIAbruptDisconnect(t *testing.T) {
 	}
 	aaiBeginOK(t, aaiDial(t, ts, "sample_rate=16000", ts.Key))
 }
+
+// A token's max_session_duration_seconds ends its session with 3008.
+func TestAAIExpired(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a session lasts at least 60 s")
+	}
+	ts, _ := startAAI(t, nil)
+	req, _ := http.NewRequest("GET", ts.URL+"/v3/token?expires_in_seconds=10&max_session_duration_seconds=60", nil)
+	req.Header.Set("Authorization", ts.Key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]string
+	json.NewDecoder(resp.Body).Decode(&m)
+	resp.Body.Close()
+	c := aaiDial(t, ts, "sample_rate=16000&token="+url.QueryEscape(m["token"]), "")
+	aaiBeginOK(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Second)
+	defer cancel()
+	for {
+		if _, _, err := c.Read(ctx); err != nil {
+			if code := websocket.CloseStatus(err); code != aaiExpired {
+				t.Fatalf("closed with %v, want 3008", err)
+			}
+			return
+		}
+	}
+}
