@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"github.com/whospoke/whospoke/api"
@@ -40,16 +41,16 @@ func (s *Server) aaiSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := parseAAIParams(r.URL.Query())
 	if err != nil {
-		c.Close(aaiInvalidMessage, err.Error())
+		aaiClose(c, aaiInvalidMessage, err.Error())
 		return
 	}
 	if s.openText == nil {
-		c.Close(aaiServerError, "Live transcription is not available on this server")
+		aaiClose(c, aaiServerError, "Live transcription is not available on this server")
 		return
 	}
 	id, maxDur, code, reason := s.aaiAdmit(r.Context(), aaiCredential(r))
 	if code != 0 {
-		c.Close(code, reason)
+		aaiClose(c, code, reason)
 		return
 	}
 	sess, err := s.openText(livetranscribe.Options{Turns: p.turns, Diarize: p.labels, MaxSpeakers: p.maxSpeakers,
@@ -57,7 +58,7 @@ func (s *Server) aaiSocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.log.Error("live transcription session", "err", err)
 		s.endStream(id, api.LiveError, "session failed to start", 0)
-		c.Close(aaiServerError, "Server error")
+		aaiClose(c, aaiServerError, "Server error")
 		return
 	}
 	ac := &aaiConn{s: s, c: c, id: id, p: p, sess: sess, log: s.log.With("stream", id, "dialect", aaiDialect),
@@ -101,7 +102,10 @@ func (ac *aaiConn) serve(maxDur time.Duration) {
 	ac.write(begin)
 	go ac.pump()
 	msgs, stopReader := readMessages(ac.c)
-	defer stopReader()
+	defer func() {
+		stopReader() // the connection is closed now: a pump still writing stops
+		<-ac.pumpDone
+	}()
 
 	var idle <-chan time.Time
 	idleTimer := time.NewTimer(ac.p.inactivity)
@@ -278,9 +282,7 @@ func (ac *aaiConn) finish(code websocket.StatusCode, reason string, termination 
 		status = api.LiveError
 	}
 	ac.s.endStream(ac.id, status, reason, ac.audioSeconds())
-	if err := ac.c.Close(code, reason); err != nil {
-		ac.log.Debug("live close", "err", err)
-	}
+	aaiClose(ac.c, code, reason)
 	ac.log.Info("live session ended", "code", int(code), "reason", reason, "audio_s", ac.audioSeconds())
 }
 
@@ -292,9 +294,7 @@ func (ac *aaiConn) fail(code websocket.StatusCode, reason string) {
 	// The record first: a client that sees the close may at once ask for
 	// the status or open its next session.
 	ac.s.endStream(ac.id, api.LiveError, reason, ac.audioSeconds())
-	if err := ac.c.Close(code, reason); err != nil {
-		ac.log.Debug("live close", "err", err)
-	}
+	aaiClose(ac.c, code, reason)
 	ac.closeSession()
 	ac.log.Info("live session refused input", "code", int(code), "reason", reason)
 }
@@ -325,4 +325,14 @@ func (ac *aaiConn) closeSession() {
 // audioSeconds is the audio the client sent.
 func (ac *aaiConn) audioSeconds() float64 {
 	return float64(ac.received) / float64(ac.p.sampleRate)
+}
+
+// aaiClose closes c with code and reason, cut to the 123 bytes a close
+// frame holds (a longer one would lose the code too).
+func aaiClose(c *websocket.Conn, code websocket.StatusCode, reason string) {
+	for len(reason) > 123 {
+		_, n := utf8.DecodeLastRuneInString(reason)
+		reason = reason[:len(reason)-n]
+	}
+	_ = c.Close(code, reason)
 }
