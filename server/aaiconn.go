@@ -65,7 +65,7 @@ func (s *Server) aaiSocket(w http.ResponseWriter, r *http.Request) {
 		begun: time.Now(), pumpDone: make(chan struct{})}
 	ac.formatTurns.Store(p.formatTurns)
 	if p.sampleRate != livetranscribe.SampleRate {
-		ac.rs = audio.NewResampler(p.sampleRate)
+		ac.rs = audio.NewResampler(p.sampleRate, livetranscribe.SampleRate)
 	}
 	ac.serve(maxDur)
 }
@@ -233,11 +233,11 @@ func (ac *aaiConn) audio(m inMsg) bool {
 			return false
 		}
 	}
-	x := make([]float32, 0, n)
+	x := make([]float32, n)
 	if ac.p.mulaw {
-		x = audio.DecodeMulaw(x, m.data)
+		audio.DecodeMulaw(x, m.data)
 	} else {
-		x = audio.DecodePCM16(x, m.data)
+		audio.DecodePCM16(x, m.data)
 	}
 	if ac.rs != nil {
 		x = ac.rs.Process(x)
