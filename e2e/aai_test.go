@@ -15,10 +15,10 @@ import (
 	"github.com/whospoke/whospoke/internal/testenv"
 )
 
-// recipe is a vendor tutorial script from the shared recipes folder beside
+// recipeScript is a vendor tutorial script from the shared recipes folder beside
 // the dev set ($WHOSPOKE_RECIPES overrides); missing, the test skips like
 // the dev set's do.
-func recipe(t *testing.T, name string) string {
+func recipeScript(t *testing.T, name string) string {
 	dir := os.Getenv("WHOSPOKE_RECIPES")
 	if dir == "" {
 		dir = filepath.Join("..", "..", "shared", "recipes")
@@ -33,8 +33,8 @@ func recipe(t *testing.T, name string) string {
 	return p
 }
 
-// stmWords is the reference transcript of an STM file, in time order.
-func stmWords(t *testing.T, path string) string {
+// stmText is the reference transcript of an STM file, in time order.
+func stmText(t *testing.T, path string) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -48,11 +48,11 @@ func stmWords(t *testing.T, path string) string {
 	return strings.Join(words, " ")
 }
 
-// finalLine is how the AssemblyAI quickstart prints a final turn: it
+// aaiFinalLine is how the AssemblyAI quickstart prints a final turn: it
 // blanks the partial's line first.
-var finalLine = regexp.MustCompile("\r {80}\r(.*)$")
+var aaiFinalLine = regexp.MustCompile("\r {80}\r(.*)$")
 
-var speakerTag = regexp.MustCompile(`\[([A-Z]+)\] `)
+var aaiSpeakerTag = regexp.MustCompile(`\[([A-Z]+)\] `)
 
 // AssemblyAI's streaming diarization quickstart runs unchanged against
 // whospoke but for its endpoint and key, its microphone a WAV played at
@@ -60,7 +60,7 @@ var speakerTag = regexp.MustCompile(`\[([A-Z]+)\] `)
 // and its words, and it sees the session terminate.
 func TestAssemblyAIRecipe(t *testing.T) {
 	py := python(t, "websocket")
-	script := recipe(t, "seed002_streaming_diarization.py")
+	script := recipeScript(t, "seed002_streaming_diarization.py")
 	dev := testenv.DevSet(t, "sim/sim07_digits_2spk.wav")
 	src, err := os.ReadFile(script)
 	if err != nil {
@@ -81,8 +81,12 @@ func TestAssemblyAIRecipe(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	fakemic, err := filepath.Abs("testdata/fakemic")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.CommandContext(ctx, py, copyPath)
-	cmd.Env = append(os.Environ(), "PYTHONPATH="+abs(t, "testdata/fakemic"), "PYTHONUNBUFFERED=1",
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+fakemic, "PYTHONUNBUFFERED=1",
 		"WHOSPOKE_FAKE_MIC="+filepath.Join(dev, "sim", "sim07_digits_2spk.wav"),
 		// The script waits only 2 s for Termination after Ctrl+C, so the
 		// speaker stays quiet a while first, for the last turns to be
@@ -95,18 +99,18 @@ func TestAssemblyAIRecipe(t *testing.T) {
 	speakers := map[string]bool{}
 	var hyp []string
 	for _, line := range strings.Split(string(out), "\n") {
-		m := finalLine.FindStringSubmatch(line)
+		m := aaiFinalLine.FindStringSubmatch(line)
 		if m == nil {
 			continue
 		}
-		for _, tag := range speakerTag.FindAllStringSubmatch(m[1], -1) {
+		for _, tag := range aaiSpeakerTag.FindAllStringSubmatch(m[1], -1) {
 			if tag[1] != "UNKNOWN" {
 				speakers[tag[1]] = true
 			}
 		}
-		hyp = append(hyp, speakerTag.ReplaceAllString(m[1], ""))
+		hyp = append(hyp, aaiSpeakerTag.ReplaceAllString(m[1], ""))
 	}
-	ref := stmWords(t, filepath.Join(dev, "sim", "sim07_digits_2spk.stm"))
+	ref := stmText(t, filepath.Join(dev, "sim", "sim07_digits_2spk.stm"))
 	wer, _, _ := eval.WER(ref, strings.Join(hyp, " "))
 	t.Logf("%d final turns, speakers %v, WER %.3f", len(hyp), speakers, wer)
 	if len(speakers) < 2 || wer > 0.4 || !strings.Contains(string(out), "Session terminated") {
@@ -177,12 +181,4 @@ func TestAssemblyAISDK(t *testing.T) {
 	if formatted < 1 || len(speakers) < 2 {
 		t.Fatalf("%d formatted final turns, word speakers %v: %+v", formatted, speakers, ev.Turn)
 	}
-}
-
-func abs(t *testing.T, p string) string {
-	a, err := filepath.Abs(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
 }

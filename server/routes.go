@@ -37,12 +37,12 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /v1/live/{id}", s.api("stream:read", classPoll, s.getLive))
 	// The WebSocket's single-use token is its authorisation.
 	mux.HandleFunc("GET /v1/live/{id}/ws", s.liveSocket)
+	// Pre-signed URLs carry their own authorisation (the signature).
+	mux.Handle("/media/", media.Handler(s.media, s.signer, s.cfg.MaxFileBytes))
 	// AssemblyAI Universal-Streaming v3: the socket checks its key or token
 	// after the upgrade, so that a refusal is one of the vendor's close codes.
 	mux.HandleFunc("GET /v3/ws", s.aaiSocket)
 	mux.HandleFunc("GET /v3/token", s.aaiToken)
-	// Pre-signed URLs carry their own authorisation (the signature).
-	mux.Handle("/media/", media.Handler(s.media, s.signer, s.cfg.MaxFileBytes))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, fmt.Sprintf("No route %s %s", r.Method, r.URL.Path))
 	})

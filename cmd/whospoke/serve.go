@@ -134,11 +134,12 @@ can share one queue, database and media bucket.`,
 			if err != nil {
 				return err
 			}
-			// Live transcription (/v3/ws) shares the live engine and loads
-			// Whisper once here: a connection loads nothing.
-			lt, err := livetranscribe.New(livetranscribe.Config{ModelsDir: models.ResolveDir(modelsDirFlag), Live: live})
+			// Live transcription (OpenAI Realtime, Live with transcription)
+			// shares the live diarizer; without its models the rest serves on.
+			lt, err := livetranscribe.New(livetranscribe.Config{ModelsDir: models.ResolveDir(modelsDirFlag), Threads: 1, Live: live})
 			if err != nil {
 				log.Warn("live transcription unavailable", "err", err)
+				lt = nil
 			} else {
 				defer lt.Close()
 			}
