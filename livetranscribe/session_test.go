@@ -86,7 +86,7 @@ func run(t testing.TB, e *Engine, opt Options, samples []float32, pace time.Dura
 			time.Sleep(pace)
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
 	defer cancel()
 	if err := s.Close(ctx); err != nil {
 		t.Fatal(err)
