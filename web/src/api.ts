@@ -32,7 +32,7 @@ async function plain(r: Response): Promise<ApiError> {
     const b = await r.json();
     msg = b.message ?? "";
     if (Array.isArray(b.errors) && b.errors.length)
-      msg += ": " + b.errors.map((e: { field: string; message: string }) => `${e.field} ${e.message}`).join("; ");
+      msg += " — " + b.errors.map((e: { field: string; message: string }) => `${e.field}: ${e.message}`).join("; ");
   } catch {
     msg = r.statusText;
   }

@@ -73,8 +73,20 @@ function showResult(r: Result, audio: Blob | null) {
   player.removeAttribute("src");
   if (audio) player.src = URL.createObjectURL(audio);
   timeline.selected = null;
+  timeline.playhead(null);
+  stopAt = Infinity;
   $<HTMLButtonElement>("vp-turn").disabled = true;
+  input("zoom").value = "0";
+  zoom();
   redraw();
+}
+
+// Zoom is a factor over "the whole file fits the width" (1× to 64×).
+function zoom() {
+  if (!result) return;
+  const factor = 2 ** Number(input("zoom").value);
+  input("zoom").setAttribute("aria-valuetext", `${factor}×`);
+  timeline.zoom((timeline.width / Math.max(result.duration, 1)) * factor);
 }
 
 function redraw() {
@@ -98,7 +110,7 @@ function drawTranscript(r: Result) {
       const who = document.createElement("strong");
       who.textContent = r.name(l.speaker);
       who.style.color = colour(r.speakers, l.speaker);
-      b.append(`${clock(l.start)} `, who, l.text ? ` ${l.text}` : ` ${clock(l.end)}`);
+      b.append(`${clock(l.start)}–${clock(l.end)} `, who, l.text ? ` ${l.text}` : "");
       b.addEventListener("click", () => play(l.start, l.end));
       li.append(b);
       return li;
@@ -261,6 +273,7 @@ function micButton(on: boolean) {
 async function toggleLive() {
   if (live.running) return live.stop();
   $("captions").replaceChildren();
+  $("live-timeline").hidden = false;
   await live.start(input("live-transcription").checked);
   micButton(true);
 }
@@ -344,7 +357,7 @@ function wire() {
     guard(diarize)();
   });
   dropZone();
-  input("zoom").addEventListener("input", () => timeline.zoom(Number(input("zoom").value)));
+  input("zoom").addEventListener("input", zoom);
   player.addEventListener("play", () => requestAnimationFrame(tick));
   player.addEventListener("seeked", tick);
   for (const b of document.querySelectorAll<HTMLButtonElement>("[data-export]"))

@@ -44,6 +44,11 @@ export class Timeline {
     this.tracks.replaceChildren(this.ruler(v.duration), ...v.speakers.map((s) => this.lane(v, s)), this.head);
   }
 
+  // width is the visible track width, to fit a whole file into it.
+  get width(): number {
+    return Math.max(100, this.scroll.clientWidth - 4);
+  }
+
   zoom(pps: number) {
     // Keep the second at the left edge in view across the zoom.
     const left = this.scroll.scrollLeft / this.pps;
