@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -52,6 +53,8 @@ type uiResult struct {
 	RTTMName        string   `json:"rttmName"`
 	RTTM            string   `json:"rttm"`
 	JobsListed      int      `json:"jobsListed"`
+	Voiceprints     []string `json:"voiceprintsExported"`
+	IdentifiedLanes []string `json:"identifiedLanes"`
 	NarrowOverflow  any      `json:"narrowOverflow"`
 	CaptionsRefused bool     `json:"captionsRefused"`
 	CaptionsError   string   `json:"captionsError"`
@@ -63,7 +66,7 @@ type uiResult struct {
 
 // The page in a real browser against a real server: a bad key's error, upload
 // and the timeline's lanes and turns, rename, the RTTM export against the
-// job's JSON, live from a fake microphone, and no request off the origin.
+// job's JSON, enrolling a turn as a voiceprint and identifying with it, live from a fake microphone, and no request off the origin.
 // Screenshots of each state go to web/test-results/ (not committed).
 func TestWebPage(t *testing.T) {
 	node, chromium := webTools(t)
@@ -120,6 +123,9 @@ func TestWebPage(t *testing.T) {
 	}
 	if ui.JobsListed < 1 || ui.NarrowOverflow != false {
 		t.Errorf("jobs listed %d, narrow screen overflows %v", ui.JobsListed, ui.NarrowOverflow)
+	}
+	if strings.Join(ui.Voiceprints, ",") != "Alice" || !slices.Contains(ui.IdentifiedLanes, "Alice") {
+		t.Errorf("voiceprints exported %v; identify's lanes %v, want Alice among them", ui.Voiceprints, ui.IdentifiedLanes)
 	}
 	if ui.LiveLanes < 2 || ui.LiveFinalLanes < 2 {
 		t.Errorf("live: %d lanes while streaming, %d at the end; want 2", ui.LiveLanes, ui.LiveFinalLanes)

@@ -95,6 +95,24 @@ try {
     result[kind.toLowerCase()] = await readFile(await d.path(), "utf8");
   }
 
+  // Voiceprints: enrol Alice from her longest turn, kept in the browser;
+  // identify on the same file then names her lane with a confidence.
+  const lane = page.locator("#timeline .lane[aria-label='Alice'] .turn");
+  const widths = await lane.evaluateAll((bs) => bs.map((b) => b.getBoundingClientRect().width));
+  await lane.nth(widths.indexOf(Math.max(...widths))).click();
+  await page.getByLabel("Name", { exact: true }).fill("Alice");
+  await page.getByRole("button", { name: "Enrol selected turn" }).click();
+  await page.locator("#voiceprints li", { hasText: "Alice" }).waitFor({ timeout: 120_000 });
+  const [vpd] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export voiceprints" }).click()]);
+  result.voiceprintsExported = JSON.parse(await readFile(await vpd.path(), "utf8")).voiceprints.map((v) => v.label);
+  await page.getByLabel("Identify enrolled voiceprints").check();
+  await page.getByRole("button", { name: "Diarize" }).click();
+  await page.locator("#status").filter({ hasText: "Job succeeded" }).waitFor({ timeout: 180_000 });
+  await page.locator(".match", { hasText: /matched Alice \(\d+\)/ }).waitFor();
+  result.identifiedLanes = await page.locator("#timeline .label").allTextContents();
+  await page.getByLabel("Identify enrolled voiceprints").uncheck();
+  await shot(page, "06-identified");
+
   // The jobs list shows the job as succeeded.
   await page.getByRole("button", { name: "Refresh" }).click();
   await page.locator("#jobs tr", { hasText: "succeeded" }).first().waitFor();
@@ -107,7 +125,7 @@ try {
       ? [...document.querySelectorAll("body *")].filter((e) => !e.closest(".scroll") && e.getBoundingClientRect().right > innerWidth).map((e) => e.tagName + "#" + e.id + "." + e.className)
       : false,
   );
-  await shot(page, "06-narrow");
+  await shot(page, "07-narrow");
   await page.setViewportSize({ width: 1200, height: 900 });
 
   // Live with captions asked for: captions appear, or the server's refusal
@@ -121,7 +139,7 @@ try {
   if (result.captionsRefused) {
     result.captionsError = await alert.textContent();
     step(`live transcription refused: ${result.captionsError}`);
-    await shot(page, "07-live-captions-refused");
+    await shot(page, "08-live-captions-refused");
     await page.getByLabel("Live captions (transcription)").uncheck();
     await page.getByRole("button", { name: "Start microphone" }).click();
   }
@@ -130,13 +148,13 @@ try {
   if (!result.captionsRefused) await page.locator("#captions li").first().waitFor({ timeout: 120_000 });
   result.liveLanes = await page.locator("#live-timeline .lane").count();
   result.captions = await page.locator("#captions li").count();
-  await shot(page, "08-live");
+  await shot(page, "09-live");
   await stopButton.click();
   await page.locator("#live-status", { hasText: "Done" }).waitFor({ timeout: 60_000 });
   assert.match(await page.locator("#result-name").textContent(), /^live-/);
   result.liveFinalLanes = await page.locator("#timeline .lane").count();
   result.liveFinalTurns = await page.locator("#timeline .turn").count();
-  await shot(page, "09-live-done");
+  await shot(page, "10-live-done");
   step(`live: ${result.liveLanes} lanes while streaming, final ${result.liveFinalLanes} lanes ${result.liveFinalTurns} turns`);
 
   // Every request stayed on the server's origin.
