@@ -62,6 +62,9 @@ type uiResult struct {
 	Captions        int      `json:"captions"`
 	LiveFinalLanes  int      `json:"liveFinalLanes"`
 	Requests        []string `json:"requests"`
+	MockCaptions    []string `json:"mockCaptions"`
+	MockTranscript  []string `json:"mockTranscript"`
+	MockFinalLanes  int      `json:"mockFinalLanes"`
 }
 
 // The page in a real browser against a real server: a bad key's error, upload
@@ -134,6 +137,12 @@ func TestWebPage(t *testing.T) {
 		t.Logf("live transcription refused by this server (shown as %q); captions not checked", ui.CaptionsError)
 	} else if ui.Captions == 0 {
 		t.Errorf("live transcription accepted but no captions shown")
+	}
+	// Captions from the mocked stream: the final line replaced the partial one,
+	// and the final result's transcript carries it.
+	if len(ui.MockCaptions) != 1 || !strings.Contains(ui.MockCaptions[0], "SPEAKER_00 And so, my fellow Americans") ||
+		len(ui.MockTranscript) != 1 || !strings.Contains(ui.MockTranscript[0], "And so, my fellow Americans") || ui.MockFinalLanes != 1 {
+		t.Errorf("mocked live captions %q, final transcript %q, %d lanes", ui.MockCaptions, ui.MockTranscript, ui.MockFinalLanes)
 	}
 	t.Logf("page usable after %d ms; %d requests, all on %s", ui.LoadMs, len(ui.Requests), n.URL)
 }

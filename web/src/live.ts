@@ -39,7 +39,18 @@ export class Live {
     return this.sent / 10;
   }
 
+  // reset forgets the previous stream: each start is a new session.
+  private reset() {
+    this.frames = [];
+    this.sent = 0;
+    this.turns = [];
+    this.open.clear();
+    this.finals = [];
+    this.partial.clear();
+  }
+
   async start(transcription: boolean) {
+    this.reset();
     // Only ask for transcription when the user ticked it: a server without a
     // live transcriber refuses it (400), and that refusal is shown as it is.
     const { url } = await call<{ url: string }>("POST", "/v1/live", transcription ? { transcription: true } : {});

@@ -157,6 +157,41 @@ try {
   await shot(page, "10-live-done");
   step(`live: ${result.liveLanes} lanes while streaming, final ${result.liveFinalLanes} lanes ${result.liveFinalTurns} turns`);
 
+  // Captions, with the live stream mocked in the browser: this server has no
+  // live transcription yet, so POST /v1/live and the socket are answered by
+  // the test with the transcription extension's events (CONTRACTS §2): a
+  // partial line, then its final text, which replaces it.
+  await page.route("**/v1/live", (r) => r.fulfill({ json: { id: "mock", url: `${origin.replace(/^http/, "ws")}/v1/live/mock/ws?token=t` } }));
+  await page.routeWebSocket(/\/v1\/live\/mock\/ws/, (ws) => {
+    let frames = 0;
+    const send = (type, data) => ws.send(JSON.stringify({ type, data }));
+    const line = { speaker: "SPEAKER_00", start: 0.2, end: 1.1, words: [] };
+    ws.onMessage((m) => {
+      if (typeof m === "string") {
+        if (JSON.parse(m).type !== "end_of_stream") return;
+        send("diarization_speaker_end", { timestamp: frames / 10, speaker: "SPEAKER_00" });
+        ws.close({ code: 1000, reason: "end of stream" });
+        return;
+      }
+      assert.equal(m.length, 6400); // 100 ms of 16 kHz pcm_f32le
+      if (++frames === 3) {
+        send("diarization_speaker_start", { timestamp: 0.2, speaker: "SPEAKER_00" });
+        send("transcript", { ...line, text: "and so my", final: false });
+      } else if (frames === 12) send("transcript", { ...line, text: "And so, my fellow Americans", final: true });
+    });
+  });
+  await page.getByLabel("Live captions (transcription)").check();
+  await page.getByRole("button", { name: "Start microphone" }).click();
+  await page.locator("#captions li", { hasText: "and so my" }).waitFor();
+  await page.locator("#captions li", { hasText: "And so, my fellow Americans" }).waitFor();
+  result.mockCaptions = await page.locator("#captions li").allTextContents();
+  await shot(page, "11-live-captions-mocked");
+  await stopButton.click();
+  await page.locator("#live-status", { hasText: "Done" }).waitFor();
+  result.mockTranscript = await page.locator("#transcript li").allTextContents();
+  result.mockFinalLanes = await page.locator("#timeline .lane").count(); // nothing left from the stream before
+  await page.unroute("**/v1/live");
+
   // Every request stayed on the server's origin.
   const away = result.requests.filter((u) => !u.startsWith(origin + "/") && !u.startsWith("blob:") && !u.startsWith("data:"));
   assert.deepEqual(away, []);
