@@ -47,6 +47,7 @@ func webTools(t *testing.T) (node, chromium string) {
 // uiResult is what web/test/ui.mjs saw and downloaded.
 type uiResult struct {
 	LoadMs          int      `json:"loadMs"`
+	UsableMs        float64  `json:"usableMs"`
 	JobID           string   `json:"jobId"`
 	Lanes           int      `json:"lanes"`
 	Turns           int      `json:"turns"`
@@ -65,6 +66,7 @@ type uiResult struct {
 	MockCaptions    []string `json:"mockCaptions"`
 	MockTranscript  []string `json:"mockTranscript"`
 	MockFinalLanes  int      `json:"mockFinalLanes"`
+	Unsupported     string   `json:"unsupportedError"`
 }
 
 // The page in a real browser against a real server: a bad key's error, upload
@@ -117,6 +119,7 @@ func TestWebPage(t *testing.T) {
 	if len(speakers) != 2 || ui.Lanes != 2 || ui.Turns != len(out2.Diarization) {
 		t.Errorf("timeline: %d lanes, %d turns; job: %d speakers, %d turns", ui.Lanes, ui.Turns, len(speakers), len(out2.Diarization))
 	}
+	t.Logf("unsupported file shown as %q", ui.Unsupported)
 	var want strings.Builder
 	if err := output.WriteRTTM(&want, a); err != nil {
 		t.Fatal(err)
@@ -144,7 +147,7 @@ func TestWebPage(t *testing.T) {
 		len(ui.MockTranscript) != 1 || !strings.Contains(ui.MockTranscript[0], "And so, my fellow Americans") || ui.MockFinalLanes != 1 {
 		t.Errorf("mocked live captions %q, final transcript %q, %d lanes", ui.MockCaptions, ui.MockTranscript, ui.MockFinalLanes)
 	}
-	t.Logf("page usable after %d ms; %d requests, all on %s", ui.LoadMs, len(ui.Requests), n.URL)
+	t.Logf("page usable %.0f ms after navigation start (%d ms around the first goto); %d requests, all on %s", ui.UsableMs, ui.LoadMs, len(ui.Requests), n.URL)
 }
 
 func getJob(t *testing.T, base, key, id string) api.Job {

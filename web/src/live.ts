@@ -4,14 +4,15 @@
 // extension), and on stop the flushed final result.
 import { call, onOrigin } from "./api";
 import type { Line, Output, Turn } from "./model";
+import type { Voiceprint } from "./voiceprints";
 import { encodeWav } from "./wav";
 
 export interface LiveHooks {
-  turns(turns: Turn[], now: number): void;
+  turns(turns: Turn[], now: number, names: Map<string, string>): void;
   captions(lines: Line[]): void;
   status(s: string): void;
   error(msg: string): void;
-  done(out: Output, audio: Blob): void;
+  done(out: Output, audio: Blob, names: Map<string, string>): void;
 }
 
 interface TranscriptEvent extends Line {
@@ -28,6 +29,7 @@ export class Live {
   private open = new Map<string, Turn>();
   private finals: Line[] = [];
   private partial = new Map<string, Line>();
+  private names = new Map<string, string>(); // live identification's matches
 
   constructor(private hooks: LiveHooks) {}
 
@@ -47,13 +49,19 @@ export class Live {
     this.open.clear();
     this.finals = [];
     this.partial.clear();
+    this.names.clear();
   }
 
-  async start(transcription: boolean) {
+  async start(transcription: boolean, voiceprints: Voiceprint[]) {
     this.reset();
     // Only ask for transcription when the user ticked it: a server without a
     // live transcriber refuses it (400), and that refusal is shown as it is.
-    const { url } = await call<{ url: string }>("POST", "/v1/live", transcription ? { transcription: true } : {});
+    // Enrolled voiceprints name live speakers as soon as they match.
+    const body = {
+      ...(transcription ? { transcription: true } : {}),
+      ...(voiceprints.length ? { voiceprints: voiceprints.slice(0, 50) } : {}),
+    };
+    const { url } = await call<{ url: string }>("POST", "/v1/live", body);
     this.mic = await navigator.mediaDevices.getUserMedia({
       audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
     });
@@ -84,11 +92,12 @@ export class Live {
     if (this.ws?.readyState !== WebSocket.OPEN) return; // not yet open: sent below once it is
     while (this.sent < this.frames.length) this.ws.send(this.frames[this.sent++]);
     for (const t of this.open.values()) t.end = this.now;
-    this.hooks.turns(this.turns, this.now);
+    this.hooks.turns(this.turns, this.now, this.names);
   }
 
   private event(ev: { type: string; data?: any; message?: string }) {
     const d = ev.data;
+    if (d?.match) this.names.set(d.speaker, d.match);
     switch (ev.type) {
       case "diarization_speaker_start": {
         const t: Turn = { speaker: d.speaker, start: d.timestamp, end: Math.max(d.timestamp, this.now) };
@@ -111,7 +120,7 @@ export class Live {
       default:
         return;
     }
-    this.hooks.turns(this.turns, this.now);
+    this.hooks.turns(this.turns, this.now, this.names);
   }
 
   // A final line replaces the speaker's partial one.
@@ -136,6 +145,6 @@ export class Live {
     const out: Output = { diarization: [...this.turns].sort((a, b) => a.start - b.start) };
     if (this.finals.length) out.turnLevelTranscription = this.finals;
     this.hooks.status(`Done: ${this.now.toFixed(1)} s of audio`);
-    this.hooks.done(out, encodeWav(all, 16000));
+    this.hooks.done(out, encodeWav(all, 16000), this.names);
   }
 }

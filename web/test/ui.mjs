@@ -35,7 +35,8 @@ try {
   await page.goto(BASE_URL);
   await page.waitForSelector("body[data-ready]");
   result.loadMs = Date.now() - t0;
-  step(`usable after ${result.loadMs} ms`);
+  result.usableMs = await page.evaluate(() => performance.getEntriesByName("whospoke-usable")[0].startTime);
+  step(`usable ${result.usableMs.toFixed(0)} ms after navigation start (${result.loadMs} ms around goto, fresh browser)`);
 
   // A bad key is refused in words, and not kept.
   await page.getByLabel("API key").fill("wrong-key");
@@ -52,19 +53,27 @@ try {
   assert.ok(await alert.isHidden());
   await shot(page, "02-signed-in");
 
+  // A file the server cannot decode: the failed job's reason, in words.
+  await writeFile(`${OUT}/notes.txt`, "not audio\n");
+  await page.setInputFiles("#file", `${OUT}/notes.txt`);
+  await page.getByRole("button", { name: "Diarize" }).click();
+  await alert.filter({ hasText: /Job failed/ }).waitFor({ timeout: 60_000 });
+  result.unsupportedError = await alert.textContent();
+  await shot(page, "03-unsupported-file");
+
   // Upload and diarize; the result shows one lane per speaker.
   await page.setInputFiles("#file", AUDIO);
   await page.getByLabel("Speakers").fill("2"); // the sample's two speakers (the reference RTTM's)
   await page.getByRole("button", { name: "Diarize" }).click();
   await page.locator("#status").filter({ hasText: /Uploading|Job/ }).waitFor();
-  await shot(page, "03-running");
+  await shot(page, "04-running");
   await page.locator("#status").filter({ hasText: "Job succeeded" }).waitFor({ timeout: 180_000 });
   result.jobId = await page.locator("#result").getAttribute("data-job-id");
   result.lanes = await page.locator("#timeline .lane").count();
   result.turns = await page.locator("#timeline .turn").count();
   result.transcriptLines = await page.locator("#transcript li").count();
   step(`job ${result.jobId}: ${result.lanes} lanes, ${result.turns} turns`);
-  await shot(page, "04-result");
+  await shot(page, "05-result");
 
   // A turn plays from its start; the playhead marks the position.
   await page.locator("#timeline .turn").first().click();
@@ -84,7 +93,7 @@ try {
   await page.locator("#timeline .label", { hasText: "Alice" }).waitFor();
   assert.ok((await page.locator("#transcript strong", { hasText: "Alice" }).count()) > 0);
   assert.equal(await page.locator("#timeline .lane[aria-label='Alice']").count(), 1);
-  await shot(page, "05-renamed");
+  await shot(page, "06-renamed");
 
   // Export RTTM (the Go side compares it with the job's JSON).
   const [dl] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "RTTM" }).click()]);
@@ -111,7 +120,7 @@ try {
   await page.locator(".match", { hasText: /matched Alice \(\d+\)/ }).waitFor();
   result.identifiedLanes = await page.locator("#timeline .label").allTextContents();
   await page.getByLabel("Identify enrolled voiceprints").uncheck();
-  await shot(page, "06-identified");
+  await shot(page, "07-identified");
 
   // The jobs list shows the job as succeeded.
   await page.getByRole("button", { name: "Refresh" }).click();
@@ -125,7 +134,7 @@ try {
       ? [...document.querySelectorAll("body *")].filter((e) => !e.closest(".scroll") && e.getBoundingClientRect().right > innerWidth).map((e) => e.tagName + "#" + e.id + "." + e.className)
       : false,
   );
-  await shot(page, "07-narrow");
+  await shot(page, "08-narrow");
   await page.setViewportSize({ width: 1200, height: 900 });
 
   // Live with captions asked for: captions appear, or the server's refusal
@@ -139,7 +148,7 @@ try {
   if (result.captionsRefused) {
     result.captionsError = await alert.textContent();
     step(`live transcription refused: ${result.captionsError}`);
-    await shot(page, "08-live-captions-refused");
+    await shot(page, "09-live-captions-refused");
     await page.getByLabel("Live captions (transcription)").uncheck();
     await page.getByRole("button", { name: "Start microphone" }).click();
   }
@@ -148,13 +157,13 @@ try {
   if (!result.captionsRefused) await page.locator("#captions li").first().waitFor({ timeout: 120_000 });
   result.liveLanes = await page.locator("#live-timeline .lane").count();
   result.captions = await page.locator("#captions li").count();
-  await shot(page, "09-live");
+  await shot(page, "10-live");
   await stopButton.click();
   await page.locator("#live-status", { hasText: "Done" }).waitFor({ timeout: 60_000 });
   assert.match(await page.locator("#result-name").textContent(), /^live-/);
   result.liveFinalLanes = await page.locator("#timeline .lane").count();
   result.liveFinalTurns = await page.locator("#timeline .turn").count();
-  await shot(page, "10-live-done");
+  await shot(page, "11-live-done");
   step(`live: ${result.liveLanes} lanes while streaming, final ${result.liveFinalLanes} lanes ${result.liveFinalTurns} turns`);
 
   // Captions, with the live stream mocked in the browser: this server has no
@@ -185,7 +194,7 @@ try {
   await page.locator("#captions li", { hasText: "and so my" }).waitFor();
   await page.locator("#captions li", { hasText: "And so, my fellow Americans" }).waitFor();
   result.mockCaptions = await page.locator("#captions li").allTextContents();
-  await shot(page, "11-live-captions-mocked");
+  await shot(page, "12-live-captions-mocked");
   await stopButton.click();
   await page.locator("#live-status", { hasText: "Done" }).waitFor();
   result.mockTranscript = await page.locator("#transcript li").allTextContents();
