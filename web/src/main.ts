@@ -47,6 +47,7 @@ function signedIn(on: boolean) {
   $("signin").hidden = on;
   $("signedin").hidden = !on;
   $("app").hidden = !on;
+  $("intro").hidden = on;
   if (on) refreshJobs().catch(showError);
 }
 
@@ -206,7 +207,12 @@ async function diarize() {
     status("Uploading…");
     body.url = await upload(f, f.name);
     const { jobId } = await call<{ jobId: string }>("POST", identify ? "/v1/identify" : "/v1/diarize", body);
-    const job = await waitJob<Output>(jobId, (s) => status(`Job ${s}`));
+    const job = await waitJob<Output>(jobId, (s) => status(`Job ${s}`)).catch((e) => {
+      // The server's reason names its own temporary paths and ffmpeg's
+      // words; say what it means for the user instead.
+      if (/Could not load audio/.test(e.message)) throw new ApiError(`Unsupported file: the server could not decode “${f.name}” as audio or video`);
+      throw e;
+    });
     file = f;
     showResult(new Result(f.name, job.output!), f);
     status(`Job succeeded: ${job.output!.diarization.length} turns`);

@@ -57,7 +57,7 @@ try {
   await writeFile(`${OUT}/notes.txt`, "not audio\n");
   await page.setInputFiles("#file", `${OUT}/notes.txt`);
   await page.getByRole("button", { name: "Diarize" }).click();
-  await alert.filter({ hasText: /Job failed/ }).waitFor({ timeout: 60_000 });
+  await alert.filter({ hasText: /Unsupported file: .*notes\.txt/ }).waitFor({ timeout: 60_000 });
   result.unsupportedError = await alert.textContent();
   await shot(page, "03-unsupported-file");
 
