@@ -67,6 +67,7 @@ type uiResult struct {
 	MockTranscript  []string `json:"mockTranscript"`
 	MockFinalLanes  int      `json:"mockFinalLanes"`
 	Unsupported     string   `json:"unsupportedError"`
+	Busy            string   `json:"busyError"`
 }
 
 // The page in a real browser against a real server: a bad key's error, upload
@@ -83,6 +84,16 @@ func TestWebPage(t *testing.T) {
 	os.RemoveAll(out)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
+	}
+	// The page itself: HTML under a CSP that keeps requests on the origin.
+	resp, err := http.Get(n.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" ||
+		!strings.Contains(resp.Header.Get("Content-Security-Policy"), "connect-src 'self'") {
+		t.Fatalf("GET /: %d %v", resp.StatusCode, resp.Header)
 	}
 	wav := sampleWAV(t)
 	cmd := exec.Command(node, "test/ui.mjs")
@@ -119,7 +130,7 @@ func TestWebPage(t *testing.T) {
 	if len(speakers) != 2 || ui.Lanes != 2 || ui.Turns != len(out2.Diarization) {
 		t.Errorf("timeline: %d lanes, %d turns; job: %d speakers, %d turns", ui.Lanes, ui.Turns, len(speakers), len(out2.Diarization))
 	}
-	t.Logf("unsupported file shown as %q", ui.Unsupported)
+	t.Logf("unsupported file shown as %q; busy server as %q", ui.Unsupported, ui.Busy)
 	var want strings.Builder
 	if err := output.WriteRTTM(&want, a); err != nil {
 		t.Fatal(err)

@@ -43,9 +43,10 @@ async function plain(r: Response): Promise<ApiError> {
     429: "Server busy",
     503: "Server busy",
   };
-  let text = `${lead[r.status] ?? "Request failed"} (${r.status})${msg ? ": " + msg : ""}`;
+  // The header's seconds replace the message's pointer to the header.
   const retry = r.headers.get("Retry-After");
-  if (retry) text += ` — retry in ${retry} s`;
+  if (retry) msg = msg.replace(/[;,]?\s*retry after the time in Retry-After/i, "") + ` — retry in ${retry} s`;
+  const text = `${lead[r.status] ?? "Request failed"} (${r.status})${msg ? ": " + msg : ""}`;
   return new ApiError(text, r.status);
 }
 

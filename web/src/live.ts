@@ -12,8 +12,12 @@ export interface LiveHooks {
   captions(lines: Line[]): void;
   status(s: string): void;
   error(msg: string): void;
-  done(out: Output, audio: Blob, names: Map<string, string>): void;
+  done(out: Output, audio: Blob | null, names: Map<string, string>): void;
 }
+
+// The recorded audio (for the player after stop) is kept up to 30 min
+// (115 MB of float32); a longer stream's result has no player.
+const MAX_KEPT = 18000;
 
 interface TranscriptEvent extends Line {
   final: boolean;
@@ -23,7 +27,9 @@ export class Live {
   private ws: WebSocket | null = null;
   private ctx: AudioContext | null = null;
   private mic: MediaStream | null = null;
-  private frames: Float32Array[] = [];
+  private frames: Float32Array[] = []; // recorded, for the player
+  private keep = true;
+  private pending: Float32Array[] = []; // captured before the socket opened
   private sent = 0;
   private turns: Turn[] = [];
   private open = new Map<string, Turn>();
@@ -44,6 +50,8 @@ export class Live {
   // reset forgets the previous stream: each start is a new session.
   private reset() {
     this.frames = [];
+    this.keep = true;
+    this.pending = [];
     this.sent = 0;
     this.turns = [];
     this.open.clear();
@@ -88,11 +96,19 @@ export class Live {
   }
 
   private frame(f: Float32Array) {
-    this.frames.push(f);
-    if (this.ws?.readyState !== WebSocket.OPEN) return; // not yet open: sent below once it is
-    while (this.sent < this.frames.length) this.ws.send(this.frames[this.sent++]);
+    this.record(f);
+    this.pending.push(f);
+    if (this.ws?.readyState !== WebSocket.OPEN) return; // sent with the next frame once open
+    for (const p of this.pending) this.ws.send(p);
+    this.sent += this.pending.length;
+    this.pending = [];
     for (const t of this.open.values()) t.end = this.now;
     this.hooks.turns(this.turns, this.now, this.names);
+  }
+
+  private record(f: Float32Array) {
+    if (this.keep && this.frames.length >= MAX_KEPT) [this.keep, this.frames] = [false, []];
+    if (this.keep) this.frames.push(f);
   }
 
   private event(ev: { type: string; data?: any; message?: string }) {
@@ -140,11 +156,15 @@ export class Live {
     this.mic = this.ctx = null;
     if (e.code !== 1000) this.hooks.error(`Live stream closed (${e.code})${e.reason ? ": " + e.reason : ""}`);
     for (const t of this.open.values()) t.end = this.now;
-    const all = new Float32Array(this.frames.length * 1600);
-    this.frames.forEach((f, i) => all.set(f, i * 1600));
+    let audio: Blob | null = null;
+    if (this.keep) {
+      const all = new Float32Array(this.frames.length * 1600);
+      this.frames.forEach((f, i) => all.set(f, i * 1600));
+      audio = encodeWav(all, 16000);
+    }
     const out: Output = { diarization: [...this.turns].sort((a, b) => a.start - b.start) };
     if (this.finals.length) out.turnLevelTranscription = this.finals;
     this.hooks.status(`Done: ${this.now.toFixed(1)} s of audio`);
-    this.hooks.done(out, encodeWav(all, 16000), this.names);
+    this.hooks.done(out, audio, this.names);
   }
 }

@@ -61,6 +61,17 @@ try {
   result.unsupportedError = await alert.textContent();
   await shot(page, "03-unsupported-file");
 
+  // A busy server (429 from the rate limit, answered here by the test) is
+  // said so, with when to retry.
+  await page.route("**/v1/diarize", (r) =>
+    r.fulfill({ status: 429, headers: { "Retry-After": "30" }, json: { requestId: "x", message: "Rate limit exceeded; retry after the time in Retry-After" } }),
+  );
+  await page.setInputFiles("#file", AUDIO);
+  await page.getByRole("button", { name: "Diarize" }).click();
+  await alert.filter({ hasText: /Server busy \(429\).*retry in 30 s/ }).waitFor();
+  result.busyError = await alert.textContent();
+  await page.unroute("**/v1/diarize");
+
   // Upload and diarize; the result shows one lane per speaker.
   await page.setInputFiles("#file", AUDIO);
   await page.getByLabel("Speakers").fill("2"); // the sample's two speakers (the reference RTTM's)
@@ -79,6 +90,12 @@ try {
   await page.locator("#timeline .turn").first().click();
   await page.locator("#timeline .playhead").waitFor();
   await page.locator("#transcript button[aria-current]").first().waitFor();
+
+  // The keyboard reaches a turn and plays it.
+  await page.locator("#timeline .turn").nth(1).focus();
+  await page.keyboard.press("Enter");
+  await page.locator("#timeline .turn.selected").waitFor();
+  assert.equal(await page.locator("#timeline .turn").nth(1).evaluate((b) => b.classList.contains("selected")), true);
 
   // Zoom in: the track area widens.
   const w0 = await page.locator("#timeline .tracks").evaluate((e) => e.scrollWidth);
