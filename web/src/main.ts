@@ -366,6 +366,7 @@ function wire() {
   });
   dropZone();
   input("zoom").addEventListener("input", zoom);
+  addEventListener("resize", zoom); // "fits the width" follows the window (a turned phone)
   player.addEventListener("play", () => requestAnimationFrame(tick));
   player.addEventListener("seeked", tick);
   for (const b of document.querySelectorAll<HTMLButtonElement>("[data-export]"))
