@@ -189,6 +189,11 @@ try {
   // the test with the transcription extension's events (CONTRACTS §2): a
   // partial line, then its final text, which replaces it.
   await page.route("**/v1/live", (r) => r.fulfill({ json: { id: "mock", url: `${origin.replace(/^http/, "ws")}/v1/live/mock/ws?token=t` } }));
+  // The final line is sent only once the test has seen the partial one: frames
+  // queued before the socket opened arrive together, and a final sent by
+  // frame count could replace the partial before anyone saw it.
+  let partialSeen = false;
+  let finalSent = false;
   await page.routeWebSocket(/\/v1\/live\/mock\/ws/, (ws) => {
     let frames = 0;
     const send = (type, data) => ws.send(JSON.stringify({ type, data }));
@@ -204,12 +209,16 @@ try {
       if (++frames === 3) {
         send("diarization_speaker_start", { timestamp: 0.2, speaker: "SPEAKER_00" });
         send("transcript", { ...line, text: "and so my", final: false });
-      } else if (frames === 12) send("transcript", { ...line, text: "And so, my fellow Americans", final: true });
+      } else if (partialSeen && !finalSent) {
+        finalSent = true;
+        send("transcript", { ...line, text: "And so, my fellow Americans", final: true });
+      }
     });
   });
   await page.getByLabel("Live captions (transcription)").check();
   await page.getByRole("button", { name: "Start microphone" }).click();
   await page.locator("#captions li", { hasText: "and so my" }).waitFor();
+  partialSeen = true;
   await page.locator("#captions li", { hasText: "And so, my fellow Americans" }).waitFor();
   result.mockCaptions = await page.locator("#captions li").allTextContents();
   await shot(page, "12-live-captions-mocked");
