@@ -131,6 +131,11 @@ try {
   await page.locator("#voiceprints li", { hasText: "Alice" }).waitFor({ timeout: 120_000 });
   const [vpd] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export voiceprints" }).click()]);
   result.voiceprintsExported = JSON.parse(await readFile(await vpd.path(), "utf8")).voiceprints.map((v) => v.label);
+  // Removed, then imported back from the exported file.
+  await page.getByRole("button", { name: "Remove Alice" }).click();
+  assert.equal(await page.locator("#voiceprints li").count(), 0);
+  await page.setInputFiles("#vp-import", await vpd.path());
+  await page.locator("#voiceprints li", { hasText: "Alice" }).waitFor();
   await page.getByLabel("Identify enrolled voiceprints").check();
   await page.getByRole("button", { name: "Diarize" }).click();
   await page.locator("#status").filter({ hasText: "Job succeeded" }).waitFor({ timeout: 180_000 });
