@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/whospoke/whospoke/media"
+	"github.com/whospoke/whospoke/web"
 )
 
 // rate classes of CONTRACTS §1: job submission and polling.
@@ -39,6 +40,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/live/{id}/ws", s.liveSocket)
 	// Pre-signed URLs carry their own authorisation (the signature).
 	mux.Handle("/media/", media.Handler(s.media, s.signer, s.cfg.MaxFileBytes))
+	// The browser page (web/), embedded: / and its bundle under /assets/.
+	mux.Handle("GET /{$}", web.Handler())
+	mux.Handle("GET /assets/", web.Handler())
 	// AssemblyAI Universal-Streaming v3: the socket checks its key or token
 	// after the upgrade, so that a refusal is one of the vendor's close codes.
 	mux.HandleFunc("GET /v3/ws", s.aaiSocket)
