@@ -91,7 +91,7 @@ func TestAssemblyAIRecipe(t *testing.T) {
 		// The script waits only 2 s for Termination after Ctrl+C, so the
 		// speaker stays quiet a while first, for the last turns to be
 		// recognised even on a loaded machine.
-		"WHOSPOKE_FAKE_MIC_TAIL=12")
+		"WHOSPOKE_FAKE_MIC_TAIL=20")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("recipe: %v\n%s\nserver:\n%s", err, out, n.Logs())
