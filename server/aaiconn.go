@@ -19,11 +19,13 @@ import (
 )
 
 // aaiFinishTimeout bounds the final recognition after Terminate, and
-// aaiWriteGrace the writing of its results: the official SDK waits 5 s for
-// Termination.
+// aaiWriteGrace the writing of its results: AssemblyAI's quickstart closes
+// the socket 2 s after sending Terminate (the official SDK waits 5 s), and
+// Termination must reach it; on a loaded server the last words are lost
+// rather than the Termination.
 const (
-	aaiFinishTimeout = 3500 * time.Millisecond
-	aaiWriteGrace    = time.Second
+	aaiFinishTimeout = 1500 * time.Millisecond
+	aaiWriteGrace    = 300 * time.Millisecond
 )
 
 // aaiSocket answers GET /v3/ws. The upgrade comes first, so that every
