@@ -76,7 +76,7 @@ func TestEvalShortWindow(t *testing.T) {
 
 type evalSums struct {
 	clips, fallbacks, refWords, errFull, errShort, fullWords, disagree int
-	full, short                                                         time.Duration
+	full, short                                                        time.Duration
 }
 
 func (s *evalSums) add(t *testing.T, m *Model, path, ref string) {
