@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func loadAudio(t *testing.T, path string) *audio.Audio {
+func loadAudio(t testing.TB, path string) *audio.Audio {
 	t.Helper()
 	a, err := audio.Open(context.Background(), path, audio.DefaultOptions())
 	if err != nil {
@@ -57,7 +57,7 @@ func loadAudio(t *testing.T, path string) *audio.Audio {
 	return a
 }
 
-func samples(t *testing.T, a *audio.Audio) []float32 {
+func samples(t testing.TB, a *audio.Audio) []float32 {
 	t.Helper()
 	s, err := a.Samples(0, a.Len())
 	if err != nil {
