@@ -16,6 +16,11 @@ import (
 // session; its speaker events go out as today's, its turns as transcript
 // events.
 
+// liveFlushTimeout bounds how long closing a transcription session waits for
+// the turns still being decoded (a client that fed audio faster than real
+// time, on a loaded server, waits this long at most for its last turns).
+const liveFlushTimeout = 2 * time.Minute
+
 // startText opens the stream's transcription session. Live has no commits:
 // turns end on silence or a speaker change, as AssemblyAI's do.
 func (lc *liveConn) startText() error {
@@ -60,7 +65,7 @@ func transcriptOf(t *livetranscribe.Turn, final bool) api.Transcript {
 // closeText finalises the transcription session and reads its events to
 // the end, sending them when forward.
 func (lc *liveConn) closeText(forward bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), liveFlushTimeout)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- lc.tsess.Close(ctx) }()

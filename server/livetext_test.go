@@ -19,7 +19,7 @@ import (
 // transcript events whose final turns hold both speakers' words.
 func TestLiveTranscription(t *testing.T) {
 	dev := testenv.DevSet(t, "sim/sim07_digits_2spk.wav")
-	ts := startServerText(t, fast, liveText(t))
+	ts := startServerText(t, nil, liveText(t))
 	a, err := audio.Open(context.Background(), filepath.Join(dev, "sim", "sim07_digits_2spk.wav"), audio.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +27,7 @@ func TestLiveTranscription(t *testing.T) {
 	defer a.Close()
 	src := head(t, a, 16)
 	res, err := ts.client().Stream(context.Background(), src, client.StreamOptions{
-		Request: api.LiveRequest{Transcription: true}, Pace: client.Max})
+		Request: api.LiveRequest{Transcription: true}, Pace: client.Realtime})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -282,7 +282,7 @@ func (rc *rtConn) commit() *oaiErr {
 			Message: fmt.Sprintf("Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, but buffer only has %.2fms of audio.", buffered*1000)}
 	}
 	id, prev := rc.items.commit(rc.newID("item"))
-	rc.send(map[string]any{"type": "input_audio_buffer.committed", "item_id": id, "previous_item_id": prev})
+	rc.send(map[string]any{"type": "input_audio_buffer.committed", "item_id": id, "previous_item_id": nullable(prev)})
 	if err := rc.sess.EndTurn(rc.s.liveCtx); err != nil {
 		return rc.serverError(err)
 	}
@@ -335,7 +335,7 @@ func (rc *rtConn) closeSession(forward bool) {
 	if rc.sess == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), liveFlushTimeout)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- rc.sess.Close(ctx) }()

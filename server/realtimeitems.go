@@ -9,11 +9,11 @@ import (
 
 // rtItems maps the engine's turns onto OpenAI's conversation items. The open
 // buffer has its item ID before it is committed (speech_started names it);
-// committed buffers wait, in order, for their final turn. Times are seconds
-// of input audio from the session's start.
+// committed buffers wait for their final turn. Times are seconds of input
+// audio from the session's start.
 type rtItems struct {
 	cur, last string
-	pending   []string           // committed items awaiting their transcript
+	pending   []rtPending        // committed items awaiting their transcript
 	itemOf    map[int]string     // turn order → the item its deltas went to
 	sent      map[int]int        // turn order → words already sent as deltas
 	usage     map[string]float64 // item → seconds of audio it holds
@@ -21,20 +21,62 @@ type rtItems struct {
 	bufStart  float64            // where the open buffer starts
 }
 
+// rtPending is a committed item: by the client (answered by a committed
+// final), or by the VAD's stop at time at (answered by the silence final
+// that ends there).
+type rtPending struct {
+	id     string
+	client bool
+	at     float64
+}
+
+// splitSlack: a silence final ending this long before a pending VAD stop is
+// an earlier part of that speech, split off at a speaker change (each part
+// holds at least a second).
+const splitSlack = 0.5
+
 func (it *rtItems) buffered() float64 { return max(0, it.in-it.bufStart) }
 
-// commit closes the open buffer as an item (at the end of the audio so far)
-// and opens item next.
-func (it *rtItems) commit(next string) (id, prev string) { return it.commitAt(next, it.in) }
+// commit closes the open buffer as an item the client committed (at the
+// end of the audio so far) and opens item next.
+func (it *rtItems) commit(next string) (id, prev string) { return it.commitAt(next, it.in, true) }
 
-// commitAt is commit with the buffer ending at time at (the server's VAD
-// decides the end after the audio that proved it).
-func (it *rtItems) commitAt(next string, at float64) (id, prev string) {
+// commitAt closes the open buffer at time at (for the VAD: where the speech
+// stopped) as an item awaiting its final turn, and opens item next.
+func (it *rtItems) commitAt(next string, at float64, client bool) (id, prev string) {
 	at = max(at, it.bufStart)
 	id, prev = it.cur, it.last
 	it.usage[id] = at - it.bufStart
-	it.pending = append(it.pending, id)
+	it.pending = append(it.pending, rtPending{id: id, client: client, at: at})
 	it.last, it.cur, it.bufStart = id, next, at
+	return id, prev
+}
+
+// take finds the pending item a final turn answers: the oldest client
+// commit for a committed turn, the oldest VAD stop for a silence final that
+// reaches it.
+func (it *rtItems) take(t *livetranscribe.Turn) (string, bool) {
+	for i, p := range it.pending {
+		if p.client == t.Committed && (p.client || t.End >= p.at-splitSlack) {
+			it.pending = append(it.pending[:i], it.pending[i+1:]...)
+			return p.id, true
+		}
+	}
+	return "", false
+}
+
+// split makes an item of a final turn no commit asked for (a speaker change
+// ended it): the open buffer's while nothing is pending, else a new item
+// (the open buffer's ID is taken by audio after the pending ones).
+func (it *rtItems) split(fresh string, t *livetranscribe.Turn) (id, prev string) {
+	if len(it.pending) == 0 {
+		id, prev = it.commitAt(fresh, t.End, false)
+		it.pending = it.pending[:0]
+		return id, prev
+	}
+	id, prev = fresh, it.last
+	it.usage[id] = max(0, t.End-t.Start)
+	it.last = id
 	return id, prev
 }
 
@@ -62,8 +104,8 @@ func (rc *rtConn) event(ev livetranscribe.Event) {
 		rc.send(map[string]any{"type": "input_audio_buffer.speech_started", "audio_start_ms": millis(ev.Time), "item_id": rc.items.cur})
 	case livetranscribe.SpeechStopped:
 		rc.send(map[string]any{"type": "input_audio_buffer.speech_stopped", "audio_end_ms": millis(ev.Time), "item_id": rc.items.cur})
-		id, prev := rc.items.commitAt(rc.newID("item"), ev.Time)
-		rc.send(map[string]any{"type": "input_audio_buffer.committed", "item_id": id, "previous_item_id": prev})
+		id, prev := rc.items.commitAt(rc.newID("item"), ev.Time, false)
+		rc.send(map[string]any{"type": "input_audio_buffer.committed", "item_id": id, "previous_item_id": nullable(prev)})
 	case livetranscribe.Partial:
 		if id, ok := rc.items.partialItem(ev.Turn.Order); ok {
 			rc.delta(id, ev.Turn, finalPrefix(ev.Turn.Words))
@@ -84,17 +126,16 @@ func (rc *rtConn) delta(id string, t *livetranscribe.Turn, upto int) {
 		"content_index": 0, "delta": joinFrom(t.Words[:upto], from)})
 }
 
-// final completes the oldest committed item with a final turn: the words
-// not yet sent as deltas, one segment per speaker, then completed.
+// final completes the item a final turn answers: the words not yet sent as
+// deltas, one segment per speaker, then completed.
 func (rc *rtConn) final(t *livetranscribe.Turn) {
 	it := &rc.items
-	if len(it.pending) == 0 {
-		// The server ended the turn without a VAD stop (a speaker change).
-		id, prev := it.commitAt(rc.newID("item"), t.End)
-		rc.send(map[string]any{"type": "input_audio_buffer.committed", "item_id": id, "previous_item_id": prev})
+	id, ok := it.take(t)
+	if !ok {
+		var prev string
+		id, prev = it.split(rc.newID("item"), t)
+		rc.send(map[string]any{"type": "input_audio_buffer.committed", "item_id": id, "previous_item_id": nullable(prev)})
 	}
-	id := it.pending[0]
-	it.pending = it.pending[1:]
 	rc.delta(id, t, len(t.Words))
 	for _, sg := range segments(t) {
 		rc.send(map[string]any{"type": "conversation.item.input_audio_transcription.segment", "item_id": id,
@@ -109,3 +150,11 @@ func (rc *rtConn) final(t *livetranscribe.Turn) {
 }
 
 func millis(sec float64) int { return int(math.Round(sec * 1000)) }
+
+// nullable is s, or JSON null for "" (the first item's predecessor).
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

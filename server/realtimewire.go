@@ -162,8 +162,8 @@ func parseTurnDetection(raw json.RawMessage) (*oaiTurnDetection, *oaiErr) {
 		return nil, invalidValue("session.audio.input.turn_detection.type", "Invalid value: '%s'. Supported values are: 'server_vad' and 'semantic_vad'.", td.Type)
 	case td.Threshold != nil && (*td.Threshold < 0 || *td.Threshold > 1):
 		return nil, invalidValue("session.audio.input.turn_detection.threshold", "Invalid 'threshold': must be between 0 and 1.")
-	case td.SilenceDurationMs != nil && *td.SilenceDurationMs < 0:
-		return nil, invalidValue("session.audio.input.turn_detection.silence_duration_ms", "Invalid 'silence_duration_ms': must not be negative.")
+	case td.SilenceDurationMs != nil && (*td.SilenceDurationMs < 0 || *td.SilenceDurationMs > 60000):
+		return nil, invalidValue("session.audio.input.turn_detection.silence_duration_ms", "Invalid 'silence_duration_ms': must be between 0 and 60000.")
 	}
 	return &td, nil
 }
@@ -186,7 +186,8 @@ func (cfg *oaiSession) turnDetection() livetranscribe.TurnDetection {
 		td.Confidence = 0
 	}
 	if o.Threshold != nil {
-		td.VADThreshold = *o.Threshold
+		// OpenAI takes 0 and 1; Silero's threshold must lie strictly inside.
+		td.VADThreshold = min(max(*o.Threshold, 0.01), 0.99)
 	}
 	return td
 }
