@@ -113,6 +113,9 @@ func TestSeed001Recipe(t *testing.T) {
 	fakemic, _ := filepath.Abs("testdata/fakemic")
 	out, err := runPython(t, dir, []string{
 		"PYTHONPATH=" + fakemic, "WHOSPOKE_FAKE_MIC=" + filepath.Join(dev, "sim", "sim07_digits_2spk.wav"),
+		// Silence after the conversation, before Ctrl+C: the last turn's
+		// speaker end, commit and decode (slow on a loaded machine).
+		"WHOSPOKE_FAKE_MIC_TAIL=15",
 		"PYANNOTEAI_API_KEY=" + key, "OPENAI_API_KEY=" + key, "OPENAI_BASE_URL=" + n.URL + "/v1",
 	}, 4*time.Minute, py, script)
 	if err != nil {

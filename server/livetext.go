@@ -63,10 +63,14 @@ func transcriptOf(t *livetranscribe.Turn, final bool) api.Transcript {
 }
 
 // closeText finalises the transcription session and reads its events to
-// the end, sending them when forward.
+// the end, sending them when forward (else the decoding still queued is
+// dropped).
 func (lc *liveConn) closeText(forward bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), liveFlushTimeout)
 	defer cancel()
+	if !forward {
+		cancel() // nobody will read the last turns: drop the work at once
+	}
 	done := make(chan error, 1)
 	go func() { done <- lc.tsess.Close(ctx) }()
 	for ev := range lc.textEvents {

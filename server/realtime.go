@@ -330,13 +330,16 @@ func (rc *rtConn) gone(err error) {
 }
 
 // closeSession closes the session and reads its events to the end, sending
-// them when forward.
+// them when forward (else the decoding still queued is dropped).
 func (rc *rtConn) closeSession(forward bool) {
 	if rc.sess == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), liveFlushTimeout)
 	defer cancel()
+	if !forward {
+		cancel() // nobody will read the last turns: drop the work at once
+	}
 	done := make(chan error, 1)
 	go func() { done <- rc.sess.Close(ctx) }()
 	for ev := range rc.events {
