@@ -87,7 +87,7 @@ func newRTConn(s *Server, c *websocket.Conn, id string) *rtConn {
 	rc := &rtConn{s: s, c: c, id: id, log: s.log.With("stream", id, "dialect", "openai"), prefix: prefix}
 	rc.cfg = oaiDefaultSession("sess_"+prefix, time.Now().Add(s.cfg.LiveMaxDuration))
 	rc.dec = newOAIDecoder(rc.cfg.Audio.Input.Format.Type)
-	rc.items = rtItems{cur: rc.newID("item"), itemOf: map[int]string{}, sent: map[int]int{}, usage: map[string]float64{}}
+	rc.items = rtItems{cur: rc.newID("item"), usage: map[string]float64{}}
 	return rc
 }
 
@@ -267,8 +267,10 @@ func (rc *rtConn) start() error {
 		return nil
 	}
 	t := rc.cfg.Audio.Input.Transcription
+	// No partials: OpenAI transcribes an item once it is committed, and
+	// re-decoding the open buffer would only delay the finals it waits for.
 	sess, err := rc.s.livetext.NewSession(livetranscribe.Options{Turns: rc.cfg.turnDetection(),
-		Diarize: true, Partials: true, Language: t.Language, Prompt: t.Prompt})
+		Diarize: true, Language: t.Language, Prompt: t.Prompt})
 	if err != nil {
 		return err
 	}

@@ -14,8 +14,6 @@ import (
 type rtItems struct {
 	cur, last string
 	pending   []rtPending        // committed items awaiting their transcript
-	itemOf    map[int]string     // turn order → the item its deltas went to
-	sent      map[int]int        // turn order → words already sent as deltas
 	usage     map[string]float64 // item → seconds of audio it holds
 	in        float64            // audio appended so far
 	bufStart  float64            // where the open buffer starts
@@ -82,22 +80,9 @@ func (it *rtItems) split(fresh string, t *livetranscribe.Turn) (id, prev string)
 
 func (it *rtItems) clear() { it.bufStart = it.in }
 
-// partialItem is the item a partial turn's deltas go to, or false while a
-// commit awaits its final turn (the partial may be the committed turn's
-// or the next one's; the final turn sends what was held back).
-func (it *rtItems) partialItem(order int) (string, bool) {
-	if id, ok := it.itemOf[order]; ok {
-		return id, true
-	}
-	if len(it.pending) > 0 {
-		return "", false
-	}
-	it.itemOf[order] = it.cur
-	return it.cur, true
-}
-
 // event sends what one engine event means in OpenAI's protocol. Speaker
-// events and revisions have no OpenAI counterpart: segments carry speakers.
+// events and revisions have no OpenAI counterpart (segments carry
+// speakers); the session makes no partials.
 func (rc *rtConn) event(ev livetranscribe.Event) {
 	switch ev.Kind {
 	case livetranscribe.SpeechStarted:
@@ -106,28 +91,14 @@ func (rc *rtConn) event(ev livetranscribe.Event) {
 		rc.send(map[string]any{"type": "input_audio_buffer.speech_stopped", "audio_end_ms": millis(ev.Time), "item_id": rc.items.cur})
 		id, prev := rc.items.commitAt(rc.newID("item"), ev.Time, false)
 		rc.send(map[string]any{"type": "input_audio_buffer.committed", "item_id": id, "previous_item_id": nullable(prev)})
-	case livetranscribe.Partial:
-		if id, ok := rc.items.partialItem(ev.Turn.Order); ok {
-			rc.delta(id, ev.Turn, finalPrefix(ev.Turn.Words))
-		}
 	case livetranscribe.Final:
 		rc.final(ev.Turn)
 	}
 }
 
-// delta sends the turn's words from the last one sent up to upto.
-func (rc *rtConn) delta(id string, t *livetranscribe.Turn, upto int) {
-	from := rc.items.sent[t.Order]
-	if upto <= from {
-		return
-	}
-	rc.items.sent[t.Order] = upto
-	rc.send(map[string]any{"type": "conversation.item.input_audio_transcription.delta", "item_id": id,
-		"content_index": 0, "delta": joinFrom(t.Words[:upto], from)})
-}
-
-// final completes the item a final turn answers: the words not yet sent as
-// deltas, one segment per speaker, then completed.
+// final completes the item a final turn answers: its text as one delta
+// (whisper-1's way: text that will not change), one segment per speaker,
+// then completed.
 func (rc *rtConn) final(t *livetranscribe.Turn) {
 	it := &rc.items
 	id, ok := it.take(t)
@@ -136,16 +107,18 @@ func (rc *rtConn) final(t *livetranscribe.Turn) {
 		id, prev = it.split(rc.newID("item"), t)
 		rc.send(map[string]any{"type": "input_audio_buffer.committed", "item_id": id, "previous_item_id": nullable(prev)})
 	}
-	rc.delta(id, t, len(t.Words))
+	text := strings.TrimSpace(t.Text)
+	if text != "" {
+		rc.send(map[string]any{"type": "conversation.item.input_audio_transcription.delta", "item_id": id,
+			"content_index": 0, "delta": text})
+	}
 	for _, sg := range segments(t) {
 		rc.send(map[string]any{"type": "conversation.item.input_audio_transcription.segment", "item_id": id,
 			"content_index": 0, "id": rc.newID("seg"), "start": sg.Start, "end": sg.End, "speaker": sg.Speaker, "text": sg.Text})
 	}
 	rc.send(map[string]any{"type": "conversation.item.input_audio_transcription.completed", "item_id": id,
-		"content_index": 0, "transcript": strings.TrimSpace(t.Text),
+		"content_index": 0, "transcript": text,
 		"usage": map[string]any{"type": "duration", "seconds": it.usage[id]}})
-	delete(it.itemOf, t.Order)
-	delete(it.sent, t.Order)
 	delete(it.usage, id)
 }
 

@@ -270,27 +270,3 @@ func segments(t *livetranscribe.Turn) []oaiSegment {
 	}
 	return out
 }
-
-// finalPrefix is how many of a partial turn's words, from the first, are
-// final: only those may go out as deltas, since a delta cannot be taken back.
-func finalPrefix(words []livetranscribe.Word) int {
-	for i, w := range words {
-		if !w.Final {
-			return i
-		}
-	}
-	return len(words)
-}
-
-// joinFrom joins words[from:] as a delta that continues the text of
-// words[:from]: with a leading space unless it is the item's first word.
-func joinFrom(words []livetranscribe.Word, from int) string {
-	var b strings.Builder
-	for i := from; i < len(words); i++ {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(words[i].Text)
-	}
-	return b.String()
-}

@@ -34,18 +34,6 @@ func TestSegments(t *testing.T) {
 	}
 }
 
-// Deltas carry only the final leading words, and add up to the text.
-func TestDeltaText(t *testing.T) {
-	ws := []livetranscribe.Word{word("One", "", 0), word("two", "", 1), word("three", "", 2)}
-	ws[2].Final = false
-	if n := finalPrefix(ws); n != 2 {
-		t.Fatalf("finalPrefix %d", n)
-	}
-	if got := joinFrom(ws[:2], 0) + joinFrom(ws, 2); got != "One two three" {
-		t.Errorf("deltas add up to %q", got)
-	}
-}
-
 // PCM16 split at odd byte counts decodes like the whole; G.711 is 8 kHz.
 func TestOAIDecoder(t *testing.T) {
 	pcm := make([]byte, 2*2400) // 100 ms at 24 kHz
