@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -155,4 +156,48 @@ func checkRecipeOutput(t *testing.T, out, stm string) {
 	if len(speakers) < 2 || wer > 0.45 {
 		t.Errorf("want >= 2 speakers and WER <= 0.45; output:\n%s", out)
 	}
+}
+
+// `whospoke stream FILE --transcription` against `whospoke serve`: one
+// line per final turn, "[SPEAKER_xx] start-end text", that together say
+// JFK's sentence.
+func TestStreamTranscriptionCommand(t *testing.T) {
+	dev := testenv.DevSet(t, "asr/jfk.wav")
+	data := t.TempDir()
+	env := []string{"WHOSPOKE_DATA=" + data}
+	key := createKey(t, env)
+	n := serve(t, env, "--live-max-ahead", "0")
+	cmd := exec.Command(bin, "stream", filepath.Join(dev, "asr", "jfk.wav"), "--url", n.URL, "--key", key,
+		"--pace", "max", "--transcription")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("stream: %v\n%s\nserver:\n%s", err, stderrOf(err), n.Logs())
+	}
+	line := regexp.MustCompile(`^\[(SPEAKER_\d\d)\] (\d+\.\d\d)-(\d+\.\d\d) (.+)$`)
+	var text []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		m := line.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("line %q", l)
+		}
+		if mustFloat(t, m[2]) > mustFloat(t, m[3]) {
+			t.Errorf("line %q ends before it starts", l)
+		}
+		text = append(text, m[4])
+	}
+	ref, _ := os.ReadFile(filepath.Join(dev, "asr", "jfk.txt"))
+	wer, _, _ := eval.WER(string(ref), strings.Join(text, " "))
+	t.Logf("WER %.2f:\n%s", wer, out)
+	if wer > 0.3 {
+		t.Errorf("WER %.2f", wer)
+	}
+}
+
+func mustFloat(t *testing.T, s string) float64 {
+	t.Helper()
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
