@@ -2,10 +2,14 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/coder/websocket"
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/client"
@@ -64,5 +68,35 @@ func TestLiveTranscription(t *testing.T) {
 	t.Logf("%d final turns, speakers %v, WER %.2f: %q", finals, speakers, wer, text)
 	if finals < 2 || len(speakers) < 2 || wer > 0.4 {
 		t.Errorf("%d final turns, speakers %v, WER %.2f", finals, speakers, wer)
+	}
+}
+
+// A client that drops a Live stream with transcription mid-turn ends the
+// stream as lost; the session's work is dropped (goleak checks it stopped).
+func TestLiveTranscriptionDropped(t *testing.T) {
+	ts := startServerText(t, fast, liveText(t))
+	c, id := dial(t, ts, api.LiveRequest{Transcription: true})
+	x := head(t, sampleAudio(t), 3)
+	s, err := x.Samples(0, x.Len())
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := make([]byte, api.LiveFrameBytes)
+	for off := 0; off+api.LiveFrameSamples <= len(s); off += api.LiveFrameSamples {
+		for i, v := range s[off : off+api.LiveFrameSamples] {
+			binary.LittleEndian.PutUint32(frame[4*i:], math.Float32bits(v))
+		}
+		write(t, c, websocket.MessageBinary, frame)
+	}
+	c.CloseNow()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, body := ts.do(t, "GET", "/v1/live/"+id, ts.Key, nil)
+		if l := decode[api.LiveStream](t, body); l.Status == api.LiveError {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("stream after the drop: %+v", l)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

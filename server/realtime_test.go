@@ -441,3 +441,36 @@ func firstStart(it *itemEvents) float64 {
 	}
 	return it.segments[0]["start"].(float64)
 }
+
+// A server shutting down completes the items already committed, then
+// closes the socket with 1001.
+func TestRealtimeShutdown(t *testing.T) {
+	ts := startServerText(t, nil, liveText(t))
+	rt := openRealtime(t, ts)
+	rt.send(map[string]any{"type": "session.update", "session": json.RawMessage(
+		`{"type":"transcription","audio":{"input":{"turn_detection":null}}}`)})
+	rt.expect("session.updated")
+	x := head(t, sampleAudio(t), 5)
+	s, err := x.Samples(0, x.Len())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x24 := audio.NewResampler(16000, 24000).Process(s)
+	pcm := make([]byte, 2*len(x24))
+	for i, v := range x24 {
+		binary.LittleEndian.PutUint16(pcm[2*i:], uint16(int16(max(-1, min(v, 0.9999))*32767)))
+	}
+	rt.send(map[string]any{"type": "input_audio_buffer.append", "audio": base64.StdEncoding.EncodeToString(pcm)})
+	rt.send(map[string]any{"type": "input_audio_buffer.commit"})
+	id := rt.expect("input_audio_buffer.committed")["item_id"].(string)
+	ts.stop()
+	// The item completes (readItem fails otherwise). Its text is not
+	// checked: the engine may finalise it empty when closed at once.
+	it, _ := rt.readItem(id)
+	t.Logf("transcript at shutdown: %q", it.transcript)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, _, err := rt.c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("after the last item: %v, want close 1001", err)
+	}
+}
