@@ -86,7 +86,7 @@ func run(t testing.TB, e *Engine, opt Options, samples []float32, pace time.Dura
 			time.Sleep(pace)
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
 	defer cancel()
 	if err := s.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -222,5 +222,132 @@ func TestDumpDebug(t *testing.T) {
 		default:
 			t.Logf("%v %.2f %s", e.Kind, e.Time, e.Speaker)
 		}
+	}
+}
+
+// TestConcurrentSessions runs eight sessions at once on one engine (shared
+// models, shared decoder slots), each on its own stretch of a conversation,
+// and checks that every one finishes with its finals and that no goroutine
+// outlives them.
+func TestConcurrentSessions(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	e := testEngine(t)
+	dev := testenv.DevSet(t, "sim/sim01_2spk.wav")
+	samples := loadSamples(t, filepath.Join(dev, "sim/sim01_2spk.wav"))
+	const n, seconds = 8, 8
+	var wg sync.WaitGroup
+	finals := make([]int, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			off := i * seconds * SampleRate
+			clip := samples[off:min(off+seconds*SampleRate, len(samples))]
+			for _, ev := range runQuiet(t, e, clip) {
+				if ev.Kind == Final && len(ev.Turn.Words) > 0 {
+					finals[i]++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i, f := range finals {
+		if f == 0 {
+			t.Errorf("session %d: no final with words", i)
+		}
+	}
+}
+
+// runQuiet is run for any goroutine: failures go to t.Error.
+func runQuiet(t testing.TB, e *Engine, samples []float32) []Event {
+	s, err := e.NewSession(Options{Turns: DefaultTurnDetection(), Diarize: true, Partials: true})
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	var events []Event
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range s.Events() {
+			events = append(events, ev)
+		}
+	}()
+	ctx := context.Background()
+	for off := 0; off < len(samples); off += 1600 {
+		if err := s.Push(ctx, samples[off:min(off+1600, len(samples))]); err != nil {
+			t.Error(err)
+			break
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Error(err)
+	}
+	<-done
+	return events
+}
+
+// TestClientTurns: with client turns (OpenAI's turn_detection null) only
+// EndTurn ends a turn, every EndTurn is answered by a committed final (an
+// empty one when nothing was said), and Clear drops the open audio.
+func TestClientTurns(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	e := testEngine(t)
+	samples := loadSamples(t, filepath.Join(testenv.ModelsDir("test-audio"), "test-audio", "pyannote-sample", "sample.wav"))
+	td := DefaultTurnDetection()
+	td.Mode = TurnsByClient
+	s, err := e.NewSession(Options{Turns: td})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []Event
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range s.Events() {
+			events = append(events, ev)
+		}
+	}()
+	ctx := context.Background()
+	push := func(from, to float64) {
+		if err := s.Push(ctx, samples[int(from*SampleRate):int(to*SampleRate)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.EndTurn(ctx)) // nothing yet: an empty committed final
+	push(0, 12)
+	must(s.EndTurn(ctx))
+	push(12, 20)
+	must(s.Clear(ctx)) // dropped: never transcribed
+	push(20, 30)
+	must(s.Close(ctx))
+	<-done
+	var got []*Turn
+	for _, ev := range events {
+		if ev.Kind == SpeechStarted || ev.Kind == SpeechStopped {
+			t.Errorf("server VAD event %v with client turns", ev.Kind)
+		}
+		if ev.Kind == Final {
+			got = append(got, ev.Turn)
+		}
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d finals, want 3 (empty commit, commit, close)", len(got))
+	}
+	if !got[0].Committed || len(got[0].Words) != 0 {
+		t.Errorf("first final %+v: want an empty committed turn", got[0])
+	}
+	if !got[1].Committed || len(got[1].Words) == 0 || got[1].End > 12.5 {
+		t.Errorf("second final %q %.2f-%.2f: want committed words within 0..12 s", got[1].Text, got[1].Start, got[1].End)
+	}
+	if got[2].Committed || len(got[2].Words) == 0 || got[2].Start < 19.5 {
+		t.Errorf("last final %q %.2f-%.2f: want words after the cleared 12..20 s", got[2].Text, got[2].Start, got[2].End)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/whospoke/whospoke/media"
+	"github.com/whospoke/whospoke/web"
 )
 
 // rate classes of CONTRACTS §1: job submission and polling.
@@ -42,6 +43,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /v1/realtime", s.api("stream:write", classSubmit, s.realtimeSocket))
 	// Pre-signed URLs carry their own authorisation (the signature).
 	mux.Handle("/media/", media.Handler(s.media, s.signer, s.cfg.MaxFileBytes))
+	// The browser page (web/), embedded: / and its bundle under /assets/.
+	mux.Handle("GET /{$}", web.Handler())
+	mux.Handle("GET /assets/", web.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, fmt.Sprintf("No route %s %s", r.Method, r.URL.Path))
 	})

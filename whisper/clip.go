@@ -34,6 +34,7 @@ func (m *Model) TranscribeClip(ctx context.Context, samples []float32, opt ClipO
 	o.Language = opt.Language
 	o.InitialPrompt = opt.Prompt
 	o.WordTimestamps = opt.WordTimestamps
+	o.OneWindow = true
 	if opt.Short && m.dyn {
 		o.WindowFrames = ShortWindow(float64(len(samples)) / SampleRate)
 	}

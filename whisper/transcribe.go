@@ -40,6 +40,11 @@ type Options struct {
 	WindowFrames int
 	// WordTimestamps adds word times from cross-attention alignment.
 	WordTimestamps bool
+	// OneWindow decodes each clip as one window (a live clip fits one):
+	// openai's seek to the last word's end would decode the clip's tail of
+	// silence again, where a prompted short window hallucinates and falls
+	// back through every temperature (20 s for a 2.6 s clip on dev).
+	OneWindow bool
 	// Clips limits decoding to these spans (seconds, sorted, disjoint);
 	// nil means the whole recording. Each window starts inside a clip and
 	// sees no audio past the clip's end.
@@ -202,7 +207,7 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 				}
 			}
 		}
-		if next <= seek {
+		if next <= seek || opt.OneWindow {
 			next = seek + size // never reached by openai's rules; guards against a stall
 		}
 		ahead.seek = next
