@@ -61,6 +61,33 @@ type inMsg struct {
 	err  error
 }
 
+// readMessages reads the socket on its own goroutine (a canceled Read
+// would close the connection); stop closes the socket and waits for it.
+func readMessages(c *websocket.Conn) (<-chan inMsg, func()) {
+	msgs := make(chan inMsg, 100)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			typ, data, err := c.Read(context.Background())
+			msgs <- inMsg{typ: typ, data: data, at: time.Now(), err: err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return msgs, func() {
+		c.CloseNow()
+		for { // unblock the reader's last send
+			select {
+			case <-msgs:
+			case <-done:
+				return
+			}
+		}
+	}
+}
+
 // liveConn is one live stream being served.
 type liveConn struct {
 	s    *Server
@@ -87,20 +114,12 @@ type liveConn struct {
 func (s *Server) serveLive(c *websocket.Conn, id string, req api.LiveRequest, prints []identify.Enrolled) {
 	lc := &liveConn{s: s, c: c, id: id, req: req, prints: prints, matches: map[string]string{},
 		log: s.log.With("stream", id)}
-	var opts []stream.Option
-	if req.MaxSpeakers != nil {
-		opts = append(opts, stream.WithMaxSpeakers(*req.MaxSpeakers))
-	}
-	if req.Transcription {
-		if err := lc.startText(); err != nil {
-			lc.log.Error("live transcription", "err", err)
-			lc.sendError("Internal error: " + err.Error())
-			_ = c.Close(closeInternal, "internal error")
-			s.endStream(id, api.LiveError, err.Error(), 0)
-			return
-		}
-	} else {
-		lc.sess = s.live.NewSession(opts...)
+	if err := lc.startSession(); err != nil {
+		lc.log.Error("live transcription", "err", err)
+		lc.sendError("Internal error: " + err.Error())
+		_ = c.Close(closeInternal, "internal error")
+		s.endStream(id, api.LiveError, err.Error(), 0)
+		return
 	}
 	if req.Revision {
 		ao := audio.DefaultOptions()
@@ -112,31 +131,10 @@ func (s *Server) serveLive(c *websocket.Conn, id string, req api.LiveRequest, pr
 	defer s.metrics.liveActive.Dec()
 	lc.log.Info("live stream started")
 
-	// The reader needs a context that outlives shutdown's: canceling a
-	// Read closes the connection, and a stopping server still flushes.
-	msgs := make(chan inMsg, 100)
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		for {
-			typ, data, err := c.Read(context.Background())
-			msgs <- inMsg{typ: typ, data: data, at: time.Now(), err: err}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	defer func() {
-		c.CloseNow()
-		// Unblock the reader's last send, then wait for it.
-		for {
-			select {
-			case <-msgs:
-			case <-readerDone:
-				return
-			}
-		}
-	}()
+	// The reader's context outlives shutdown's: a stopping server still
+	// flushes.
+	msgs, stopReader := readMessages(c)
+	defer stopReader()
 
 	idle := time.NewTimer(s.cfg.LiveIdle)
 	defer idle.Stop()
@@ -178,6 +176,20 @@ func (s *Server) serveLive(c *websocket.Conn, id string, req api.LiveRequest, pr
 			}
 		}
 	}
+}
+
+// startSession opens the stream's engine session: a bare diarization one,
+// or a transcription one (which diarizes too) when the stream asked for it.
+func (lc *liveConn) startSession() error {
+	if lc.req.Transcription {
+		return lc.startText()
+	}
+	var opts []stream.Option
+	if lc.req.MaxSpeakers != nil {
+		opts = append(opts, stream.WithMaxSpeakers(*lc.req.MaxSpeakers))
+	}
+	lc.sess = lc.s.live.NewSession(opts...)
+	return nil
 }
 
 // audio handles one binary frame; it reports whether it was valid audio.

@@ -142,33 +142,6 @@ func (rc *rtConn) serve() {
 	}
 }
 
-// readMessages reads the socket on its own goroutine (a canceled Read
-// would close the connection); stop closes the socket and waits for it.
-func readMessages(c *websocket.Conn) (<-chan inMsg, func()) {
-	msgs := make(chan inMsg, 100)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			typ, data, err := c.Read(context.Background())
-			msgs <- inMsg{typ: typ, data: data, at: time.Now(), err: err}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return msgs, func() {
-		c.CloseNow()
-		for { // unblock the reader's last send
-			select {
-			case <-msgs:
-			case <-done:
-				return
-			}
-		}
-	}
-}
-
 func (rc *rtConn) heartbeat() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
