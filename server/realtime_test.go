@@ -190,6 +190,12 @@ func TestRealtimeBadInput(t *testing.T) {
 	rt.send(map[string]any{"type": "input_audio_buffer.append", "audio": base64.StdEncoding.EncodeToString(make([]byte, 400))})
 	rt.send(map[string]any{"type": "input_audio_buffer.commit"})
 	rt.expectError("input_audio_buffer_commit_empty", "", "")
+	// A cleared second of audio is gone: nothing is left to commit.
+	rt.send(map[string]any{"type": "input_audio_buffer.append", "audio": base64.StdEncoding.EncodeToString(make([]byte, 8000))})
+	rt.send(map[string]any{"type": "input_audio_buffer.clear"})
+	rt.expect("input_audio_buffer.cleared")
+	rt.send(map[string]any{"type": "input_audio_buffer.commit"})
+	rt.expectError("input_audio_buffer_commit_empty", "", "")
 	rt.c.Close(websocket.StatusNormalClosure, "")
 }
 
