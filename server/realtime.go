@@ -227,7 +227,6 @@ func (rc *rtConn) appendAudio(b64 *string) *oaiErr {
 	}
 	samples, seconds := rc.dec.decode(raw)
 	rc.items.in += seconds
-	rc.s.metrics.liveFrames.WithLabelValues("processed").Inc()
 	if err := rc.sess.Push(rc.s.liveCtx, samples); err != nil {
 		return rc.serverError(err)
 	}
