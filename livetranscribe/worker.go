@@ -117,7 +117,7 @@ func (w *worker) final(ctx context.Context, j job) error {
 	var words []Word
 	if !j.silent {
 		var err error
-		if words, err = w.decode(ctx, j, false, true); err != nil {
+		if words, err = w.decode(ctx, j, w.s.e.cfg.ShortFinals, true); err != nil {
 			return err
 		}
 	}

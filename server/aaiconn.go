@@ -145,35 +145,6 @@ func (ac *aaiConn) serve(maxDur time.Duration) {
 	}
 }
 
-// readMessages reads the client's messages on a goroutine of its own: its
-// context outlives shutdown's, since canceling a Read closes the
-// connection and a stopping server still finishes sessions. stop closes
-// the connection and waits for the reader.
-func readMessages(c *websocket.Conn) (<-chan inMsg, func()) {
-	msgs := make(chan inMsg, 100)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			typ, data, err := c.Read(context.Background())
-			msgs <- inMsg{typ: typ, data: data, at: time.Now(), err: err}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return msgs, func() {
-		c.CloseNow()
-		for { // unblock the reader's last send, then wait for it
-			select {
-			case <-msgs:
-			case <-done:
-				return
-			}
-		}
-	}
-}
-
 // handle acts on one message; it reports whether it counts as activity
 // for inactivity_timeout.
 func (ac *aaiConn) handle(m inMsg) bool {

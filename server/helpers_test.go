@@ -17,6 +17,7 @@ import (
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/diarize"
 	"github.com/whospoke/whospoke/internal/testenv"
+	"github.com/whospoke/whospoke/livetranscribe"
 	"github.com/whospoke/whospoke/media"
 	"github.com/whospoke/whospoke/queue"
 	"github.com/whospoke/whospoke/store"
@@ -101,6 +102,31 @@ func startServer(t *testing.T, tune func(*Config), prepare ...func(*Server)) *te
 
 func startServerB(t testing.TB, tune func(*Config), prepare ...func(*Server)) *testServer {
 	t.Helper()
+	return startServerText(t, tune, nil, prepare...)
+}
+
+var (
+	textOnce sync.Once
+	textEng  *livetranscribe.Engine
+	textErr  error
+)
+
+// liveText loads the live transcriber (on the live engine) once.
+func liveText(t testing.TB) *livetranscribe.Engine {
+	t.Helper()
+	live := liveEngine(t)
+	textOnce.Do(func() {
+		textEng, textErr = livetranscribe.New(livetranscribe.Config{ModelsDir: modelDir, Threads: 1, Live: live})
+	})
+	if textErr != nil {
+		t.Fatalf("loading the live transcriber (run `make setup`): %v", textErr)
+	}
+	return textEng
+}
+
+// startServerText is startServer with live transcription by text (nil: none).
+func startServerText(t testing.TB, tune func(*Config), text *livetranscribe.Engine, prepare ...func(*Server)) *testServer {
+	t.Helper()
 	p := pipeline(t)
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -122,7 +148,7 @@ func startServerB(t testing.TB, tune func(*Config), prepare ...func(*Server)) *t
 	if tune != nil {
 		tune(&cfg)
 	}
-	srv, err := New(cfg, Deps{Store: st, Queue: q, Media: ms, MediaSecret: []byte("0123456789abcdef0123"), Pipeline: p, Live: liveEngine(t)})
+	srv, err := New(cfg, Deps{Store: st, Queue: q, Media: ms, MediaSecret: []byte("0123456789abcdef0123"), Pipeline: p, Live: liveEngine(t), LiveTranscriber: text})
 	if err != nil {
 		t.Fatal(err)
 	}

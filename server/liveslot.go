@@ -5,20 +5,18 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/store"
 )
 
-// liveSlotTTL bounds how long a reservation's row may stay created (and
-// hold a slot) if starting it fails between the two steps.
-const liveSlotTTL = 10 * time.Second
-
-// reserveLiveSocket takes one of the team's live stream slots for a socket
-// that authenticated with a key (AssemblyAI, OpenAI Realtime): a running
-// stream row, so that every dialect's sockets count against the one
-// per-team limit. It returns store.ErrLimit when the team's slots are full.
-// The caller keeps the row alive with s.store.TouchStream and ends it with
-// s.endStream.
-func (s *Server) reserveLiveSocket(ctx context.Context, teamID, dialect string) (id string, err error) {
+// reserveLiveSocket takes one of teamID's concurrent live slots for a socket
+// opened straight from an API key (OpenAI Realtime, AssemblyAI v3): the
+// stream row is created and started at once, so it counts against
+// Config.LiveStreamsPerTeam like a pyannoteAI Live stream. It returns the
+// row's ID, to be kept alive with TouchStream and ended with endStream, or
+// store.ErrLimit when the team's slots are full.
+func (s *Server) reserveLiveSocket(ctx context.Context, teamID, dialect string) (string, error) {
+	// The row needs a token; nobody ever presents this one.
 	token, err := newStreamToken()
 	if err != nil {
 		return "", err
@@ -28,13 +26,12 @@ func (s *Server) reserveLiveSocket(ctx context.Context, teamID, dialect string) 
 		return "", err
 	}
 	l := store.LiveStream{ID: newID(), TeamID: teamID, TokenHash: HashKey(token), Request: req,
-		TokenExpiresAt: time.Now().Add(liveSlotTTL)}
+		TokenExpiresAt: time.Now().Add(s.cfg.LiveTokenTTL)}
 	if err := s.store.CreateStream(ctx, l, s.cfg.LiveStreamsPerTeam); err != nil {
 		return "", err
 	}
-	// Created rows count against the limit too, so a slot reserved above
-	// is only lost to a concurrent start on another node.
 	if _, err := s.store.StartStream(ctx, l.ID, l.TokenHash, s.cfg.Node, s.cfg.LiveStreamsPerTeam); err != nil {
+		s.endStream(l.ID, api.LiveError, "could not start: "+err.Error(), 0)
 		return "", err
 	}
 	return l.ID, nil

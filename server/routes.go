@@ -38,6 +38,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /v1/live/{id}", s.api("stream:read", classPoll, s.getLive))
 	// The WebSocket's single-use token is its authorisation.
 	mux.HandleFunc("GET /v1/live/{id}/ws", s.liveSocket)
+	// OpenAI Realtime transcription: the openai SDK opens {base}/realtime
+	// with its Bearer key.
+	mux.Handle("GET /v1/realtime", s.api("stream:write", classSubmit, s.realtimeSocket))
 	// Pre-signed URLs carry their own authorisation (the signature).
 	mux.Handle("/media/", media.Handler(s.media, s.signer, s.cfg.MaxFileBytes))
 	// The browser page (web/), embedded: / and its bundle under /assets/.
