@@ -63,35 +63,12 @@ func loadSamples(t testing.TB, path string) []float32 {
 
 // run streams samples through a session in 100 ms frames as fast as the
 // engine takes them and collects every event.
-func run(t testing.TB, e *Engine, opt Options, samples []float32, pace time.Duration) []Event {
+func run(t *testing.T, e *Engine, opt Options, samples []float32) []Event {
 	t.Helper()
-	s, err := e.NewSession(opt)
-	if err != nil {
-		t.Fatal(err)
+	events := runWith(t, e, opt, samples)
+	if t.Failed() {
+		t.FailNow()
 	}
-	var events []Event
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ev := range s.Events() {
-			events = append(events, ev)
-		}
-	}()
-	ctx := context.Background()
-	for off := 0; off < len(samples); off += 1600 {
-		if err := s.Push(ctx, samples[off:min(off+1600, len(samples))]); err != nil {
-			t.Fatal(err)
-		}
-		if pace > 0 {
-			time.Sleep(pace)
-		}
-	}
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
-	defer cancel()
-	if err := s.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	<-done
 	return events
 }
 
@@ -140,7 +117,7 @@ func TestConversation(t *testing.T) {
 	samples := loadSamples(t, filepath.Join(dev, "sim/sim07_digits_2spk.wav"))
 	ref := readWords(t, filepath.Join(dev, "sim/sim07_digits_2spk.words.tsv"))
 
-	events := run(t, e, Options{Turns: DefaultTurnDetection(), Diarize: true, Partials: true}, samples, 0)
+	events := run(t, e, Options{Turns: DefaultTurnDetection(), Diarize: true, Partials: true}, samples)
 	score := eval.ScoreTranscript(ref, finalWords(events))
 	t.Logf("WER %.1f %% (%d/%d), speaker accuracy %.1f %%", 100*score.WER, score.Errors, score.RefWords, 100*score.SpeakerAccuracy)
 	// A regression bound, not the target: 25.7 % when measured, batch
@@ -210,23 +187,6 @@ func checkTurns(t *testing.T, events []Event) {
 	}
 }
 
-func TestDumpDebug(t *testing.T) {
-	e := testEngine(t)
-	dev := testenv.DevSet(t, "sim/sim07_digits_2spk.wav")
-	samples := loadSamples(t, filepath.Join(dev, "sim/sim07_digits_2spk.wav"))
-	events := run(t, e, Options{Turns: DefaultTurnDetection(), Diarize: true, Partials: true}, samples, 0)
-	for _, e := range events {
-		switch e.Kind {
-		case Final, Partial:
-			t.Logf("%v %d %.2f-%.2f [%s] %q conf=%.1f", e.Kind, e.Turn.Order, e.Turn.Start, e.Turn.End, e.Turn.Speaker, e.Turn.Text, e.Turn.EndOfTurnConfidence)
-		case Revision:
-			t.Logf("revision %d turns", len(e.Revised))
-		default:
-			t.Logf("%v %.2f %s", e.Kind, e.Time, e.Speaker)
-		}
-	}
-}
-
 // TestConcurrentSessions runs eight sessions at once on one engine (shared
 // models, shared decoder slots), each on its own stretch of a conversation,
 // and checks that every one finishes with its finals and that no goroutine
@@ -245,7 +205,7 @@ func TestConcurrentSessions(t *testing.T) {
 			defer wg.Done()
 			off := i * seconds * SampleRate
 			clip := samples[off:min(off+seconds*SampleRate, len(samples))]
-			for _, ev := range runQuiet(t, e, clip) {
+			for _, ev := range runWith(t, e, Options{Turns: DefaultTurnDetection(), Diarize: true, Partials: true}, clip) {
 				if ev.Kind == Final && len(ev.Turn.Words) > 0 {
 					finals[i]++
 				}
@@ -260,9 +220,9 @@ func TestConcurrentSessions(t *testing.T) {
 	}
 }
 
-// runQuiet is run for any goroutine: failures go to t.Error.
-func runQuiet(t testing.TB, e *Engine, samples []float32) []Event {
-	s, err := e.NewSession(Options{Turns: DefaultTurnDetection(), Diarize: true, Partials: true})
+// runWith is run for any goroutine: failures go to t.Error.
+func runWith(t testing.TB, e *Engine, opt Options, samples []float32) []Event {
+	s, err := e.NewSession(opt)
 	if err != nil {
 		t.Error(err)
 		return nil

@@ -41,6 +41,8 @@ type Options struct {
 	WindowFrames int
 	// WordTimestamps adds word times from cross-attention alignment.
 	WordTimestamps bool
+	// MaxTokens caps the tokens sampled per window (0 = openai's 224).
+	MaxTokens int
 	// OneWindow decodes each clip as one window (a live clip fits one):
 	// openai's seek to the last word's end would decode the clip's tail of
 	// silence again, where a prompted short window hallucinates and falls
@@ -328,7 +330,7 @@ func (m *Model) decodeWithFallback(ctx context.Context, d *decoder, enc *encoded
 		var err error
 		r, err = m.decodeWindow(ctx, d, enc, DecodeOptions{
 			Language: lang, Temperature: t, Timestamps: true, Prompt: prompt,
-			MaxInitialTimestamp: 1.0, Seed: uint64(seek),
+			MaxInitialTimestamp: 1.0, Seed: uint64(seek), SampleLen: opt.MaxTokens,
 		})
 		if err != nil {
 			return nil, err
