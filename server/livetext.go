@@ -71,14 +71,12 @@ func (lc *liveConn) closeText(forward bool) {
 	if !forward {
 		cancel() // nobody will read the last turns: drop the work at once
 	}
-	done := make(chan error, 1)
-	go func() { done <- lc.tsess.Close(ctx) }()
-	for ev := range lc.textEvents {
+	err := lc.tsess.Finish(ctx, func(ev livetranscribe.Event) {
 		if forward {
 			lc.textEvent(ev)
 		}
-	}
-	if err := <-done; err != nil {
+	})
+	if err != nil {
 		lc.log.Warn("live transcription close", "err", err)
 	}
 	lc.textEvents = nil

@@ -314,14 +314,12 @@ func (rc *rtConn) closeSession(forward bool) {
 	if !forward {
 		cancel() // nobody will read the last turns: drop the work at once
 	}
-	done := make(chan error, 1)
-	go func() { done <- rc.sess.Close(ctx) }()
-	for ev := range rc.events {
+	err := rc.sess.Finish(ctx, func(ev livetranscribe.Event) {
 		if forward {
 			rc.event(ev)
 		}
-	}
-	if err := <-done; err != nil {
+	})
+	if err != nil {
 		rc.log.Warn("realtime session close", "err", err)
 	}
 	rc.sess, rc.events = nil, nil
