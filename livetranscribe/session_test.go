@@ -118,6 +118,11 @@ func TestConversation(t *testing.T) {
 	ref := readWords(t, filepath.Join(dev, "sim/sim07_digits_2spk.words.tsv"))
 
 	events := run(t, e, Options{Turns: DefaultTurnDetection(), Diarize: true, Partials: true}, samples)
+	for _, ev := range events {
+		if ev.Kind == Final {
+			t.Logf("final %d %.2f-%.2f [%s] %s", ev.Turn.Order, ev.Turn.Start, ev.Turn.End, ev.Turn.Speaker, ev.Turn.Text)
+		}
+	}
 	score := eval.ScoreTranscript(ref, finalWords(events))
 	t.Logf("WER %.1f %% (%d/%d), speaker accuracy %.1f %%", 100*score.WER, score.Errors, score.RefWords, 100*score.SpeakerAccuracy)
 	// A regression bound, not the target: 25.7 % when measured, batch

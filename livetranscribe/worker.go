@@ -31,8 +31,18 @@ type curTurn struct {
 	order     int    // -1 until the turn is first reported
 	committed []Word // words two consecutive decodes agreed on (final)
 	prev      []Word // the last decode
+	last      decoded
 	lastText  string // the text of the last partial sent
 }
+
+// decoded is a partial decode and the audio it heard.
+type decoded struct {
+	start int64
+	n     int
+	words []Word
+}
+
+func (d decoded) covers(j job) bool { return d.n > 0 && d.start == j.start && d.n == len(j.samples) }
 
 // final is a sent final turn and which of its words have provisional
 // speakers.
@@ -92,8 +102,10 @@ func (w *worker) partial(ctx context.Context, j job) error {
 	} else if err != nil {
 		return err
 	}
+	end := float64(j.start+int64(len(j.samples))) / SampleRate
 	w.s.hyp.set(j.turn, j.start+int64(len(j.samples)), endsSentence(words))
-	w.cur.committed = agree(w.cur.committed, w.cur.prev, words)
+	w.cur.last = decoded{start: j.start, n: len(j.samples), words: words}
+	w.cur.committed = agree(w.cur.committed, w.cur.prev, words, end-agreeMargin)
 	w.cur.prev = words
 	if !w.s.opt.Partials || j.probe && len(words) == 0 {
 		return nil
@@ -115,9 +127,16 @@ func (w *worker) partial(ctx context.Context, j job) error {
 func (w *worker) final(ctx context.Context, j job) error {
 	w.startTurn(j.turn)
 	var words []Word
-	if !j.silent {
+	short := w.s.e.cfg.ShortFinals
+	switch {
+	case j.silent:
+	case short && w.cur.last.covers(j):
+		// The probe early in the pause decoded exactly this audio in the
+		// same window: the final is ready the moment the turn ends.
+		words = w.cur.last.words
+	default:
 		var err error
-		if words, err = w.decode(ctx, j, w.s.e.cfg.ShortFinals, true); err != nil {
+		if words, err = w.decode(ctx, j, short, true); err != nil {
 			return err
 		}
 	}
@@ -200,11 +219,41 @@ func (w *worker) decode(ctx context.Context, j job, short, wait bool) ([]Word, e
 	}
 	offset := float64(j.start) / SampleRate
 	words := make([]Word, 0, len(res))
-	for _, x := range res {
+	for _, x := range res[:loopStart(res)] {
 		words = append(words, Word{Text: strings.TrimSpace(x.Text), Start: offset + x.Start,
 			End: offset + x.End, Confidence: x.Probability})
 	}
 	return words, nil
+}
+
+// loopRepeats: a word or word pair said this many times in a row is
+// Whisper looping, not speech ("4, 4, 4, 4, 4, …" after the real digits).
+const loopRepeats = 4
+
+// loopStart is where a decode's words start repeating themselves (the
+// second of loopRepeats consecutive copies of one word or pair), or
+// len(words) when they do not: the words before the loop are kept.
+func loopStart(words []whisper.Word) int {
+	for n := 1; n <= 2; n++ {
+		for i := 0; i+n*loopRepeats <= len(words); i++ {
+			if repeats(words, i, n, loopRepeats) {
+				return i + n
+			}
+		}
+	}
+	return len(words)
+}
+
+// repeats reports whether words[i:i+n] occurs k times in a row from i.
+func repeats(words []whisper.Word, i, n, k int) bool {
+	for r := 1; r < k; r++ {
+		for m := range n {
+			if norm(words[i+m].Text) != norm(words[i+r*n+m].Text) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // maxWordsPerSecond bounds speech: people say at most about 4 words a
@@ -359,15 +408,22 @@ func norm(s string) string {
 	}, s)
 }
 
+// agreeMargin: a word must end this long before the end of the audio both
+// decodes heard to be committed. Near the edge a word lacks its right
+// context (it may be cut mid-way), and two decodes can agree on the same
+// wrong guess.
+const agreeMargin = 1.0
+
 // agree extends committed by the words the previous and the current decode
-// share after it (local agreement: a word two decodes of growing audio agree
-// on will not change). committed never shrinks.
-func agree(committed, prev, cur []Word) []Word {
+// share after it and that end before horizon (local agreement: a word two
+// decodes of growing audio agree on, heard in full, will not change).
+// committed never shrinks.
+func agree(committed, prev, cur []Word, horizon float64) []Word {
 	n := len(committed)
 	if !hasPrefix(prev, committed) || !hasPrefix(cur, committed) {
 		return committed
 	}
-	for n < len(prev) && n < len(cur) && norm(prev[n].Text) == norm(cur[n].Text) {
+	for n < len(prev) && n < len(cur) && norm(prev[n].Text) == norm(cur[n].Text) && cur[n].End <= horizon {
 		n++
 	}
 	out := append([]Word(nil), committed...)
