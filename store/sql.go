@@ -539,6 +539,13 @@ func (s *sqlStore) StartJob(ctx context.Context, id, worker string) (Job, error)
 	return j, err
 }
 
+// ReleaseJob takes back the attempt StartJob counted; a finished job is left alone.
+func (s *sqlStore) ReleaseJob(ctx context.Context, id string) error {
+	_, err := s.w.ExecContext(ctx, s.q(`UPDATE jobs SET attempts = attempts - 1, updated_at = ?
+		WHERE id = ? AND status = ? AND attempts > 0`), ts(now()), id, api.StatusRunning)
+	return err
+}
+
 // FinishJob sets a terminal status. The status condition in the UPDATE is
 // what makes it safe: of two racing callers the database lets exactly one
 // match the row. d, if given, gets its ID, JobID and (if empty) TeamID,

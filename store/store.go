@@ -110,6 +110,10 @@ type Store interface {
 	// StartJob marks a non-terminal job running on worker and counts the
 	// attempt; ErrTerminal if it has finished.
 	StartJob(ctx context.Context, id, worker string) (Job, error)
+	// ReleaseJob hands a running job back uncounted (its worker stopped
+	// cleanly, e.g. at shutdown): the attempt StartJob counted is taken back,
+	// so that only attempts that ended in a crash count toward the cap.
+	ReleaseJob(ctx context.Context, id string) error
 	// FinishJob sets a terminal status and output, only if the job is not
 	// terminal yet (ErrTerminal otherwise): two workers never both finish one.
 	// When d is not nil the delivery is queued in the same transaction.

@@ -318,6 +318,14 @@ func testJobs(t *testing.T, open opener) {
 	if started.Worker != "node-2" || started.Attempts != 2 {
 		t.Fatalf("second StartJob = %+v", started)
 	}
+	// A clean hand-back (shutdown) takes its attempt back; a crash would not.
+	if err := s.ReleaseJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	started = must(s.StartJob(ctx, j.ID, "node-2")).get(t)
+	if started.Attempts != 2 {
+		t.Fatalf("StartJob after ReleaseJob: attempts = %d, want 2", started.Attempts)
+	}
 	if _, err := s.StartJob(ctx, NewID(), "node-1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("StartJob(missing) = %v, want ErrNotFound", err)
 	}
