@@ -286,9 +286,30 @@ func (s *Server) openInput(ctx context.Context, team, rawURL string) (*audio.Aud
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		return nil, nil, failf("Could not load audio: %v", err)
+		return nil, nil, failf("Could not load audio: %s", s.scrub(err.Error(), path, rawURL))
 	}
 	return src, func() { src.Close(); removeFile() }, nil
+}
+
+// scrub replaces the server's local file path in a message (ffmpeg and the
+// decoder name the file they read) with the user's URL, and the data
+// folder with nothing: users see their words, not the server's layout.
+func (s *Server) scrub(msg, path, rawURL string) string {
+	return strings.NewReplacer(path, rawURL, s.cfg.DataDir+string(os.PathSeparator), "", s.cfg.DataDir, "").Replace(msg)
+}
+
+// mediaError turns a media store's refusal into the user's words; other
+// errors (storage down) stay internal: logged, not shown.
+func mediaError(err error, rawURL string) error {
+	switch {
+	case errors.Is(err, media.ErrNotFound):
+		return failf("Could not load audio: no media uploaded at %s", rawURL)
+	case errors.Is(err, media.ErrInvalidKey):
+		return failf("Could not load audio: %s is not a valid media URL", rawURL)
+	case errors.Is(err, media.ErrTooLarge):
+		return failf("Could not load audio: %s is too large", rawURL)
+	}
+	return err
 }
 
 // localMedia is a media store whose objects are local files (media.Dir):
@@ -301,13 +322,12 @@ type localMedia interface {
 // that removes it when it is a temporary copy (download or remote media).
 func (s *Server) localInput(ctx context.Context, team, rawURL string) (string, func(), error) {
 	key, isMedia := strings.CutPrefix(rawURL, "media://")
-	notFound := failf("Could not load audio: no media uploaded at %s", rawURL)
 	if lm, ok := s.media.(localMedia); ok && isMedia {
 		path, err := lm.LocalPath(ctx, team, key)
-		if errors.Is(err, media.ErrNotFound) {
-			return "", nil, notFound
+		if err != nil {
+			return "", nil, mediaError(err, rawURL)
 		}
-		return path, func() {}, err
+		return path, func() {}, nil
 	}
 	f, err := os.CreateTemp(filepath.Join(s.cfg.DataDir, "tmp"), "input-*")
 	if err != nil {
@@ -316,16 +336,16 @@ func (s *Server) localInput(ctx context.Context, team, rawURL string) (string, f
 	remove := func() { f.Close(); os.Remove(f.Name()) }
 	if isMedia {
 		rc, _, err := s.media.Open(ctx, team, key)
-		if errors.Is(err, media.ErrNotFound) {
-			remove()
-			return "", nil, notFound
-		}
 		if err != nil {
 			remove()
-			return "", nil, err
+			return "", nil, mediaError(err, rawURL)
 		}
-		_, err = io.Copy(f, io.LimitReader(rc, s.cfg.MaxFileBytes+1))
+		n, err := io.Copy(f, io.LimitReader(rc, s.cfg.MaxFileBytes+1))
 		rc.Close()
+		if err == nil && n > s.cfg.MaxFileBytes {
+			// Refused, not truncated: a cut file would give a wrong result.
+			err = failf("Could not load audio: %s is larger than %d bytes", rawURL, s.cfg.MaxFileBytes)
+		}
 		if err != nil {
 			remove()
 			return "", nil, err
