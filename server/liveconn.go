@@ -25,7 +25,7 @@ import (
 
 // Close codes of the live WebSocket besides 1000 (end of stream, idle,
 // maximum duration): 1001 the server is shutting down, 1008 audio faster
-// than real time, 1011 the engine failed.
+// than real time, 1009 a message over liveMaxMessage, 1011 the engine failed.
 const (
 	closeNormal    = websocket.StatusNormalClosure
 	closeGoingAway = websocket.StatusGoingAway
@@ -37,6 +37,12 @@ const (
 // (well inside store.StreamStale).
 const liveHeartbeat = 10 * time.Second
 
+// liveMaxMessage bounds one client message. Frames are 6,400 bytes; a
+// wrong-sized frame up to this size is reported ("Invalid chunk size") and
+// the stream goes on, as the contract says; beyond it the socket closes
+// with 1009 (message too big) before the message is buffered.
+const liveMaxMessage = 1 << 20
+
 // liveWriteTimeout drops a client that stops reading its events.
 const liveWriteTimeout = 10 * time.Second
 
@@ -47,8 +53,7 @@ func (s *Server) acceptLive(w http.ResponseWriter, r *http.Request) (*websocket.
 	if err != nil {
 		return nil, err
 	}
-	// Frames are 6,400 bytes; text messages are small.
-	c.SetReadLimit(64 << 10)
+	c.SetReadLimit(liveMaxMessage)
 	return c, nil
 }
 

@@ -39,9 +39,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/live/{id}/ws", s.liveSocket)
 	// Pre-signed URLs carry their own authorisation (the signature).
 	mux.Handle("/media/", media.Handler(s.media, s.signer, s.cfg.MaxFileBytes))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, http.StatusNotFound, fmt.Sprintf("No route %s %s", r.Method, r.URL.Path))
-	})
+	mux.HandleFunc("/", noRoute(mux))
 	return s.middleware(mux)
 }
 
