@@ -38,7 +38,7 @@ func (s *Server) routes() http.Handler {
 	// The WebSocket's single-use token is its authorisation.
 	mux.HandleFunc("GET /v1/live/{id}/ws", s.liveSocket)
 	// Pre-signed URLs carry their own authorisation (the signature).
-	mux.Handle("/media/", media.Handler(s.media, s.signer, s.cfg.MaxFileBytes))
+	mux.Handle("/media/", media.Handler(s.media, s.signer, s.cfg.MaxFileBytes, s.cfg.MediaQuotaBytes))
 	mux.HandleFunc("/", noRoute(mux))
 	return s.middleware(mux)
 }

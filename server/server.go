@@ -58,6 +58,9 @@ type Config struct {
 	// failed instead (default 3): an attempt counts when its worker vanished
 	// mid-job (crash, kill, lost lease), not when it was handed back cleanly.
 	MaxAttempts int
+	// MediaQuotaBytes is what one team may keep in uploaded media (default
+	// 20 GiB; <0 = no quota). Retention frees it.
+	MediaQuotaBytes int64
 	// ShutdownGrace is how long running jobs may finish at shutdown before
 	// they are handed back to the queue (default 30 s).
 	ShutdownGrace time.Duration
@@ -93,6 +96,7 @@ func (c *Config) defaults() {
 	setDefault(&c.WebhookTimeout, webhook.DefaultTimeout)
 	setDefault(&c.WebhookPoll, time.Second)
 	setDefault(&c.MaxAttempts, 3)
+	setDefault(&c.MediaQuotaBytes, 20<<30)
 	setDefault(&c.ShutdownGrace, 30*time.Second)
 	setDefault(&c.LiveTokenTTL, 60*time.Second)
 	setDefault(&c.LiveStreamsPerTeam, 10)

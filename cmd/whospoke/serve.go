@@ -180,6 +180,7 @@ can share one queue, database and media bucket.`,
 	f.IntVar(&cfg.PollPerMinute, "poll-limit", 0, "job polls per team per minute (default 300, -1 = unlimited)")
 	f.StringVar(&webhookDelays, "webhook-delays", "", "delays before webhook retries 1-3 (default 0s,1m,5m)")
 	f.DurationVar(&ackWait, "ack-wait", 0, "a running job with no heartbeat for this long is redelivered (default 30s)")
+	f.Int64Var(&cfg.MediaQuotaBytes, "media-quota", 0, "bytes of uploaded media one team may keep (default 20 GiB, -1 = no quota)")
 	f.IntVar(&cfg.MaxAttempts, "max-attempts", 0, "times a job is started before it is failed, counting only attempts whose node vanished mid-job (default 3)")
 	f.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 0, "time running jobs get to finish at shutdown before they are requeued (default 30s)")
 	f.StringVar(&cfg.Node, "node", "", "node name in logs and jobs (default host-pid)")
