@@ -399,6 +399,9 @@ func TestWebhookRetries(t *testing.T) {
 		if i > 0 {
 			wantNum, wantReason = fmt.Sprint(i), "http_error"
 		}
+		if h.h.Get("X-Webhook-Id") != id {
+			t.Errorf("delivery %d: X-Webhook-Id %q, want the job id on every attempt", i, h.h.Get("X-Webhook-Id"))
+		}
 		if h.h.Get("x-retry-num") != wantNum || h.h.Get("x-retry-reason") != wantReason {
 			t.Errorf("delivery %d: x-retry-num %q x-retry-reason %q", i, h.h.Get("x-retry-num"), h.h.Get("x-retry-reason"))
 		}

@@ -80,6 +80,15 @@ const (
 	DeliveryFailed  = "failed"
 )
 
+// ClaimOptions bound a claim of webhook deliveries so that no team takes
+// every slot: a team with a backlog of slow receivers must not hold back
+// the others' webhooks.
+type ClaimOptions struct {
+	Limit     int      // deliveries in all
+	PerTeam   int      // most of one team's (0 = no bound)
+	SkipTeams []string // teams to leave out (already busy on this node)
+}
+
 // ListOptions select a page of a team's jobs, newest first.
 type ListOptions struct {
 	Status string // "" = any
@@ -124,9 +133,10 @@ type Store interface {
 	CountJobs(ctx context.Context) (map[string]int, error)
 
 	// Webhook deliveries.
-	// ClaimDeliveries returns up to limit pending deliveries due at now and
-	// pushes their NextAt by lease, so that another node does not take them meanwhile.
-	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
+	// ClaimDeliveries returns pending deliveries due at now (see
+	// ClaimOptions) and pushes their NextAt by lease, so that another node
+	// does not take them meanwhile.
+	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, opt ClaimOptions) ([]Delivery, error)
 	UpdateDelivery(ctx context.Context, d Delivery) error
 	Deliveries(ctx context.Context, jobID string) ([]Delivery, error)
 
