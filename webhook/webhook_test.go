@@ -61,7 +61,7 @@ func TestNextDelay(t *testing.T) {
 func TestDeliverSignedWithRetryHeaders(t *testing.T) {
 	type seen struct {
 		ct, num, reason, id string
-		ok              bool
+		ok                  bool
 	}
 	got := make(chan seen, 2)
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
