@@ -3,12 +3,10 @@ package server
 import (
 	"cmp"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -167,19 +165,11 @@ func (s *Server) serveLive(c *websocket.Conn, id string, req api.LiveRequest, pr
 // audio handles one binary frame; it reports whether it was valid audio.
 func (lc *liveConn) audio(m inMsg) bool {
 	s := lc.s
-	if len(m.data) != api.LiveFrameBytes {
+	samples, bad, ok := decodeFrame(m.data)
+	if !ok {
 		s.metrics.liveFrames.WithLabelValues("invalid").Inc()
 		lc.sendError("Invalid chunk size")
 		return false
-	}
-	samples := make([]float32, api.LiveFrameSamples)
-	bad := 0
-	for i := range samples {
-		v := math.Float32frombits(binary.LittleEndian.Uint32(m.data[4*i:]))
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			v, bad = 0, bad+1
-		}
-		samples[i] = v
 	}
 	if bad > 0 {
 		lc.sendError(fmt.Sprintf("Invalid audio: %d non-finite samples replaced by silence", bad))
