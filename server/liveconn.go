@@ -165,7 +165,7 @@ func (s *Server) serveLive(c *websocket.Conn, id string, req api.LiveRequest, pr
 // audio handles one binary frame; it reports whether it was valid audio.
 func (lc *liveConn) audio(m inMsg) bool {
 	s := lc.s
-	samples, bad, ok := decodeFrame(m.data)
+	samples, bad, ok := api.DecodeLiveFrame(m.data)
 	if !ok {
 		s.metrics.liveFrames.WithLabelValues("invalid").Inc()
 		lc.sendError("Invalid chunk size")

@@ -1,20 +1,18 @@
-package server
+package api
 
 import (
 	"encoding/binary"
 	"math"
-
-	"github.com/whospoke/whospoke/api"
 )
 
-// decodeFrame turns one binary live message into samples: ok is false
+// DecodeLiveFrame turns one binary live message into samples: ok is false
 // unless it is exactly one frame of pcm_f32le; non-finite samples become
 // silence and are counted in bad.
-func decodeFrame(data []byte) (samples []float32, bad int, ok bool) {
-	if len(data) != api.LiveFrameBytes {
+func DecodeLiveFrame(data []byte) (samples []float32, bad int, ok bool) {
+	if len(data) != LiveFrameBytes {
 		return nil, 0, false
 	}
-	samples = make([]float32, api.LiveFrameSamples)
+	samples = make([]float32, LiveFrameSamples)
 	for i := range samples {
 		v := math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
