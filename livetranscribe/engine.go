@@ -2,23 +2,35 @@ package livetranscribe
 
 import (
 	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/whospoke/whospoke/stream"
+	"github.com/whospoke/whospoke/vad"
+	"github.com/whospoke/whospoke/whisper"
 )
 
-// Config says which models an Engine loads and how it shares them.
+// Config says which models an Engine loads and how sessions use them.
 type Config struct {
 	// ModelsDir is the installed models folder (whisper-tiny.en,
 	// silero-vad-v6.2, …).
 	ModelsDir string
 	// Model is the Whisper model folder name (default "whisper-tiny.en").
 	Model string
-	// Threads is the intra-op threads of each model call (default 1: many
-	// sessions share the cores).
+	// Threads is the intra-op threads of each Whisper call (default 1: many
+	// sessions share the cores, each decode on one).
 	Threads int
-	// Live is the diarization engine sessions with Options.Diarize use; it
-	// may be the server's live engine.
+	// Decoders caps the Whisper calls running at once across sessions
+	// (default: one per core). Finals wait for a slot; a partial that finds
+	// none is skipped, so partials thin out under load and finals do not.
+	Decoders int
+	// PartialEvery is how much new audio triggers a partial re-decode of the
+	// open turn (default 0.75 s).
+	PartialEvery time.Duration
+	// Live is the diarization engine that sessions with Options.Diarize use;
+	// it may be the server's live engine.
 	Live *stream.Engine
 }
 
@@ -28,16 +40,80 @@ func DefaultTurnDetection() TurnDetection {
 		MaxSilence: 1280 * time.Millisecond, Confidence: 0.4, VADThreshold: 0.5}
 }
 
+func (c *Config) defaults() {
+	if c.Model == "" {
+		c.Model = "whisper-tiny.en"
+	}
+	if c.Threads == 0 {
+		c.Threads = 1
+	}
+	if c.Decoders == 0 {
+		c.Decoders = runtime.GOMAXPROCS(0)
+	}
+	if c.PartialEvery == 0 {
+		c.PartialEvery = 750 * time.Millisecond
+	}
+}
+
+// Validate checks the settings (after defaults).
+func (c Config) Validate() error {
+	var errs []error
+	if c.ModelsDir == "" {
+		errs = append(errs, errors.New("livetranscribe: no models folder"))
+	}
+	if c.Threads < 0 || c.Decoders < 0 {
+		errs = append(errs, fmt.Errorf("livetranscribe: threads %d and decoders %d must be ≥ 0", c.Threads, c.Decoders))
+	}
+	if c.PartialEvery < 100*time.Millisecond || c.PartialEvery > 10*time.Second {
+		errs = append(errs, fmt.Errorf("livetranscribe: partial interval %s outside 0.1..10 s", c.PartialEvery))
+	}
+	return errors.Join(errs...)
+}
+
+// Validate checks end-of-turn settings.
+func (td TurnDetection) Validate() error {
+	if td.Mode != TurnsBySilence && td.Mode != TurnsByClient {
+		return fmt.Errorf("livetranscribe: unknown turn mode %d", td.Mode)
+	}
+	if td.MinSilence < 0 || td.MaxSilence < td.MinSilence || td.MaxSilence > time.Minute {
+		return fmt.Errorf("livetranscribe: turn silences %s..%s must satisfy 0 ≤ min ≤ max ≤ 1 min", td.MinSilence, td.MaxSilence)
+	}
+	if !(td.Confidence >= 0 && td.Confidence <= 1) || !(td.VADThreshold > 0 && td.VADThreshold < 1) {
+		return fmt.Errorf("livetranscribe: confidence %v must be in [0, 1] and VAD threshold %v in (0, 1)", td.Confidence, td.VADThreshold)
+	}
+	return nil
+}
+
 // Engine holds the models all sessions share. It is safe for concurrent use.
 type Engine struct {
-	cfg Config
+	cfg   Config
+	asr   *whisper.Model
+	vad   *vad.Model
+	slots chan struct{} // Whisper calls in flight
 }
 
 // New loads the models cfg names.
-func New(cfg Config) (*Engine, error) { return nil, errors.ErrUnsupported }
+func New(cfg Config) (*Engine, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	v, err := vad.New(vad.DefaultConfig(cfg.ModelsDir))
+	if err != nil {
+		return nil, err
+	}
+	asr, err := whisper.New(whisper.DefaultConfig(filepath.Join(cfg.ModelsDir, cfg.Model)).WithThreads(cfg.Threads))
+	if err != nil {
+		v.Close()
+		return nil, err
+	}
+	return &Engine{cfg: cfg, asr: asr, vad: v, slots: make(chan struct{}, cfg.Decoders)}, nil
+}
 
-// NewSession starts a session.
-func (e *Engine) NewSession(opt Options) (*Session, error) { return nil, errors.ErrUnsupported }
+// Close frees the models; call it after the last session has closed.
+func (e *Engine) Close() error {
+	return errors.Join(e.asr.Close(), e.vad.Close())
+}
 
-// Close frees the models once no session uses them.
-func (e *Engine) Close() error { return nil }
+// Config returns the engine's settings with defaults filled in.
+func (e *Engine) Config() Config { return e.cfg }

@@ -12,8 +12,8 @@
 package livetranscribe
 
 import (
-	"context"
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -127,47 +127,22 @@ type Word struct {
 	Speaker string
 }
 
-// Session is one live transcription. Push, EndTurn, Clear,
-// SetTurnDetection, Speakers and Close are called from one goroutine; events
-// arrive on Events from the session's own goroutines, and the caller must
-// keep reading them (from another goroutine) until the channel closes.
-type Session struct {
-	e      *Engine
-	opt    Options
-	events chan Event
+func (k EventKind) String() string {
+	switch k {
+	case SpeechStarted:
+		return "speech_started"
+	case SpeechStopped:
+		return "speech_stopped"
+	case Partial:
+		return "partial"
+	case Final:
+		return "final"
+	case Revision:
+		return "revision"
+	case SpeakerStart:
+		return "speaker_start"
+	case SpeakerEnd:
+		return "speaker_end"
+	}
+	return "EventKind(" + strconv.Itoa(int(k)) + ")"
 }
-
-// Push adds 16 kHz mono samples. It runs the VAD and the diarizer inline
-// (cheap) and leaves recognition to the session's worker: it does not wait
-// for Whisper.
-func (s *Session) Push(ctx context.Context, samples []float32) error {
-	return errors.ErrUnsupported
-}
-
-// EndTurn ends the open turn now (AssemblyAI ForceEndpoint, OpenAI
-// input_audio_buffer.commit). Its Final carries Committed. With no speech
-// since the last turn it still emits an empty Final, so every commit is
-// answered.
-func (s *Session) EndTurn(ctx context.Context) error { return errors.ErrUnsupported }
-
-// Clear drops the open turn's audio that is not yet final (OpenAI
-// input_audio_buffer.clear).
-func (s *Session) Clear(ctx context.Context) error { return errors.ErrUnsupported }
-
-// SetTurnDetection changes the end-of-turn settings mid-session.
-func (s *Session) SetTurnDetection(td TurnDetection) error { return errors.ErrUnsupported }
-
-// Speakers returns the diarizer's speakers with their centroid embeddings
-// (for voiceprint matching); nil without diarization.
-func (s *Session) Speakers() map[string][]float32 { return nil }
-
-// Close ends the stream: the open turn is finalised, the diarizer flushed
-// and a last Revision sent if labels changed; then Events is closed. It
-// waits for that, or for ctx.
-func (s *Session) Close(ctx context.Context) error { return errors.ErrUnsupported }
-
-// Events delivers the session's events; it is closed after Close.
-func (s *Session) Events() <-chan Event { return s.events }
-
-// Duration is the audio pushed so far, in seconds.
-func (s *Session) Duration() float64 { return 0 }

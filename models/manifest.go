@@ -42,6 +42,11 @@ var manifest = []Model{
 		Files: []File{
 			{"whisper-tiny.en/encoder.int8.onnx", 12911733, "091e3ae23d9c2e374de8167153622e08ee24e116c1d9861dc4dea9558458a58f"},
 			{"whisper-tiny.en/decoder.int8.onnx", 28592862, "9ced37eca2f98c059f566ce5b05863d8841c083351c41c6364b5816fa4a76c2f"},
+			// The same weights with a variable-length audio axis (MODELS.md):
+			// whisper loads these instead of the two above, and live
+			// transcription encodes short clips in a short window.
+			{"whisper-tiny.en/encoder.dyn.int8.onnx", 12897895, "9ec83e437da7a82ccf2ff18ea12a5fd3488e4c2db7cae23d484f5f23ba27e6d8"},
+			{"whisper-tiny.en/decoder.dyn.int8.onnx", 28593080, "8184c9f9bb61700c91059f7123a2691bcc079d2bc43592fbc4794993e6172b80"},
 			{"whisper-tiny.en/tokens.txt", 865790, "fd8c3424b17961b00cea3ae9f076e576fbe24b21874bce5880e7d1e6465de1e1"},
 			{"whisper-tiny.en/tokenizer.json", 2128466, "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df"},
 			{"whisper-tiny.en/config.json", 12824, "99bdfccf78b5bb5e0670e26bbbd98f4acd6056b7d1cc9267847ce9f6eaca0ae4"},

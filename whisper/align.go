@@ -68,7 +68,7 @@ func (m *Model) findAlignment(d *decoder, enc *encoded, lang string, text []int,
 		// frames, and add the kept rows into the head average.
 		for h := range H {
 			for t := range T {
-				src := qk[(h*T+t)*AudioCtx : (h*T+t)*AudioCtx+nf]
+				src := qk[(h*T+t)*enc.ctx : (h*T+t)*enc.ctx+nf]
 				row := w[t]
 				mx := math.Inf(-1)
 				for _, v := range src {

@@ -18,10 +18,16 @@ import (
 const (
 	EncoderFile = "encoder.int8.onnx"
 	DecoderFile = "decoder.int8.onnx"
-	TokensFile  = "tokens.txt"
-	ConfigFile  = "config.json"
-	FiltersFile = "mel-filters-80x201.f32"
-	BPEFile     = "tokenizer.json"
+	// DynEncoderFile and DynDecoderFile are the same network with a
+	// variable-length audio axis (tiny.en only). At 3000 frames they are
+	// bit-identical to the fixed pair, so New loads them when both are
+	// present and short windows become possible.
+	DynEncoderFile = "encoder.dyn.int8.onnx"
+	DynDecoderFile = "decoder.dyn.int8.onnx"
+	TokensFile     = "tokens.txt"
+	ConfigFile     = "config.json"
+	FiltersFile    = "mel-filters-80x201.f32"
+	BPEFile        = "tokenizer.json"
 )
 
 // Audio constants of every Whisper model.
@@ -58,7 +64,8 @@ func DefaultConfig(dir string) Config { return Config{Dir: dir} }
 // WithThreads sets the thread count.
 func (c Config) WithThreads(n int) Config { c.Threads = n; return c }
 
-// Validate checks that the folder holds every file a model needs.
+// Validate checks that the folder holds every file a model needs: the
+// variable-length encoder and decoder or the fixed ones, and the rest.
 func (c Config) Validate() error {
 	if c.Dir == "" {
 		return errors.New("whisper: no model folder given")
@@ -66,12 +73,26 @@ func (c Config) Validate() error {
 	if c.Threads < 0 {
 		return fmt.Errorf("whisper: threads %d < 0", c.Threads)
 	}
-	for _, f := range []string{EncoderFile, DecoderFile, TokensFile, ConfigFile, FiltersFile} {
+	need := []string{EncoderFile, DecoderFile, TokensFile, ConfigFile, FiltersFile}
+	if c.variableWindow() {
+		need = need[2:]
+	}
+	for _, f := range need {
 		if _, err := os.Stat(filepath.Join(c.Dir, f)); err != nil {
 			return fmt.Errorf("whisper: model folder %s lacks %s (install it with `whospoke models install`): %w", c.Dir, f, err)
 		}
 	}
 	return nil
+}
+
+// variableWindow reports whether the folder has both variable-length files.
+func (c Config) variableWindow() bool {
+	for _, f := range []string{DynEncoderFile, DynDecoderFile} {
+		if _, err := os.Stat(filepath.Join(c.Dir, f)); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // Dims are the network sizes from config.json.

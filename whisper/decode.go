@@ -22,6 +22,7 @@ type decoder struct {
 	kOut, vOut    *ort.Tensor[float32]
 	tok, off      *ort.Tensor[int64]
 	logits, qk    *ort.Tensor[float32]
+	qkCtx         int // the encoder positions qk was made for
 	vocab, layers int
 	rows          [][]float32
 	// lp, lp2 are per-step scratch (log-probabilities over the vocabulary),
@@ -43,7 +44,6 @@ func (m *Model) newDecoder() (*decoder, error) {
 	}
 	d.kIn, d.vIn, d.kOut, d.vOut = mk(cache), mk(cache), mk(cache), mk(cache)
 	d.logits = mk(ort.NewShape(1, 1, int64(d.vocab)))
-	d.qk = mk(ort.NewShape(1, int64(len(m.mc.AlignmentHeads)), 1, AudioCtx))
 	t1, e1 := ort.NewEmptyTensor[int64](ort.NewShape(1, 1))
 	t2, e2 := ort.NewEmptyTensor[int64](ort.NewShape(1))
 	d.tok, d.off = t1, t2
@@ -72,6 +72,24 @@ func isNilTensor(v ort.Value) bool {
 	return false
 }
 
+// qkFor returns the one-token step's alignment output for ctx encoder
+// positions, made again only when the window width changes.
+func (d *decoder) qkFor(ctx int) (*ort.Tensor[float32], error) {
+	if d.qk != nil && d.qkCtx == ctx {
+		return d.qk, nil
+	}
+	if d.qk != nil {
+		d.qk.Destroy()
+		d.qk = nil
+	}
+	t, err := ort.NewEmptyTensor[float32](ort.NewShape(1, int64(len(d.m.mc.AlignmentHeads)), 1, int64(ctx)))
+	if err != nil {
+		return nil, err
+	}
+	d.qk, d.qkCtx = t, ctx
+	return t, nil
+}
+
 // reset empties the cache for a new window. Positions past the offset are
 // masked by the model, but zeros keep runs reproducible.
 func (d *decoder) reset() {
@@ -81,7 +99,7 @@ func (d *decoder) reset() {
 
 // step feeds tokens at cache position offset and hands use the logits of
 // every fed position ([T][vocab]) and the alignment heads' attention
-// scores ([heads][T][1500]); both are only valid inside use, which saves
+// scores ([heads][T][enc.ctx]); both are only valid inside use, which saves
 // copying a prefill's T×vocab logits.
 func (d *decoder) step(enc *encoded, tokens []int, offset int, use func(rows [][]float32, qk []float32) error) error {
 	T := len(tokens)
@@ -90,7 +108,11 @@ func (d *decoder) step(enc *encoded, tokens []int, offset int, use func(rows [][
 	}
 	d.off.GetData()[0] = int64(offset)
 	var tokIn *ort.Tensor[int64]
-	outs := []ort.Value{d.logits, d.kOut, d.vOut, d.qk}
+	qk1, err := d.qkFor(enc.ctx)
+	if err != nil {
+		return err
+	}
+	outs := []ort.Value{d.logits, d.kOut, d.vOut, qk1}
 	if T == 1 {
 		tokIn = d.tok
 		tokIn.GetData()[0] = int64(tokens[0])
@@ -99,7 +121,6 @@ func (d *decoder) step(enc *encoded, tokens []int, offset int, use func(rows [][
 		for i, t := range tokens {
 			data[i] = int64(t)
 		}
-		var err error
 		if tokIn, err = ort.NewTensor(ort.NewShape(1, int64(T)), data); err != nil {
 			return err
 		}
@@ -111,7 +132,8 @@ func (d *decoder) step(enc *encoded, tokens []int, offset int, use func(rows [][
 		if need := T * d.vocab; cap(d.bigLogits) < need {
 			d.bigLogits = make([]float32, need)
 		}
-		if need := int(H) * T * AudioCtx; cap(d.bigQK) < need {
+		A := enc.ctx
+		if need := int(H) * T * A; cap(d.bigQK) < need {
 			d.bigQK = make([]float32, need)
 		}
 		lt, err := ort.NewTensor(ort.NewShape(1, int64(T), int64(d.vocab)), d.bigLogits[:T*d.vocab])
@@ -119,7 +141,7 @@ func (d *decoder) step(enc *encoded, tokens []int, offset int, use func(rows [][
 			return err
 		}
 		defer lt.Destroy()
-		qt, err := ort.NewTensor(ort.NewShape(1, H, int64(T), AudioCtx), d.bigQK[:int(H)*T*AudioCtx])
+		qt, err := ort.NewTensor(ort.NewShape(1, H, int64(T), int64(A)), d.bigQK[:int(H)*T*A])
 		if err != nil {
 			return err
 		}
@@ -174,7 +196,8 @@ type DecodeResult struct {
 	CompressionRatio float64
 }
 
-// Decode decodes one 80×3000 mel window (from LogMel).
+// Decode decodes one 80×3000 mel window (from LogMel), or with the
+// variable-length files an 80×T one (T even, at most 3000).
 func (m *Model) Decode(ctx context.Context, mel []float32, opt DecodeOptions) (*DecodeResult, error) {
 	encs, err := m.encode(mel)
 	if err != nil {
@@ -237,7 +260,7 @@ func (m *Model) decodeWindow(ctx context.Context, d *decoder, enc *encoded, opt 
 				res.NoSpeechProb = math.Exp(d.lp[sp.NoSpeech])
 			}
 			logits := rows[len(rows)-1]
-			m.applyFilters(logits, tokens[sampleBegin:], opt, d.lp)
+			m.applyFilters(logits, tokens[sampleBegin:], opt, enc.ctx, d.lp)
 			logSoftmax(logits, logprobs)
 			next = argmax(logits)
 			if rng != nil {
@@ -274,8 +297,9 @@ var negInf = float32(math.Inf(-1))
 
 // applyFilters applies openai's logit filters: SuppressBlank, SuppressTokens
 // and, in timestamp mode, ApplyTimestampRules. sampled are the tokens
-// sampled so far in this window; lp is scratch of the vocabulary's size.
-func (m *Model) applyFilters(logits []float32, sampled []int, opt DecodeOptions, lp []float64) {
+// sampled so far in this window; ctx is its number of encoder positions;
+// lp is scratch of the vocabulary's size.
+func (m *Model) applyFilters(logits []float32, sampled []int, opt DecodeOptions, ctx int, lp []float64) {
 	sp := m.mc.Special
 	if len(sampled) == 0 {
 		for _, t := range m.mc.SuppressBegin {
@@ -290,6 +314,11 @@ func (m *Model) applyFilters(logits []float32, sampled []int, opt DecodeOptions,
 	}
 	tb := sp.TimestampBegin
 	logits[sp.NoTimestamps] = negInf
+	// A short window has no audio past its ctx positions, so no time
+	// there (a no-op at 1500, the last timestamp token).
+	if end := tb + ctx + 1; end < len(logits) {
+		fill(logits[end:], negInf)
+	}
 	n := len(sampled)
 	last := n >= 1 && sampled[n-1] >= tb
 	penult := n < 2 || sampled[n-2] >= tb

@@ -342,12 +342,14 @@ func (l *longMel) at(i int) float32 {
 	return l.cache[k]
 }
 
-// window returns the 80×3000 input for the frames [seek, seek+size).
-func (l *longMel) window(seek, size int) ([]float32, error) {
+// window returns the 80×width input for the frames [seek, seek+size),
+// size ≤ width; a width under 3000 is the first width columns of the 30 s
+// window (MODELS.md, variable-length window).
+func (l *longMel) window(seek, size, width int) ([]float32, error) {
 	if err := l.load(seek, size); err != nil {
 		return nil, err
 	}
-	out := make([]float32, NMels*WindowFrames)
-	normalise(l.filters.logFrames(l.at, seek, size), l.top, out, WindowFrames)
+	out := make([]float32, NMels*width)
+	normalise(l.filters.logFrames(l.at, seek, size), l.top, out, width)
 	return out, nil
 }

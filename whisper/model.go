@@ -21,6 +21,7 @@ type Model struct {
 	fe      *FrontEnd
 	enc     *onnx.Session
 	dec     *ort.DynamicAdvancedSession
+	dyn     bool // the variable-length encoder and decoder are loaded
 
 	suppress []int // suppress_tokens ∪ always_suppress_also
 }
@@ -44,10 +45,14 @@ func New(cfg Config) (*Model, error) {
 	m.filters = m.fe.filters
 	m.suppress = append(append([]int(nil), mc.SuppressTokens...), mc.AlwaysSuppress...)
 	opt := onnx.Options{Threads: cfg.Threads}
-	if m.enc, err = onnx.Open(filepath.Join(cfg.Dir, EncoderFile), []string{"mel"}, []string{"cross_k", "cross_v"}, opt); err != nil {
+	encFile, decFile := EncoderFile, DecoderFile
+	if m.dyn = cfg.variableWindow(); m.dyn {
+		encFile, decFile = DynEncoderFile, DynDecoderFile
+	}
+	if m.enc, err = onnx.Open(filepath.Join(cfg.Dir, encFile), []string{"mel"}, []string{"cross_k", "cross_v"}, opt); err != nil {
 		return nil, err
 	}
-	if m.dec, err = openDecoder(filepath.Join(cfg.Dir, DecoderFile), cfg.Threads); err != nil {
+	if m.dec, err = openDecoder(filepath.Join(cfg.Dir, decFile), cfg.Threads); err != nil {
 		m.enc.Close()
 		return nil, err
 	}
@@ -109,13 +114,20 @@ func (m *Model) ModelConfig() *ModelConfig { return m.mc }
 // Tokenizer returns the model's tokenizer.
 func (m *Model) Tokenizer() *Tokenizer { return m.tok }
 
+// VariableWindow reports whether the model loaded the variable-length
+// encoder and decoder, so that windows shorter than 30 s are possible
+// (Options.WindowFrames, ClipOptions.Short).
+func (m *Model) VariableWindow() bool { return m.dyn }
+
 // Multilingual reports whether the model knows languages other than English.
 func (m *Model) Multilingual() bool { return m.mc.Multilingual }
 
 // encoded is one window's encoder output: the decoder layers'
-// cross-attention keys and values, [L, 1, 1500, D] each.
+// cross-attention keys and values, [L, 1, ctx, D] each, where ctx is the
+// number of encoder positions: half the window's mel frames (1500 for 30 s).
 type encoded struct {
 	k, v ort.Value
+	ctx  int
 }
 
 func (e *encoded) release() {
@@ -125,17 +137,23 @@ func (e *encoded) release() {
 	}
 }
 
-// encode runs the encoder on one or more 80×3000 windows in one call.
+// encode runs the encoder on one or more windows of equal width in one
+// call: 80×3000 values each, or 80×frames (frames even, at most 3000) with
+// the variable-length encoder.
 func (m *Model) encode(mels ...[]float32) ([]*encoded, error) {
 	b := len(mels)
-	data := make([]float32, 0, b*NMels*WindowFrames)
+	frames := len(mels[0]) / NMels
+	if err := m.checkWindow(frames); err != nil {
+		return nil, err
+	}
+	data := make([]float32, 0, b*NMels*frames)
 	for _, x := range mels {
-		if len(x) != NMels*WindowFrames {
-			return nil, fmt.Errorf("whisper: mel has %d values, want 80×3000", len(x))
+		if len(x) != NMels*frames {
+			return nil, fmt.Errorf("whisper: mel has %d values, want 80×%d", len(x), frames)
 		}
 		data = append(data, x...)
 	}
-	in, err := ort.NewTensor(ort.NewShape(int64(b), NMels, WindowFrames), data)
+	in, err := ort.NewTensor(ort.NewShape(int64(b), NMels, int64(frames)), data)
 	if err != nil {
 		return nil, err
 	}
@@ -144,21 +162,41 @@ func (m *Model) encode(mels ...[]float32) ([]*encoded, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx := frames / 2
 	if b == 1 {
-		return []*encoded{{k: outs[0], v: outs[1]}}, nil
+		return []*encoded{{k: outs[0], v: outs[1], ctx: ctx}}, nil
 	}
-	// Split [L, B, 1500, D] into B tensors of [L, 1, 1500, D].
 	defer onnx.Release(outs...)
+	return m.splitBatch(outs, b, ctx)
+}
+
+// checkWindow checks an encoder window width in mel frames.
+func (m *Model) checkWindow(frames int) error {
+	switch {
+	case frames == WindowFrames:
+		return nil
+	case !m.dyn:
+		return fmt.Errorf("whisper: a %d-frame window needs %s and %s in the model folder; this model takes 80×3000 mel windows", frames, DynEncoderFile, DynDecoderFile)
+	case frames < 2 || frames > WindowFrames || frames%2 != 0:
+		// An odd width would give (frames+1)/2 positions: keep ctx = frames/2.
+		return fmt.Errorf("whisper: window of %d mel frames; want an even number from 2 to 3000", frames)
+	}
+	return nil
+}
+
+// splitBatch splits the encoder's [L, B, ctx, D] outputs into B windows of
+// [L, 1, ctx, D].
+func (m *Model) splitBatch(outs []ort.Value, b, ctx int) ([]*encoded, error) {
 	L, D := int64(m.mc.Dims.NTextLayer), int64(m.mc.Dims.NTextState)
 	res := make([]*encoded, b)
 	for i := range res {
-		res[i] = &encoded{}
+		res[i] = &encoded{ctx: ctx}
 	}
+	per := int64(ctx) * D
 	for j, o := range outs {
 		src := o.(*ort.Tensor[float32]).GetData()
-		per := AudioCtx * D
 		for i := range b {
-			t, err := ort.NewEmptyTensor[float32](ort.NewShape(L, 1, AudioCtx, D))
+			t, err := ort.NewEmptyTensor[float32](ort.NewShape(L, 1, int64(ctx), D))
 			if err != nil {
 				for _, r := range res {
 					r.release()

@@ -1,6 +1,7 @@
 package whisper
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -26,8 +27,24 @@ type Options struct {
 	NoSpeechThreshold float64
 	// ConditionOnPreviousText prompts each window with the text so far.
 	ConditionOnPreviousText bool
+	// InitialPrompt is text that conditions the first window (openai's
+	// initial_prompt: earlier words, spellings); it is not in the result.
+	InitialPrompt string
+	// WindowFrames is the encoder window in mel frames: 0 or 3000 is 30 s;
+	// shorter (even, ≥ 2) needs Model.VariableWindow. Each window then holds
+	// at most that much audio, followed by the zeros the model expects, so
+	// a short window should exceed the audio (TranscribeClip picks it). A
+	// short window is decoded greedily with its output capped at 6 tokens/s
+	// + 10; when it hits the cap or its text repeats, it is decoded again in
+	// 30 s with the temperature fallback (MODELS.md's guard).
+	WindowFrames int
 	// WordTimestamps adds word times from cross-attention alignment.
 	WordTimestamps bool
+	// OneWindow decodes each clip as one window (a live clip fits one):
+	// openai's seek to the last word's end would decode the clip's tail of
+	// silence again, where a prompted short window hallucinates and falls
+	// back through every temperature (20 s for a 2.6 s clip on dev).
+	OneWindow bool
 	// Clips limits decoding to these spans (seconds, sorted, disjoint);
 	// nil means the whole recording. Each window starts inside a clip and
 	// sees no audio past the clip's end.
@@ -67,7 +84,10 @@ type Segment struct {
 	AvgLogprob       float64
 	CompressionRatio float64
 	NoSpeechProb     float64
-	Words            []Word
+	// WindowFrames is the encoder window the segment was decoded in:
+	// 3000, or Options.WindowFrames when that short window passed the guard.
+	WindowFrames int
+	Words        []Word
 }
 
 // Result is a whole recording's transcription.
@@ -95,6 +115,10 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 	if len(opt.Temperatures) == 0 {
 		opt.Temperatures = []float64{0}
 	}
+	width := cmp.Or(opt.WindowFrames, WindowFrames)
+	if err := m.checkWindow(width); err != nil {
+		return nil, err
+	}
 	lm, err := newLongMel(m.filters, src)
 	if err != nil {
 		return nil, err
@@ -109,7 +133,7 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 		return nil, err
 	}
 	defer d.close()
-	ahead := newLookahead(m, lm, clips, content, opt.BatchSize)
+	ahead := newLookahead(m, lm, clips, content, width, opt.BatchSize)
 	defer ahead.release()
 
 	res := &Result{Language: opt.Language}
@@ -118,7 +142,7 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 		if m.mc.Multilingual {
 			// openai detects on the first 30 s of the file (here: of the
 			// first clip, so that leading silence does not decide).
-			enc, err := ahead.get(clips[0][0], min(WindowFrames, content-clips[0][0], clips[0][1]-clips[0][0]))
+			enc, err := ahead.get(clips[0][0], min(width, content-clips[0][0], clips[0][1]-clips[0][0]), width)
 			if err != nil {
 				return nil, err
 			}
@@ -132,7 +156,11 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 		return nil, err
 	}
 
-	var allTokens []int
+	allTokens, err := m.promptTokens(opt.InitialPrompt)
+	if err != nil {
+		return nil, err
+	}
+	textFrom := len(allTokens)
 	promptFrom := 0
 	lastSpeech := 0.0
 	for ci := 0; ci < len(clips); {
@@ -152,22 +180,17 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 			return nil, err
 		}
 		timeOffset := float64(seek) * HopLength / SampleRate
-		size := min(WindowFrames, content-seek, clipEnd-seek)
+		size := min(width, content-seek, clipEnd-seek)
 		segDur := float64(size) * HopLength / SampleRate
-		enc, err := ahead.get(seek, size)
-		if err != nil {
-			return nil, err
-		}
 		var prompt []int
 		if len(allTokens) > promptFrom {
 			prompt = allTokens[promptFrom:]
 		}
-		r, err := m.decodeWithFallback(ctx, d, enc, opt, res.Language, prompt, seek)
+		r, enc, err := m.decodeAt(ctx, d, ahead, opt, width, res.Language, prompt, seek, size)
 		if err != nil {
 			return nil, err
 		}
-		if !math.IsNaN(opt.NoSpeechThreshold) && r.NoSpeechProb > opt.NoSpeechThreshold &&
-			!(!math.IsNaN(opt.LogprobThreshold) && r.AvgLogprob > opt.LogprobThreshold) {
+		if silent(r, opt) {
 			ahead.seek = seek + size // silence: skip the window
 			ahead.progress(opt.Progress)
 			continue
@@ -184,7 +207,7 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 				}
 			}
 		}
-		if next <= seek {
+		if next <= seek || opt.OneWindow {
 			next = seek + size // never reached by openai's rules; guards against a stall
 		}
 		ahead.seek = next
@@ -193,6 +216,7 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 			if s.Start == s.End || strings.TrimSpace(s.Text) == "" {
 				s.Text, s.Tokens, s.Words = "", nil, nil
 			}
+			s.WindowFrames = 2 * enc.ctx
 			allTokens = append(allTokens, s.Tokens...)
 		}
 		res.Segments = append(res.Segments, segs...)
@@ -201,8 +225,76 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 		}
 		ahead.progress(opt.Progress)
 	}
-	res.Text = m.tok.Decode(allTokens)
+	res.Text = m.tok.Decode(allTokens[textFrom:])
 	return res, nil
+}
+
+// promptTokens encodes an initial prompt as openai does (" " + trimmed text).
+func (m *Model) promptTokens(prompt string) ([]int, error) {
+	if strings.TrimSpace(prompt) == "" {
+		return nil, nil
+	}
+	toks, err := m.tok.Encode(" " + strings.TrimSpace(prompt))
+	if err != nil {
+		return nil, fmt.Errorf("whisper: encoding the prompt: %w", err)
+	}
+	return toks, nil
+}
+
+// decodeAt decodes the window at seek in the options' window width. A
+// short window is decoded greedily under the guard (shortWindowFailed); a
+// 30 s one, or a short one that fails, with the temperature fallback. It
+// returns the decoding and the encoder output it came from.
+func (m *Model) decodeAt(ctx context.Context, d *decoder, ahead *lookahead, opt Options, width int, lang string, prompt []int, seek, size int) (*DecodeResult, *encoded, error) {
+	enc, err := ahead.get(seek, size, width)
+	if err != nil {
+		return nil, nil, err
+	}
+	if width < WindowFrames {
+		limit := shortTokenCap(size)
+		r, err := m.decodeWindow(ctx, d, enc, DecodeOptions{
+			Language: lang, Timestamps: true, Prompt: prompt, MaxInitialTimestamp: 1.0, SampleLen: limit,
+		})
+		if err != nil || !shortWindowFailed(r, limit, opt) {
+			return r, enc, err
+		}
+		if enc, err = ahead.get(seek, size, WindowFrames); err != nil {
+			return nil, nil, err
+		}
+	}
+	r, err := m.decodeWithFallback(ctx, d, enc, opt, lang, prompt, seek)
+	return r, enc, err
+}
+
+// shortTokenCap is the most tokens a short window of size frames may
+// produce: 6 per second of audio + 10 (MODELS.md). Real speech stays well
+// below it; a window decoding a loop runs into it early instead of filling
+// the decoder's 224 tokens.
+func shortTokenCap(size int) int {
+	return int(math.Ceil(6*float64(size)/FramesPerSecond)) + 10
+}
+
+// shortWindowFailed is the guard on a short window's greedy decoding: it
+// ran into the token cap limit, or its text repeats (compression ratio
+// above the threshold), which is how a model trained on 30 s windows goes
+// wrong in a short one. A window the model calls probably silent but whose
+// text is too likely to skip fails too: the silence thresholds are tuned
+// on 30 s windows, and a short one turns silence into confident text (" .").
+func shortWindowFailed(r *DecodeResult, limit int, opt Options) bool {
+	switch {
+	case len(r.Tokens) >= limit:
+		return true
+	case opt.CompressionRatioThreshold > 0 && r.CompressionRatio > opt.CompressionRatioThreshold:
+		return true
+	}
+	return !math.IsNaN(opt.NoSpeechThreshold) && r.NoSpeechProb > opt.NoSpeechThreshold && !silent(r, opt)
+}
+
+// silent is openai's no-speech rule: the model calls the window silent
+// and its text is not likely enough to keep.
+func silent(r *DecodeResult, opt Options) bool {
+	return !math.IsNaN(opt.NoSpeechThreshold) && r.NoSpeechProb > opt.NoSpeechThreshold &&
+		!(!math.IsNaN(opt.LogprobThreshold) && r.AvgLogprob > opt.LogprobThreshold)
 }
 
 // seekClips turns clip times into frame ranges as openai's clip_timestamps.
@@ -330,7 +422,8 @@ func lastWordEnd(segs []Segment) (float64, bool) {
 	return 0, false
 }
 
-// lookahead serves encoder outputs for windows. Windows that start a clip
+// lookahead serves encoder outputs for windows (keyed by seek, size and
+// width). Windows that start a clip
 // do not depend on decoding, so with BatchSize > 1 the next few are encoded
 // in one call; any other window is encoded when asked for.
 type lookahead struct {
@@ -338,22 +431,23 @@ type lookahead struct {
 	lm      *longMel
 	clips   [][2]int
 	content int
+	width   int // of pre-encoded windows
 	batch   int
 	seek    int // the seek position of the decoding loop
-	ready   map[[2]int]*encoded
+	ready   map[[3]int]*encoded
 	next    int // index of the next clip not yet pre-encoded
 	last    *encoded
-	lastKey [2]int
+	lastKey [3]int
 	total   int
 }
 
-func newLookahead(m *Model, lm *longMel, clips [][2]int, content, batch int) *lookahead {
+func newLookahead(m *Model, lm *longMel, clips [][2]int, content, width, batch int) *lookahead {
 	total := 0
 	for _, c := range clips {
 		total += c[1] - c[0]
 	}
-	return &lookahead{m: m, lm: lm, clips: clips, content: content, batch: max(batch, 1),
-		seek: clips[0][0], ready: map[[2]int]*encoded{}, total: total}
+	return &lookahead{m: m, lm: lm, clips: clips, content: content, width: width, batch: max(batch, 1),
+		seek: clips[0][0], ready: map[[3]int]*encoded{}, total: total}
 }
 
 func (a *lookahead) progress(f func(done, total int)) {
@@ -371,8 +465,8 @@ func (a *lookahead) progress(f func(done, total int)) {
 	f(min(done, a.total), a.total)
 }
 
-func (a *lookahead) get(seek, size int) (*encoded, error) {
-	key := [2]int{seek, size}
+func (a *lookahead) get(seek, size, width int) (*encoded, error) {
+	key := [3]int{seek, size, width}
 	if a.last != nil && a.lastKey == key {
 		return a.last, nil
 	}
@@ -387,27 +481,29 @@ func (a *lookahead) get(seek, size int) (*encoded, error) {
 		return e, nil
 	}
 	// Pre-encode clip-start windows from here on, batch at a time.
-	var keys [][2]int
+	var keys [][3]int
 	var mels [][]float32
-	if a.batch > 1 {
+	// Only windows of one width share an encoder call: a guard's 30 s
+	// re-encode goes alone.
+	if a.batch > 1 && width == a.width {
 		for a.next < len(a.clips) && a.clips[a.next][0] < seek {
 			a.next++
 		}
 		for a.next < len(a.clips) && len(keys) < a.batch {
 			c := a.clips[a.next]
-			k := [2]int{c[0], min(WindowFrames, a.content-c[0], c[1]-c[0])}
+			k := [3]int{c[0], min(a.width, a.content-c[0], c[1]-c[0]), a.width}
 			a.next++
 			if k == key {
 				continue
 			}
-			mel, err := a.lm.window(k[0], k[1])
+			mel, err := a.lm.window(k[0], k[1], k[2])
 			if err != nil {
 				return nil, err
 			}
 			keys, mels = append(keys, k), append(mels, mel)
 		}
 	}
-	mel, err := a.lm.window(seek, size)
+	mel, err := a.lm.window(seek, size, width)
 	if err != nil {
 		return nil, err
 	}

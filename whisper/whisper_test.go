@@ -121,7 +121,7 @@ func TestLogMelGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	win, err := lm.window(10, 50)
+	win, err := lm.window(10, 50, WindowFrames)
 	if err != nil {
 		t.Fatal(err)
 	}

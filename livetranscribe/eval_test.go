@@ -1,0 +1,263 @@
+package livetranscribe
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/whospoke/whospoke/audio"
+	"github.com/whospoke/whospoke/diarize"
+	"github.com/whospoke/whospoke/eval"
+	"github.com/whospoke/whospoke/internal/testenv"
+	"github.com/whospoke/whospoke/transcribe"
+)
+
+// TestEvalLive measures live transcription on the dev files with word
+// references, side by side with batch transcription of the same files, at
+// real-time pace (BENCHMARKS.md, "Live transcription"). It is slow, so it
+// runs only when asked:
+//
+//	WHOSPOKE_LIVE_EVAL=1 go test ./livetranscribe/ -run EvalLive -v -timeout 30m
+func TestEvalLive(t *testing.T) {
+	if os.Getenv("WHOSPOKE_LIVE_EVAL") == "" {
+		t.Skip("set WHOSPOKE_LIVE_EVAL=1 to run the live transcription evaluation")
+	}
+	e := testEngine(t)
+	dev := testenv.DevSet(t)
+	files := map[string]func() []eval.TimedWord{
+		"sim/sim07_digits_2spk": func() []eval.TimedWord { return readWords(t, filepath.Join(dev, "sim/sim07_digits_2spk.words.tsv")) },
+		"sim/sim06_digits_3spk": func() []eval.TimedWord { return readWords(t, filepath.Join(dev, "sim/sim06_digits_3spk.words.tsv")) },
+		"real/pyannote_sample":  func() []eval.TimedWord { return readSTM(t, filepath.Join(dev, "real/pyannote_sample.stm")) },
+	}
+	names := []string{"sim/sim07_digits_2spk", "sim/sim06_digits_3spk", "real/pyannote_sample"}
+	var finalLat, partialLat []float64
+	fmt.Println("| file | live WER | batch WER | live speaker acc. | batch speaker acc. | finals | final latency p50 / p95 | partial latency p95 |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	for _, name := range names {
+		path := filepath.Join(dev, name+".wav")
+		samples := loadSamples(t, path)
+		ref := files[name]()
+		timed := runTimed(t, e, samples)
+		live := eval.ScoreTranscript(ref, finalWords(timed.events))
+		batch := eval.ScoreTranscript(ref, batchWords(t, path))
+		fl, pl := timed.latencies()
+		finalLat, partialLat = append(finalLat, fl...), append(partialLat, pl...)
+		fmt.Printf("| %s | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %d | %.2f / %.2f s | %.2f s |\n", filepath.Base(name),
+			100*live.WER, 100*batch.WER, 100*live.SpeakerAccuracy, 100*batch.SpeakerAccuracy, len(fl),
+			pct(fl, 50), pct(fl, 95), pct(pl, 95))
+	}
+	fmt.Printf("all finals: latency p50 %.2f s, p95 %.2f s (n=%d); partials p95 %.2f s (n=%d)\n",
+		pct(finalLat, 50), pct(finalLat, 95), len(finalLat), pct(partialLat, 95), len(partialLat))
+}
+
+// timedRun is a session streamed at real-time pace: its events and when
+// each arrived, in seconds since the first sample was pushed.
+type timedRun struct {
+	events []Event
+	at     []float64
+}
+
+// runTimed may run on any goroutine: it reports failures with t.Error.
+func runTimed(t testing.TB, e *Engine, samples []float32) timedRun {
+	t.Helper()
+	s, err := e.NewSession(Options{Turns: DefaultTurnDetection(), Diarize: true, Partials: true})
+	if err != nil {
+		t.Error(err)
+		return timedRun{}
+	}
+	var r timedRun
+	t0 := time.Now()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range s.Events() {
+			r.events = append(r.events, ev)
+			r.at = append(r.at, time.Since(t0).Seconds())
+		}
+	}()
+	ctx := context.Background()
+	for i, off := 0, 0; off < len(samples); i, off = i+1, off+1600 {
+		time.Sleep(time.Until(t0.Add(time.Duration(i) * 100 * time.Millisecond)))
+		if err := s.Push(ctx, samples[off:min(off+1600, len(samples))]); err != nil {
+			t.Error(err)
+			break
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Error(err)
+	}
+	<-done
+	return r
+}
+
+// latencies: for each final ended by silence or a speaker change (not by
+// the end of the stream), the time from its last word's end (the audio was
+// pushed then) to its arrival; for each final word, from its end to the
+// first partial or final holding it.
+func (r timedRun) latencies() (finals, partials []float64) {
+	firstSeen := map[string]float64{}
+	last := 0.0
+	for i, e := range r.events {
+		if e.Kind == Final || e.Kind == Partial {
+			last = max(last, e.Turn.End)
+			for _, w := range e.Turn.Words {
+				k := fmt.Sprintf("%d/%s/%.1f", e.Turn.Order, norm(w.Text), w.Start)
+				if _, ok := firstSeen[k]; !ok {
+					firstSeen[k] = r.at[i]
+				}
+			}
+		}
+	}
+	end := 0.0
+	for _, e := range r.events {
+		if e.Turn != nil {
+			end = max(end, e.Turn.End)
+		}
+	}
+	for i, e := range r.events {
+		if e.Kind != Final || len(e.Turn.Words) == 0 || e.Turn.End >= end-0.5 {
+			continue
+		}
+		finals = append(finals, r.at[i]-e.Turn.End)
+		for _, w := range e.Turn.Words {
+			k := fmt.Sprintf("%d/%s/%.1f", e.Turn.Order, norm(w.Text), w.Start)
+			partials = append(partials, firstSeen[k]-w.End)
+		}
+	}
+	return finals, partials
+}
+
+func pct(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p/100))]
+}
+
+var (
+	pipelineOnce sync.Once
+	pipeline     *diarize.Pipeline
+	pipelineErr  error
+)
+
+// batchWords is `whospoke transcribe` on the file: the offline diarization,
+// then Whisper with the default mode.
+func batchWords(t testing.TB, path string) []eval.TimedWord {
+	t.Helper()
+	dir := testenv.ModelsDir("whisper-tiny.en")
+	pipelineOnce.Do(func() { pipeline, pipelineErr = diarize.New(diarize.DefaultConfig(dir).WithThreads(2)) })
+	if pipelineErr != nil {
+		t.Fatal(pipelineErr)
+	}
+	ctx := context.Background()
+	a, err := audio.Open(ctx, path, audio.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	res, err := pipeline.Diarize(ctx, a, diarize.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := transcribe.Transcribe(ctx, shared.asr, a, res.Exclusive, transcribe.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ws []eval.TimedWord
+	for _, w := range tr.Words {
+		ws = append(ws, eval.TimedWord{Start: w.Start, End: w.End, Text: w.Text, Speaker: w.Speaker})
+	}
+	return ws
+}
+
+// readSTM reads an STM transcript as words timed by their segment.
+func readSTM(t testing.TB, path string) []eval.TimedWord {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ws []eval.TimedWord
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || strings.HasPrefix(line, ";;") {
+			continue
+		}
+		a, _ := strconv.ParseFloat(f[3], 64)
+		z, _ := strconv.ParseFloat(f[4], 64)
+		for _, w := range f[5:] {
+			if !strings.HasPrefix(w, "<") {
+				ws = append(ws, eval.TimedWord{Start: a, End: z, Text: w, Speaker: f[2]})
+			}
+		}
+	}
+	return ws
+}
+
+// TestLiveCapacity runs N sessions at once, each on its own dev recording at
+// real-time pace, and reports their latencies (BENCHMARKS.md):
+//
+//	WHOSPOKE_LIVE_CAPACITY=4,8,10 go test ./livetranscribe/ -run LiveCapacity -v -timeout 30m
+func TestLiveCapacity(t *testing.T) {
+	v := os.Getenv("WHOSPOKE_LIVE_CAPACITY")
+	if v == "" {
+		t.Skip("set WHOSPOKE_LIVE_CAPACITY=N[,N…] to measure concurrent sessions")
+	}
+	e := testEngine(t)
+	dev := testenv.DevSet(t)
+	var clips [][]float32
+	for _, f := range []string{"sim/sim01_2spk", "sim/sim02_3spk", "sim/sim03_4spk", "sim/sim04_5spk",
+		"sim/sim05_6spk", "sim/sim06_digits_3spk", "sim/sim07_digits_2spk", "real/ami_seriously_mixture"} {
+		s := loadSamples(t, filepath.Join(dev, f+".wav"))
+		clips = append(clips, s[:min(len(s), 60*SampleRate)])
+	}
+	fmt.Println("| sessions | finals | final latency p50 / p95 | partial latency p95 | peak RSS |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, ns := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(ns)
+		if err != nil || n < 1 {
+			t.Fatalf("bad session count %q", ns)
+		}
+		var mu sync.Mutex
+		var fl, pl []float64
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := runTimed(t, e, clips[i%len(clips)])
+				f, p := r.latencies()
+				mu.Lock()
+				fl, pl = append(fl, f...), append(pl, p...)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		fmt.Printf("| %d | %d | %.2f / %.2f s | %.2f s | %s |\n", n, len(fl), pct(fl, 50), pct(fl, 95), pct(pl, 95), peakRSS())
+	}
+}
+
+// peakRSS is the process's peak resident memory (VmHWM).
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "?"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			return strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:"))
+		}
+	}
+	return "?"
+}

@@ -1,0 +1,84 @@
+package livetranscribe
+
+import (
+	"context"
+	"sync"
+
+	"github.com/whospoke/whospoke/stream"
+)
+
+type jobKind int
+
+const (
+	jobPartial  jobKind = iota + 1 // decode the open turn so far
+	jobFinal                       // decode an ended turn
+	jobSpeakers                    // the diarizer decided more
+	jobClear                       // forget the open turn
+	jobClose                       // the stream ended: finish and exit
+)
+
+// job is one piece of work the Push side hands the worker.
+type job struct {
+	kind  jobKind
+	turn  int   // the Push side's turn id
+	start int64 // global sample of samples[0]
+	// samples of the turn (partial: so far; final: all of it).
+	samples    []float32
+	probe      bool    // partial made for the end-of-turn decision
+	silent     bool    // final: the VAD heard no speech in it
+	committed  bool    // final: ended by the client
+	confidence float64 // final: end-of-turn confidence
+	speakers   []stream.Event
+	decided    float64
+}
+
+// queue hands jobs to the worker in order. Only the newest partial is
+// worth decoding, so a new partial or final drops any partial still waiting:
+// under load, partials thin out while finals and speaker updates never do.
+type queue struct {
+	mu    sync.Mutex
+	jobs  []job
+	ready chan struct{}
+}
+
+func newQueue() *queue { return &queue{ready: make(chan struct{}, 1)} }
+
+func (q *queue) push(j job) {
+	q.mu.Lock()
+	if j.kind == jobPartial || j.kind == jobFinal {
+		kept := q.jobs[:0]
+		for _, old := range q.jobs {
+			if old.kind != jobPartial {
+				kept = append(kept, old)
+			}
+		}
+		clear(q.jobs[len(kept):])
+		q.jobs = kept
+	}
+	q.jobs = append(q.jobs, j)
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+// pop waits for the next job, or for ctx.
+func (q *queue) pop(ctx context.Context) (job, bool) {
+	for {
+		q.mu.Lock()
+		if len(q.jobs) > 0 {
+			j := q.jobs[0]
+			q.jobs[0] = job{}
+			q.jobs = q.jobs[1:]
+			q.mu.Unlock()
+			return j, true
+		}
+		q.mu.Unlock()
+		select {
+		case <-q.ready:
+		case <-ctx.Done():
+			return job{}, false
+		}
+	}
+}

@@ -1,0 +1,396 @@
+package livetranscribe
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"unicode"
+
+	"github.com/whospoke/whospoke/whisper"
+)
+
+// minDecodeSeconds: less audio than this holds no word worth decoding.
+const minDecodeSeconds = 0.1
+
+// worker turns the Push side's jobs into partial and final turns. It owns
+// the recognition state, so it needs no locks but the hypothesis it shares.
+type worker struct {
+	s     *Session
+	tl    *timeline
+	order int      // the next turn's Order
+	cur   curTurn  // the open turn as recognised so far
+	held  []*final // finals with words the diarizer has not decided yet
+	// history is the latest final words, the prompt of the next decodes.
+	history []string
+}
+
+// curTurn is the recognition state of the open turn.
+type curTurn struct {
+	id        int
+	order     int    // -1 until the turn is first reported
+	committed []Word // words two consecutive decodes agreed on (final)
+	prev      []Word // the last decode
+	lastText  string // the text of the last partial sent
+}
+
+// final is a sent final turn and which of its words have provisional
+// speakers.
+type final struct {
+	turn        Turn
+	provisional []bool
+}
+
+func newWorker(s *Session) *worker {
+	return &worker{s: s, tl: newTimeline(), cur: curTurn{id: -1, order: -1}}
+}
+
+func (w *worker) run(ctx context.Context) {
+	for {
+		j, ok := w.s.jobs.pop(ctx)
+		if !ok {
+			return
+		}
+		var err error
+		switch j.kind {
+		case jobPartial:
+			err = w.partial(ctx, j)
+		case jobFinal:
+			err = w.final(ctx, j)
+		case jobSpeakers:
+			w.tl.add(j.speakers, j.decided)
+			err = w.revise(ctx)
+		case jobClear:
+			if w.cur.id == j.turn {
+				w.cur = curTurn{id: -1, order: -1}
+			}
+		case jobClose:
+			w.tl.add(nil, math.Inf(1))
+			w.revise(ctx)
+			return
+		}
+		if err != nil {
+			return // ctx ended: the session is being torn down
+		}
+	}
+}
+
+// startTurn resets the recognition state when a job is about a new turn.
+func (w *worker) startTurn(id int) {
+	if w.cur.id != id {
+		w.cur = curTurn{id: id, order: -1}
+	}
+}
+
+// partial decodes the open turn so far, extends the committed words by what
+// this decode and the last agree on, and reports the hypothesis.
+func (w *worker) partial(ctx context.Context, j job) error {
+	w.startTurn(j.turn)
+	words, err := w.decode(ctx, j, true, false)
+	if errors.Is(err, errBusy) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	w.s.hyp.set(j.turn, j.start+int64(len(j.samples)), endsSentence(words))
+	w.cur.committed = agree(w.cur.committed, w.cur.prev, words)
+	w.cur.prev = words
+	if !w.s.opt.Partials || j.probe && len(words) == 0 {
+		return nil
+	}
+	t := w.turnOf(merge(w.cur.committed, words, false))
+	if t.Text == "" || t.Text == w.cur.lastText {
+		return nil
+	}
+	w.cur.lastText = t.Text
+	if w.cur.order < 0 {
+		w.cur.order = w.nextOrder()
+	}
+	t.Order = w.cur.order
+	return w.s.emit(ctx, Event{Kind: Partial, Time: t.End, Turn: &t})
+}
+
+// final decodes an ended turn; its words keep what was committed and take
+// the rest from this decode.
+func (w *worker) final(ctx context.Context, j job) error {
+	w.startTurn(j.turn)
+	var words []Word
+	if !j.silent {
+		var err error
+		if words, err = w.decode(ctx, j, false, true); err != nil {
+			return err
+		}
+	}
+	words = merge(w.cur.committed, words, true)
+	reported := w.cur.order >= 0
+	order := w.cur.order
+	w.cur = curTurn{id: -1, order: -1}
+	if len(words) == 0 && !j.committed && !reported {
+		return nil // a noise the VAD took for speech
+	}
+	if order < 0 {
+		order = w.nextOrder()
+	}
+	for _, x := range words {
+		w.history = append(w.history, x.Text)
+	}
+	if n := len(w.history); n > 2*promptWords {
+		w.history = append(w.history[:0:0], w.history[n-promptWords:]...)
+	}
+	f := &final{turn: w.turnOf(words)}
+	f.turn.Order, f.turn.Committed, f.turn.EndOfTurnConfidence = order, j.committed, j.confidence
+	if len(words) == 0 {
+		f.turn.Start = float64(j.start) / SampleRate
+		f.turn.End = float64(j.start+int64(len(j.samples))) / SampleRate
+	}
+	f.provisional = w.label(&f.turn)
+	if hasTrue(f.provisional) {
+		w.held = append(w.held, f)
+	}
+	t := f.turn
+	t.Words = append([]Word(nil), t.Words...)
+	return w.s.emit(ctx, Event{Kind: Final, Time: t.End, Turn: &t})
+}
+
+func (w *worker) nextOrder() int {
+	w.order++
+	return w.order - 1
+}
+
+// errBusy: every decoder was busy, so a partial was skipped.
+var errBusy = errors.New("livetranscribe: decoders busy")
+
+// decode runs Whisper on a job's samples and returns its words in stream
+// time. A partial that finds every decoder busy is skipped (errBusy); a
+// final waits for one. The only other error is ctx's: a failed decode
+// yields no words rather than a dead session.
+func (w *worker) decode(ctx context.Context, j job, short, wait bool) ([]Word, error) {
+	if float64(len(j.samples)) < minDecodeSeconds*SampleRate {
+		return nil, nil
+	}
+	slots := w.s.e.slots
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	default:
+		if !wait {
+			return nil, errBusy
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	defer func() { <-slots }()
+	res, err := w.s.e.recognise(ctx, j.samples, short, w.prompt(), w.s.opt)
+	if err != nil {
+		return nil, ctx.Err()
+	}
+	offset := float64(j.start) / SampleRate
+	words := make([]Word, 0, len(res))
+	for _, x := range res {
+		words = append(words, Word{Text: strings.TrimSpace(x.Text), Start: offset + x.Start,
+			End: offset + x.End, Confidence: x.Probability})
+	}
+	return words, nil
+}
+
+// recognise decodes one clip of at most 30 s: short (partials) in a window
+// cut to the clip, else in the 30 s window batch transcription uses.
+func (e *Engine) recognise(ctx context.Context, samples []float32, short bool, prompt string, opt Options) ([]whisper.Word, error) {
+	r, err := e.asr.TranscribeClip(ctx, samples, whisper.ClipOptions{
+		Language: opt.Language, Prompt: prompt, Short: short, WordTimestamps: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r.Words(), nil
+}
+
+// promptWords is how much of the session's earlier text conditions each
+// decode: as batch transcription conditions each window on the text before
+// it, so a turn of digits is read as digits.
+const promptWords = 40
+
+// prompt is the client's prompt followed by the session's latest final words.
+func (w *worker) prompt() string {
+	h := w.history
+	if len(h) > promptWords {
+		h = h[len(h)-promptWords:]
+	}
+	return strings.TrimSpace(w.s.opt.Prompt + " " + strings.Join(h, " "))
+}
+
+// turnOf builds a turn from words (times, text); labels come from label.
+func (w *worker) turnOf(words []Word) Turn {
+	t := Turn{Words: words}
+	if len(words) > 0 {
+		t.Start, t.End = words[0].Start, words[len(words)-1].End
+	}
+	texts := make([]string, len(words))
+	for i, x := range words {
+		texts[i] = x.Text
+	}
+	t.Text = strings.Join(texts, " ")
+	if w.s.diar != nil {
+		w.label(&t)
+	}
+	return t
+}
+
+// label gives each word the speaker the diarizer has (or, provisionally,
+// most likely will have) inside its span, and the turn its dominant speaker.
+func (w *worker) label(t *Turn) []bool {
+	if w.s.diar == nil {
+		return nil
+	}
+	prov := make([]bool, len(t.Words))
+	for i := range t.Words {
+		t.Words[i].Speaker, prov[i] = w.tl.speakerOf(t.Words[i].Start, t.Words[i].End)
+	}
+	t.Speaker = dominantSpeaker(t.Words)
+	return prov
+}
+
+// minLabelledSeconds: a turn with less speech than this gets no speaker
+// label (AssemblyAI's UNKNOWN): too little audio to tell voices apart.
+const minLabelledSeconds = 1.0
+
+func dominantSpeaker(words []Word) string {
+	if len(words) == 0 || words[len(words)-1].End-words[0].Start < minLabelledSeconds {
+		return ""
+	}
+	dur := map[string]float64{}
+	best := ""
+	for _, x := range words {
+		if x.Speaker == "" {
+			continue
+		}
+		dur[x.Speaker] += max(x.End-x.Start, 0.01)
+		if best == "" || dur[x.Speaker] > dur[best] || dur[x.Speaker] == dur[best] && x.Speaker < best {
+			best = x.Speaker
+		}
+	}
+	return best
+}
+
+// revise relabels held finals now that the diarizer decided more, and
+// reports those whose labels changed.
+func (w *worker) revise(ctx context.Context) error {
+	var changed []Turn
+	kept := w.held[:0]
+	for _, f := range w.held {
+		before := labels(f.turn)
+		f.provisional = w.label(&f.turn)
+		if labels(f.turn) != before {
+			t := f.turn
+			t.Words = append([]Word(nil), t.Words...)
+			changed = append(changed, t)
+		}
+		if hasTrue(f.provisional) {
+			kept = append(kept, f)
+		}
+	}
+	clear(w.held[len(kept):])
+	w.held = kept
+	if len(changed) == 0 {
+		return nil
+	}
+	return w.s.emit(ctx, Event{Kind: Revision, Time: w.tl.decided, Revised: changed})
+}
+
+func labels(t Turn) string {
+	var b strings.Builder
+	b.WriteString(t.Speaker)
+	for _, x := range t.Words {
+		b.WriteString("|" + x.Speaker)
+	}
+	return b.String()
+}
+
+func hasTrue(xs []bool) bool {
+	for _, x := range xs {
+		if x {
+			return true
+		}
+	}
+	return false
+}
+
+// endsSentence reports whether a decode ends with sentence-final
+// punctuation: Whisper punctuates where the speaker's prosody closes a
+// sentence, the cue for ending a turn at the shorter silence.
+func endsSentence(words []Word) bool {
+	if len(words) == 0 {
+		return false
+	}
+	last := words[len(words)-1].Text
+	return strings.HasSuffix(last, ".") || strings.HasSuffix(last, "?") || strings.HasSuffix(last, "!")
+}
+
+// norm is a word as agreement compares it: lower case, letters and digits.
+func norm(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return unicode.ToLower(r)
+		}
+		return -1
+	}, s)
+}
+
+// agree extends committed by the words the previous and the current decode
+// share after it (local agreement: a word two decodes of growing audio agree
+// on will not change). committed never shrinks.
+func agree(committed, prev, cur []Word) []Word {
+	n := len(committed)
+	if !hasPrefix(prev, committed) || !hasPrefix(cur, committed) {
+		return committed
+	}
+	for n < len(prev) && n < len(cur) && norm(prev[n].Text) == norm(cur[n].Text) {
+		n++
+	}
+	out := append([]Word(nil), committed...)
+	for _, x := range cur[len(committed):n] {
+		x.Final = true
+		out = append(out, x)
+	}
+	return out
+}
+
+func hasPrefix(words, prefix []Word) bool {
+	if len(words) < len(prefix) {
+		return false
+	}
+	for i, x := range prefix {
+		if norm(words[i].Text) != norm(x.Text) {
+			return false
+		}
+	}
+	return true
+}
+
+// merge puts a decode's words after the committed ones: where the decode
+// starts with them, its remaining words follow; otherwise the words that
+// start after the last committed word. final marks every word final.
+func merge(committed, decoded []Word, final bool) []Word {
+	out := append([]Word(nil), committed...)
+	rest := decoded
+	if hasPrefix(decoded, committed) {
+		rest = decoded[len(committed):]
+	} else if len(committed) > 0 {
+		end := committed[len(committed)-1].End
+		rest = rest[:0:0]
+		for _, x := range decoded {
+			if x.Start >= end-0.05 {
+				rest = append(rest, x)
+			}
+		}
+	}
+	for _, x := range rest {
+		x.Final = final
+		out = append(out, x)
+	}
+	return out
+}
