@@ -56,7 +56,8 @@ type Config struct {
 	WebhookPoll      time.Duration // how often queued deliveries are looked for, default 1 s
 	// MaxAttempts is how many times a job may be started before it is
 	// failed instead (default 3): an attempt counts when its worker vanished
-	// mid-job (crash, kill, lost lease), not when it was handed back cleanly.
+	// mid-job (crash, OOM kill), not when it was handed back (shutdown, lost
+	// NATS lease).
 	MaxAttempts int
 	// MediaQuotaBytes is what one team may keep in uploaded media (default
 	// 20 GiB; <0 = no quota). Retention frees it.

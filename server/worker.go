@@ -40,8 +40,8 @@ func (s *Server) runJob(ctx context.Context, id string) error {
 		return err
 	}
 	if j.Attempts > s.cfg.MaxAttempts {
-		// Each earlier attempt ended with its worker gone (a crash, OOM kill or
-		// a lost lease); don't let one input take down node after node.
+		// Each earlier attempt ended with its worker gone (a crash or an OOM
+		// kill); don't let one input take down node after node.
 		s.log.Error("job failed: too many attempts", "job", id, "attempts", j.Attempts-1)
 		return s.finish(ctx, j, api.StatusFailed, errorOutput(fmt.Sprintf(
 			"Job failed: processing stopped unexpectedly %d times (the server crashed or was restarted); not retrying", j.Attempts-1)), 0, time.Now())
