@@ -5,7 +5,7 @@ export WHOSPOKE_MODELS_FROM ?= $(abspath ../shared/models)
 DATA := $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/whospoke
 MODELS := $(or $(WHOSPOKE_MODELS),$(DATA)/models)
 
-.PHONY: setup run test bench vet peer fuzz
+.PHONY: setup run test bench vet peer web fuzz
 
 setup:
 	@scripts/setup.sh
@@ -33,3 +33,9 @@ bench: setup
 vet:
 	gofmt -l . | (! grep .)
 	go vet ./...
+
+# web rebuilds the browser page's bundle (web/dist, embedded) and the binary
+# after a change under web/src; setup does the same on a fresh machine.
+web:
+	cd web && node build.mjs
+	go build -o bin/whospoke ./cmd/whospoke

@@ -18,6 +18,10 @@ const (
 	// EventRevision (extension) carries the offline re-diarization of the
 	// whole session, sent after end_of_stream when the stream asked for it.
 	EventRevision = "speaker_revision"
+	// EventTranscript (extension, `transcription: true`) carries a turn's
+	// words: partial hypotheses (final false) while the turn is open, then
+	// the final turn.
+	EventTranscript = "transcript"
 )
 
 // EndOfStream is the text frame a client sends after its last audio.
@@ -39,7 +43,8 @@ type LiveRequest struct {
 	// "match" once a live speaker matches an enrolled voiceprint.
 	Voiceprints []VoiceprintInput `json:"voiceprints,omitempty"`
 	Matching    *Matching         `json:"matching,omitempty"`
-	// Transcription would add transcript events; not available live yet.
+	// Transcription adds transcript events (the server needs live
+	// transcription).
 	Transcription bool `json:"transcription,omitempty"`
 	// Revision asks for one speaker_revision event after end_of_stream: the
 	// offline pipeline's turns for the whole session.
@@ -77,6 +82,19 @@ type SpeakerEvent struct {
 	Speaker   string  `json:"speaker"`
 	// Match (extension) is the label of the voiceprint this speaker matched.
 	Match string `json:"match,omitempty"`
+}
+
+// Transcript is the data of a transcript event. Speaker is the turn's
+// dominant speaker ("" while too little of it is labelled); each word has
+// its own. In a partial turn only the leading words may be final; words of
+// a final turn never change.
+type Transcript struct {
+	Speaker string     `json:"speaker"`
+	Start   float64    `json:"start"`
+	End     float64    `json:"end"`
+	Text    string     `json:"text"`
+	Words   []WordItem `json:"words"`
+	Final   bool       `json:"final"`
 }
 
 // Revision is the data of a speaker_revision event.

@@ -167,3 +167,17 @@ func gcd(a, b int) int {
 	}
 	return a
 }
+
+// Resampler converts a stream arriving in blocks (a live socket's audio) from
+// one rate to another, carrying the filter's state across blocks so that
+// block edges leave no clicks. It is not safe for concurrent use.
+type Resampler struct{ r *resampler }
+
+// NewResampler converts from inRate to outRate (Hz).
+func NewResampler(inRate, outRate int) *Resampler {
+	return &Resampler{r: newResampler(inRate, outRate)}
+}
+
+// Process consumes x and returns the output samples that became
+// computable; the result is reused by the next call.
+func (r *Resampler) Process(x []float32) []float32 { return r.r.process(x) }

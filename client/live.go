@@ -117,6 +117,8 @@ type Event struct {
 	Speaker *api.SpeakerEvent
 	// Revision is the decoded data of a speaker_revision.
 	Revision *api.Revision
+	// Transcript is the decoded data of a transcript event.
+	Transcript *api.Transcript
 }
 
 // Result is how a stream ended.
@@ -276,6 +278,10 @@ func decodeEvent(data []byte, ev *Event) error {
 		ev.Revision = new(api.Revision)
 		ev.Data = ev.Revision
 		return json.Unmarshal(raw.Data, ev.Revision)
+	case api.EventTranscript:
+		ev.Transcript = new(api.Transcript)
+		ev.Data = ev.Transcript
+		return json.Unmarshal(raw.Data, ev.Transcript)
 	}
 	return nil
 }

@@ -29,6 +29,9 @@ type Config struct {
 	// PartialEvery is how much new audio triggers a partial re-decode of the
 	// open turn (default 0.75 s).
 	PartialEvery time.Duration
+	// ShortFinals decodes finals in a window cut to the turn, as partials
+	// are, instead of the 30 s window batch transcription uses.
+	ShortFinals bool
 	// Live is the diarization engine that sessions with Options.Diarize use;
 	// it may be the server's live engine.
 	Live *stream.Engine

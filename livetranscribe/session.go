@@ -449,5 +449,17 @@ func (s *Session) Close(ctx context.Context) error {
 	return err
 }
 
+// Finish is Close for a caller that reads Events in its own loop: it
+// closes the session while handing every remaining event to fn, on the
+// caller's goroutine.
+func (s *Session) Finish(ctx context.Context, fn func(Event)) error {
+	done := make(chan error, 1)
+	go func() { done <- s.Close(ctx) }()
+	for ev := range s.events {
+		fn(ev)
+	}
+	return <-done
+}
+
 // Events delivers the session's events; it is closed after Close.
 func (s *Session) Events() <-chan Event { return s.events }

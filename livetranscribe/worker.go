@@ -117,7 +117,7 @@ func (w *worker) final(ctx context.Context, j job) error {
 	var words []Word
 	if !j.silent {
 		var err error
-		if words, err = w.decode(ctx, j, false, true); err != nil {
+		if words, err = w.decode(ctx, j, w.s.e.cfg.ShortFinals, true); err != nil {
 			return err
 		}
 	}
@@ -184,9 +184,19 @@ func (w *worker) decode(ctx context.Context, j job, short, wait bool) ([]Word, e
 		}
 	}
 	defer func() { <-slots }()
-	res, err := w.s.e.recognise(ctx, j.samples, short, w.prompt(), w.s.opt)
+	seconds := float64(len(j.samples)) / SampleRate
+	prompt := w.prompt()
+	res, err := w.s.e.recognise(ctx, j.samples, short, prompt, w.s.opt)
+	if err == nil && prompt != "" && !plausible(len(res), seconds) {
+		// A prompt can drag Whisper into repeating it; hear the clip alone.
+		w.history = nil
+		res, err = w.s.e.recognise(ctx, j.samples, short, "", w.s.opt)
+	}
 	if err != nil {
 		return nil, ctx.Err()
+	}
+	if !plausible(len(res), seconds) {
+		return nil, nil // a loop, not speech: report nothing rather than it
 	}
 	offset := float64(j.start) / SampleRate
 	words := make([]Word, 0, len(res))
@@ -195,6 +205,15 @@ func (w *worker) decode(ctx context.Context, j job, short, wait bool) ([]Word, e
 			End: offset + x.End, Confidence: x.Probability})
 	}
 	return words, nil
+}
+
+// maxWordsPerSecond bounds speech: people say at most about 4 words a
+// second (fast speech, digit strings), so a decode with far more words
+// than its audio can hold is Whisper looping, however its tokens compress.
+const maxWordsPerSecond = 6
+
+func plausible(words int, seconds float64) bool {
+	return float64(words) <= maxWordsPerSecond*seconds+3
 }
 
 // recognise decodes one clip of at most 30 s: short (partials) in a window

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent setup for a fresh machine: system packages (ffmpeg, sctk,
-# postgresql for scale-out tests), a Python venv with the vendors' clients,
+# postgresql for scale-out tests, chromium for the page's browser tests), the
+# web page's bundle (npm esbuild), a Python venv with the vendors' clients,
 # ONNX Runtime 1.30.0 (from npm onnxruntime-node, cached, sha256-checked),
 # a MinIO server for the S3 media store test (built from the Go module proxy,
 # cached by version), the whospoke binary, and the models (copied and sha256-checked from
@@ -21,6 +22,9 @@ command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 # PostgreSQL: the scale-out tests start a throwaway server with its binaries.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
+# Debian's chromium runs the web page's browser tests (through playwright-core,
+# which downloads no browser of its own).
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
@@ -79,10 +83,21 @@ if [ "$(go version -m "$minio" 2>/dev/null | awk '$1 == "mod" { print $3 }')" !=
   say "MinIO $MINIO_VERSION at $minio"
 fi
 
-# 5. The binary.
+# 5. The web page's bundle (web/dist, embedded by go build) from web/src,
+#    with esbuild and playwright-core pinned in web/package-lock.json (npm
+#    registry); npm ci runs again only when the lock file changes.
+stamp=web/node_modules/.whospoke-lock
+if [ "$(cat "$stamp" 2>/dev/null)" != "$(sha256sum <web/package-lock.json)" ]; then
+  say "installing web/ npm packages (npm ci)"
+  (cd web && npm ci --silent --no-audit --no-fund)
+  sha256sum <web/package-lock.json >"$stamp"
+fi
+(cd web && node build.mjs)
+
+# 6. The binary.
 go build -o bin/whospoke ./cmd/whospoke
 
-# 6. Models (sha256-checked; a re-run skips what is installed).
+# 7. Models (sha256-checked; a re-run skips what is installed).
 from=${WHOSPOKE_MODELS_FROM:-../shared/models}
 if [ -d "$from" ]; then
   bin/whospoke models install --from "$from" >/dev/null

@@ -17,6 +17,7 @@ import (
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/diarize"
 	"github.com/whospoke/whospoke/internal/testenv"
+	"github.com/whospoke/whospoke/livetranscribe"
 	"github.com/whospoke/whospoke/media"
 	"github.com/whospoke/whospoke/queue"
 	"github.com/whospoke/whospoke/store"
@@ -94,9 +95,37 @@ type testServer struct {
 	stop  func()
 }
 
-func startServer(t *testing.T, tune func(*Config)) *testServer { return startServerB(t, tune) }
+// startServer starts a test server; each of prepare changes it before it serves.
+func startServer(t *testing.T, tune func(*Config), prepare ...func(*Server)) *testServer {
+	return startServerB(t, tune, prepare...)
+}
 
-func startServerB(t testing.TB, tune func(*Config)) *testServer {
+func startServerB(t testing.TB, tune func(*Config), prepare ...func(*Server)) *testServer {
+	t.Helper()
+	return startServerText(t, tune, nil, prepare...)
+}
+
+var (
+	textOnce sync.Once
+	textEng  *livetranscribe.Engine
+	textErr  error
+)
+
+// liveText loads the live transcriber (on the live engine) once.
+func liveText(t testing.TB) *livetranscribe.Engine {
+	t.Helper()
+	live := liveEngine(t)
+	textOnce.Do(func() {
+		textEng, textErr = livetranscribe.New(livetranscribe.Config{ModelsDir: modelDir, Threads: 1, Live: live})
+	})
+	if textErr != nil {
+		t.Fatalf("loading the live transcriber (run `make setup`): %v", textErr)
+	}
+	return textEng
+}
+
+// startServerText is startServer with live transcription by text (nil: none).
+func startServerText(t testing.TB, tune func(*Config), text *livetranscribe.Engine, prepare ...func(*Server)) *testServer {
 	t.Helper()
 	p := pipeline(t)
 	dir := t.TempDir()
@@ -119,9 +148,12 @@ func startServerB(t testing.TB, tune func(*Config)) *testServer {
 	if tune != nil {
 		tune(&cfg)
 	}
-	srv, err := New(cfg, Deps{Store: st, Queue: q, Media: ms, MediaSecret: []byte("0123456789abcdef0123"), Pipeline: p, Live: liveEngine(t)})
+	srv, err := New(cfg, Deps{Store: st, Queue: q, Media: ms, MediaSecret: []byte("0123456789abcdef0123"), Pipeline: p, Live: liveEngine(t), LiveTranscriber: text})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, p := range prepare {
+		p(srv)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

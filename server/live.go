@@ -35,7 +35,7 @@ func (s *Server) createLive(w http.ResponseWriter, r *http.Request) {
 	// The vendor's call has no body: an empty one means the defaults.
 	errs := decodeBodyOpt(w, r, &req, true)
 	if len(errs) == 0 {
-		errs = validateLive(&req)
+		errs = validateLive(&req, s.livetext != nil)
 	}
 	if len(errs) > 0 {
 		writeInvalid(w, errs)
@@ -92,12 +92,14 @@ func newStreamToken() (string, error) {
 	return "wst_" + base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-func validateLive(req *api.LiveRequest) []api.FieldError {
+// validateLive checks a POST /v1/live body; transcription says whether the
+// server can transcribe live.
+func validateLive(req *api.LiveRequest, transcription bool) []api.FieldError {
 	var errs []api.FieldError
 	if n := req.MaxSpeakers; n != nil && (*n < 1 || *n > liveMaxSpeakers) {
 		errs = append(errs, api.FieldError{Field: "maxSpeakers", Message: fmt.Sprintf("must be between 1 and %d", liveMaxSpeakers)})
 	}
-	if req.Transcription {
+	if req.Transcription && !transcription {
 		errs = append(errs, api.FieldError{Field: "transcription", Message: "live transcription is not available on this server"})
 	}
 	if len(req.Voiceprints) > 0 || req.Matching != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/diarize"
 	"github.com/whospoke/whospoke/identify"
+	"github.com/whospoke/whospoke/livetranscribe"
 	"github.com/whospoke/whospoke/stream"
 )
 
@@ -63,6 +64,33 @@ type inMsg struct {
 	err  error
 }
 
+// readMessages reads the socket on its own goroutine (a canceled Read
+// would close the connection); stop closes the socket and waits for it.
+func readMessages(c *websocket.Conn) (<-chan inMsg, func()) {
+	msgs := make(chan inMsg, 100)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			typ, data, err := c.Read(context.Background())
+			msgs <- inMsg{typ: typ, data: data, at: time.Now(), err: err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return msgs, func() {
+		c.CloseNow()
+		for { // unblock the reader's last send
+			select {
+			case <-msgs:
+			case <-done:
+				return
+			}
+		}
+	}
+}
+
 // liveConn is one live stream being served.
 type liveConn struct {
 	s    *Server
@@ -70,7 +98,11 @@ type liveConn struct {
 	id   string
 	req  api.LiveRequest
 	sess *stream.Session
-	log  *slog.Logger
+	// tsess replaces sess on a stream with transcription: it runs the
+	// diarizer itself and reports on textEvents.
+	tsess      *livetranscribe.Session
+	textEvents <-chan livetranscribe.Event
+	log        *slog.Logger
 
 	frames  int64     // valid audio frames received
 	first   time.Time // arrival of the first audio frame
@@ -85,11 +117,13 @@ type liveConn struct {
 func (s *Server) serveLive(c *websocket.Conn, id string, req api.LiveRequest, prints []identify.Enrolled) {
 	lc := &liveConn{s: s, c: c, id: id, req: req, prints: prints, matches: map[string]string{},
 		log: s.log.With("stream", id)}
-	var opts []stream.Option
-	if req.MaxSpeakers != nil {
-		opts = append(opts, stream.WithMaxSpeakers(*req.MaxSpeakers))
+	if err := lc.startSession(); err != nil {
+		lc.log.Error("live transcription", "err", err)
+		lc.sendError("Internal error: " + err.Error())
+		_ = c.Close(closeInternal, "internal error")
+		s.endStream(id, api.LiveError, err.Error(), 0)
+		return
 	}
-	lc.sess = s.live.NewSession(opts...)
 	if req.Revision {
 		ao := audio.DefaultOptions()
 		ao.TempDir = filepath.Join(s.cfg.DataDir, "tmp")
@@ -100,31 +134,10 @@ func (s *Server) serveLive(c *websocket.Conn, id string, req api.LiveRequest, pr
 	defer s.metrics.liveActive.Dec()
 	lc.log.Info("live stream started")
 
-	// The reader needs a context that outlives shutdown's: canceling a
-	// Read closes the connection, and a stopping server still flushes.
-	msgs := make(chan inMsg, 100)
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		for {
-			typ, data, err := c.Read(context.Background())
-			msgs <- inMsg{typ: typ, data: data, at: time.Now(), err: err}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	defer func() {
-		c.CloseNow()
-		// Unblock the reader's last send, then wait for it.
-		for {
-			select {
-			case <-msgs:
-			case <-readerDone:
-				return
-			}
-		}
-	}()
+	// The reader's context outlives shutdown's: a stopping server still
+	// flushes.
+	msgs, stopReader := readMessages(c)
+	defer stopReader()
 
 	idle := time.NewTimer(s.cfg.LiveIdle)
 	defer idle.Stop()
@@ -142,10 +155,16 @@ func (s *Server) serveLive(c *websocket.Conn, id string, req api.LiveRequest, pr
 			lc.finish(closeNormal, fmt.Sprintf("maximum stream duration %s reached", s.cfg.LiveMaxDuration), api.LiveDone, "")
 		case <-beat.C:
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := s.store.TouchStream(ctx, id, lc.sess.Duration()); err != nil {
+			if err := s.store.TouchStream(ctx, id, lc.duration()); err != nil {
 				lc.log.Warn("live heartbeat", "err", err)
 			}
 			cancel()
+		case ev, ok := <-lc.textEvents:
+			if !ok {
+				lc.finish(closeInternal, "internal error", api.LiveError, "the transcriber stopped")
+				break
+			}
+			lc.textEvent(ev)
 		case m := <-msgs:
 			if m.err != nil {
 				lc.gone(m.err)
@@ -160,6 +179,20 @@ func (s *Server) serveLive(c *websocket.Conn, id string, req api.LiveRequest, pr
 			}
 		}
 	}
+}
+
+// startSession opens the stream's engine session: a bare diarization one,
+// or a transcription one (which diarizes too) when the stream asked for it.
+func (lc *liveConn) startSession() error {
+	if lc.req.Transcription {
+		return lc.startText()
+	}
+	var opts []stream.Option
+	if lc.req.MaxSpeakers != nil {
+		opts = append(opts, stream.WithMaxSpeakers(*lc.req.MaxSpeakers))
+	}
+	lc.sess = lc.s.live.NewSession(opts...)
+	return nil
 }
 
 // audio handles one binary frame; it reports whether it was valid audio.
@@ -195,7 +228,13 @@ func (lc *liveConn) audio(m inMsg) bool {
 		}
 	}
 	s.metrics.liveFrames.WithLabelValues("processed").Inc()
-	events, err := lc.sess.Push(samples)
+	var events []stream.Event
+	var err error
+	if lc.tsess != nil {
+		err = lc.tsess.Push(s.liveCtx, samples)
+	} else {
+		events, err = lc.sess.Push(samples)
+	}
 	lc.send(events, m.at)
 	if err != nil {
 		lc.log.Error("live engine", "err", err)
@@ -226,10 +265,13 @@ func (lc *liveConn) text(m inMsg) {
 // revision when asked for and the stream ended normally, closes the socket
 // with code and reason and records the end.
 func (lc *liveConn) finish(code websocket.StatusCode, reason, status, msg string) {
-	at := time.Now()
-	lc.send(lc.sess.Flush(), at)
-	if err := lc.sess.Err(); err != nil {
-		lc.sendError("Internal error: " + err.Error())
+	if lc.tsess != nil {
+		lc.closeText(true)
+	} else {
+		lc.send(lc.sess.Flush(), time.Now())
+		if err := lc.sess.Err(); err != nil {
+			lc.sendError("Internal error: " + err.Error())
+		}
 	}
 	if lc.rec != nil && status == api.LiveDone {
 		lc.sendRevision()
@@ -237,23 +279,27 @@ func (lc *liveConn) finish(code websocket.StatusCode, reason, status, msg string
 	lc.closed = true
 	// The record first: a client that sees the close may at once ask for
 	// the status or open its next stream.
-	lc.s.endStream(lc.id, status, msg, lc.sess.Duration())
+	lc.s.endStream(lc.id, status, msg, lc.duration())
 	if err := lc.c.Close(code, reason); err != nil {
 		lc.log.Debug("live close", "err", err)
 	}
-	lc.log.Info("live stream ended", "status", status, "reason", reason, "audio_s", lc.sess.Duration())
+	lc.log.Info("live stream ended", "status", status, "reason", reason, "audio_s", lc.duration())
 }
 
 // gone handles the client closing or dropping the connection without
 // end_of_stream: nothing can be sent any more.
 func (lc *liveConn) gone(err error) {
-	lc.sess.Flush()
+	if lc.tsess != nil {
+		lc.closeText(false)
+	} else {
+		lc.sess.Flush()
+	}
 	lc.closed = true
 	status, msg := api.LiveDone, ""
 	if code := websocket.CloseStatus(err); code != closeNormal && code != closeGoingAway {
 		status, msg = api.LiveError, "connection lost: "+err.Error()
 	}
-	lc.s.endStream(lc.id, status, msg, lc.sess.Duration())
+	lc.s.endStream(lc.id, status, msg, lc.duration())
 	lc.log.Info("live stream ended by client", "status", status, "err", err)
 }
 
@@ -278,7 +324,11 @@ func (lc *liveConn) send(events []stream.Event, arrived time.Time) {
 // match gives labelled speakers without a match yet the enrolled
 // voiceprint they now match, if any. A match, once made, stays.
 func (lc *liveConn) match() {
-	if len(lc.prints) == 0 || len(lc.matches) == lc.sess.NumSpeakers() {
+	if len(lc.prints) == 0 {
+		return
+	}
+	speakers := lc.speakers()
+	if len(lc.matches) == len(speakers) {
 		return
 	}
 	exclusive, threshold := true, float64(liveDefaultThreshold)
@@ -290,7 +340,6 @@ func (lc *liveConn) match() {
 			threshold = *m.Threshold
 		}
 	}
-	speakers := lc.sess.Speakers()
 	order := make([]string, 0, len(speakers))
 	for l := range speakers {
 		order = append(order, l)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/whospoke/whospoke/media"
+	"github.com/whospoke/whospoke/web"
 )
 
 // rate classes of CONTRACTS §1: job submission and polling.
@@ -37,8 +38,18 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /v1/live/{id}", s.api("stream:read", classPoll, s.getLive))
 	// The WebSocket's single-use token is its authorisation.
 	mux.HandleFunc("GET /v1/live/{id}/ws", s.liveSocket)
+	// OpenAI Realtime transcription: the openai SDK opens {base}/realtime
+	// with its Bearer key.
+	mux.Handle("GET /v1/realtime", s.api("stream:write", classSubmit, s.realtimeSocket))
 	// Pre-signed URLs carry their own authorisation (the signature).
 	mux.Handle("/media/", media.Handler(s.media, s.signer, s.cfg.MaxFileBytes, s.cfg.MediaQuotaBytes))
+	// The browser page (web/), embedded: / and its bundle under /assets/.
+	mux.Handle("GET /{$}", web.Handler())
+	mux.Handle("GET /assets/", web.Handler())
+	// AssemblyAI Universal-Streaming v3: the socket checks its key or token
+	// after the upgrade, so that a refusal is one of the vendor's close codes.
+	mux.HandleFunc("GET /v3/ws", s.aaiSocket)
+	mux.HandleFunc("GET /v3/token", s.aaiToken)
 	mux.HandleFunc("/", noRoute(mux))
 	return s.middleware(mux)
 }

@@ -171,6 +171,8 @@ type Server struct {
 	live *stream.Engine
 	// livetext is Deps.LiveTranscriber (nil: no live transcription).
 	livetext *livetranscribe.Engine
+	// openText opens its sessions (nil without it; tests may script it).
+	openText func(livetranscribe.Options) (textSession, error)
 	// liveCtx ends at shutdown: open streams flush and close. liveWG counts
 	// them; liveStopped refuses new ones once shutdown has begun.
 	liveCtx     context.Context
@@ -212,6 +214,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		running:     map[string]context.CancelFunc{},
 		live:        deps.Live,
 		livetext:    deps.LiveTranscriber,
+		openText:    textSessions(deps.LiveTranscriber),
 	}
 	s.liveCtx, s.liveStop = context.WithCancel(context.Background())
 	s.sender = &webhook.Sender{Client: s.fetcher.HTTPClient(), Timeout: cfg.WebhookTimeout}

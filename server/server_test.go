@@ -424,7 +424,7 @@ func TestHealthAndOpenAPI(t *testing.T) {
 		t.Fatalf("openapi: %v %s", err, doc.OpenAPI)
 	}
 	// Every route the server answers is documented.
-	for _, r := range []string{"GET /v1/test", "POST /v1/diarize", "POST /v1/voiceprint", "POST /v1/identify", "GET /v1/jobs/{jobId}", "DELETE /v1/jobs/{jobId}", "GET /v2/jobs", "POST /v1/media/input", "POST /v1/media/output", "GET /healthz", "GET /readyz", "GET /metrics", "POST /v1/live", "GET /v1/live/{id}", "GET /v1/live/{id}/ws"} {
+	for _, r := range []string{"GET /v1/test", "POST /v1/diarize", "POST /v1/voiceprint", "POST /v1/identify", "GET /v1/jobs/{jobId}", "DELETE /v1/jobs/{jobId}", "GET /v2/jobs", "POST /v1/media/input", "POST /v1/media/output", "GET /healthz", "GET /readyz", "GET /metrics", "POST /v1/live", "GET /v1/live/{id}", "GET /v1/live/{id}/ws", "GET /v1/realtime"} {
 		method, path, _ := strings.Cut(r, " ")
 		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
 			t.Errorf("openapi lacks %s", r)

@@ -35,6 +35,11 @@ func (m *Model) TranscribeClip(ctx context.Context, samples []float32, opt ClipO
 	o.InitialPrompt = opt.Prompt
 	o.WordTimestamps = opt.WordTimestamps
 	o.OneWindow = true
+	// A clip holds no more speech than its length: the short window's
+	// token cap bounds every decode of it, so a looping decode at each
+	// fallback temperature costs a few dozen steps, not 224 (live finals
+	// took up to 15 s without it).
+	o.MaxTokens = shortTokenCap(len(samples) / HopLength)
 	if opt.Short && m.dyn {
 		o.WindowFrames = ShortWindow(float64(len(samples)) / SampleRate)
 	}

@@ -166,7 +166,7 @@ func TestShortWindowFailed(t *testing.T) {
 		{"repeats", DecodeResult{Tokens: make([]int, 15), CompressionRatio: 3.1, AvgLogprob: -0.3}, 2.4, true},
 		{"repeats, test off", DecodeResult{Tokens: make([]int, 15), CompressionRatio: 3.1, AvgLogprob: -0.3}, 0, false},
 		{"speech", DecodeResult{Tokens: make([]int, 15), CompressionRatio: 1.2, AvgLogprob: -0.3, NoSpeechProb: 0.1}, 2.4, false},
-		{"silence, skipped", DecodeResult{Tokens: make([]int, 3), AvgLogprob: -1.5, NoSpeechProb: 0.9}, 2.4, false},
+		{"silence", DecodeResult{Tokens: make([]int, 3), AvgLogprob: -1.5, NoSpeechProb: 0.9}, 2.4, true},
 		{"silence with likely text", DecodeResult{Tokens: make([]int, 3), AvgLogprob: -0.9, NoSpeechProb: 0.9}, 2.4, true},
 	} {
 		opt := DefaultOptions()

@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func loadAudio(t *testing.T, path string) *audio.Audio {
+func loadAudio(t testing.TB, path string) *audio.Audio {
 	t.Helper()
 	a, err := audio.Open(context.Background(), path, audio.DefaultOptions())
 	if err != nil {
@@ -57,7 +57,7 @@ func loadAudio(t *testing.T, path string) *audio.Audio {
 	return a
 }
 
-func samples(t *testing.T, a *audio.Audio) []float32 {
+func samples(t testing.TB, a *audio.Audio) []float32 {
 	t.Helper()
 	s, err := a.Samples(0, a.Len())
 	if err != nil {
@@ -228,10 +228,14 @@ func TestTranscribeJFK(t *testing.T) {
 	if len(words) != len(wantWords) {
 		t.Fatalf("%d words, want %d: %+v", len(words), len(wantWords), words)
 	}
+	// ONNX Runtime's int8 kernels differ between CPUs (AVX2 on AMD, VNNI on
+	// Intel): the tokens stay the same, the alignment's DTW can move a word
+	// edge by two 20 ms steps (the last word ends at 10.52 s on a Xeon).
+	const tol = 0.041
 	prev := 0.0
 	for i, w := range words {
 		ww := wantWords[i]
-		if w.Text != ww.w || math.Abs(w.Start-ww.start) > 0.021 || math.Abs(w.End-ww.end) > 0.021 {
+		if w.Text != ww.w || math.Abs(w.Start-ww.start) > tol || math.Abs(w.End-ww.end) > tol {
 			t.Errorf("word %d: %q %.2f-%.2f, want %q %.2f-%.2f", i, w.Text, w.Start, w.End, ww.w, ww.start, ww.end)
 		}
 		if w.Start < prev || w.End < w.Start || w.End > a.Duration()+0.01 {

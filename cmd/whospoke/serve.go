@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/whospoke/whospoke/livetranscribe"
 	"github.com/whospoke/whospoke/media"
 	"github.com/whospoke/whospoke/models"
 	"github.com/whospoke/whospoke/queue"
@@ -146,6 +147,15 @@ can share one queue, database and media bucket.`,
 			if err != nil {
 				return err
 			}
+			// Live transcription (OpenAI Realtime, Live with transcription)
+			// shares the live diarizer; without its models the rest serves on.
+			lt, err := livetranscribe.New(livetranscribe.Config{ModelsDir: models.ResolveDir(modelsDirFlag), Threads: 1, Live: live})
+			if err != nil {
+				log.Warn("live transcription unavailable", "err", err)
+				lt = nil
+			} else {
+				defer lt.Close()
+			}
 			cfg.LiveMaxAhead = liveMaxAhead
 			if liveMaxAhead == 0 {
 				cfg.LiveMaxAhead = -1
@@ -155,7 +165,7 @@ can share one queue, database and media bucket.`,
 			// Whisper models load on the first job that asks for transcription.
 			tr := transcribe.NewService(models.ResolveDir(modelsDirFlag), threadsFlag)
 			defer tr.Close()
-			srv, err := server.New(cfg, server.Deps{Store: st, Queue: q, Media: ms, MediaSecret: secret, Pipeline: p, Transcriber: tr, Live: live})
+			srv, err := server.New(cfg, server.Deps{Store: st, Queue: q, Media: ms, MediaSecret: secret, Pipeline: p, Transcriber: tr, Live: live, LiveTranscriber: lt})
 			if err != nil {
 				return err
 			}

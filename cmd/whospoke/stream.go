@@ -19,7 +19,7 @@ func init() {
 	var (
 		url, key, pace, rttm string
 		maxSpeakers          int
-		revision             bool
+		revision, transcribe bool
 	)
 	c := &cobra.Command{
 		Use:   "stream FILE",
@@ -28,7 +28,9 @@ func init() {
 FILE through the WebSocket protocol in 100 ms frames and print every event the
 server sends as one JSON line on standard output. --rttm also writes the turns
 the events make. --pace max sends as fast as possible, which a server refuses
-unless it runs with --live-max-ahead 0.`,
+unless it runs with --live-max-ahead 0. --transcription asks for the live
+transcript too and prints, instead of the events, one line per final turn:
+"[SPEAKER_00] 1.24-3.86 text".`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			url = flagOrEnv(url, "WHOSPOKE_URL")
@@ -48,16 +50,22 @@ unless it runs with --live-max-ahead 0.`,
 				return err
 			}
 			defer a.Close()
-			req := api.LiveRequest{Revision: revision}
+			req := api.LiveRequest{Revision: revision, Transcription: transcribe}
 			if maxSpeakers > 0 {
 				req.MaxSpeakers = &maxSpeakers
 			}
 			out := json.NewEncoder(cmd.OutOrStdout())
 			cl := &client.Client{BaseURL: url, Key: key}
 			start := time.Now()
-			res, err := cl.Stream(cmd.Context(), a, client.StreamOptions{Request: req, Pace: p, OnEvent: func(e client.Event) {
-				_ = out.Encode(json.RawMessage(e.Raw))
-			}})
+			onEvent := func(e client.Event) { _ = out.Encode(json.RawMessage(e.Raw)) }
+			if transcribe {
+				onEvent = func(e client.Event) {
+					if t := e.Transcript; t != nil && t.Final {
+						fmt.Fprintf(cmd.OutOrStdout(), "[%s] %.2f-%.2f %s\n", t.Speaker, t.Start, t.End, t.Text)
+					}
+				}
+			}
+			res, err := cl.Stream(cmd.Context(), a, client.StreamOptions{Request: req, Pace: p, OnEvent: onEvent})
 			fmt.Fprintf(os.Stderr, "whospoke stream: %d frames (%.1f s of audio) in %.1f s, %d events, closed %d %q\n",
 				res.Sent, float64(res.Sent)/10, time.Since(start).Seconds(), len(res.Events), res.CloseCode, res.CloseReason)
 			if err != nil {
@@ -75,6 +83,7 @@ unless it runs with --live-max-ahead 0.`,
 	f.StringVar(&pace, "pace", "realtime", "realtime (100 ms per frame) or max")
 	f.StringVar(&rttm, "rttm", "", "also write the turns the events make as RTTM to this file")
 	f.IntVar(&maxSpeakers, "max-speakers", 0, "most speakers in the stream (default: the server's, 8)")
+	f.BoolVar(&transcribe, "transcription", false, "transcribe too, and print the final transcript lines instead of the events")
 	f.BoolVar(&revision, "revision", false, "ask for the offline re-diarization of the whole stream at the end (speaker_revision event)")
 	rootCmd.AddCommand(c)
 }
