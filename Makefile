@@ -5,7 +5,7 @@ export WHOSPOKE_MODELS_FROM ?= $(abspath ../shared/models)
 DATA := $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/whospoke
 MODELS := $(or $(WHOSPOKE_MODELS),$(DATA)/models)
 
-.PHONY: setup run test bench vet peer web
+.PHONY: setup run test bench vet peer web fuzz
 
 setup:
 	@scripts/setup.sh
@@ -16,6 +16,16 @@ run: setup
 test: setup
 	go vet ./...
 	go test -count=1 -timeout 20m ./...
+
+# The fuzz targets' seed corpora run with `make test`; this runs the fuzzer
+# itself, FUZZTIME per target (a duration or a count such as 1000000x).
+FUZZTIME ?= 1000000x
+FUZZ_TARGETS := audio:FuzzDecodeWAV annotation:FuzzReadRTTM annotation:FuzzReadUEM \
+	identify:FuzzDecode server:FuzzRequestJSON api:FuzzLiveFrame
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		go test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/; \
+	done
 
 bench: setup
 	bin/whospoke bench --set ../shared/eval/dev --out BENCHMARKS.md

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,7 +32,8 @@ func ReadRTTM(r io.Reader) ([]*Annotation, error) {
 		}
 		start, err1 := strconv.ParseFloat(f[3], 64)
 		dur, err2 := strconv.ParseFloat(f[4], 64)
-		if err1 != nil || err2 != nil || dur < 0 || start < 0 {
+		// NaN, Inf and overflowing ends would poison every metric downstream.
+		if err1 != nil || err2 != nil || !(dur >= 0) || !(start >= 0) || math.IsInf(start+dur, 0) {
 			return nil, fmt.Errorf("rttm line %d: bad start %q or duration %q", n, f[3], f[4])
 		}
 		a := byURI[f[1]]
@@ -90,7 +92,7 @@ func ReadUEM(r io.Reader) (map[string]Timeline, error) {
 		}
 		start, err1 := strconv.ParseFloat(f[2], 64)
 		end, err2 := strconv.ParseFloat(f[3], 64)
-		if err1 != nil || err2 != nil || end < start {
+		if err1 != nil || err2 != nil || !(end >= start) || math.IsInf(start, 0) || math.IsInf(end, 0) {
 			return nil, fmt.Errorf("uem line %d: bad region %q %q", n, f[2], f[3])
 		}
 		out[f[0]] = append(out[f[0]], Segment{Start: start, End: end})

@@ -221,7 +221,7 @@ func CheckURL(ctx context.Context, rawURL string, allowPrivate bool) error {
 	} else {
 		addrs, err = net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 		if err != nil {
-			return fmt.Errorf("fetch: cannot resolve host %q: %w", host, err)
+			return fmt.Errorf("fetch: cannot resolve host %q: %w", host, hideResolver(err))
 		}
 		if len(addrs) == 0 {
 			return fmt.Errorf("fetch: host %q has no addresses", host)
@@ -304,11 +304,22 @@ func checkScheme(u *url.URL) error {
 // unwrapURLError replaces *url.Error's quoted, unredacted URL with a
 // redacted one while keeping the chain intact for errors.Is.
 func unwrapURLError(err error) error {
+	err = hideResolver(err)
 	var ue *url.Error
 	if !errors.As(err, &ue) {
 		return fmt.Errorf("fetch: %w", err)
 	}
 	return fmt.Errorf("fetch: GET %s: %w", redactString(ue.URL), ue.Err)
+}
+
+// hideResolver drops the DNS server's address from a lookup error ("lookup
+// x on 10.0.0.2:53: …"): errors reach users, and it is an internal address.
+func hideResolver(err error) error {
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		de.Server = ""
+	}
+	return err
 }
 
 // redact drops userinfo and query, which may carry credentials (e.g.

@@ -204,8 +204,11 @@ func TestCheckURL(t *testing.T) {
 			t.Errorf("%s: want error", c.url)
 		}
 	}
+	// Errors reach users: no resolver address ("lookup x on 10.0.0.2:53").
 	if err := CheckURL(ctx, "http://does-not-exist.invalid/a", false); err == nil {
 		t.Error("unresolvable host accepted")
+	} else if strings.Contains(err.Error(), " on ") || strings.Contains(err.Error(), ":53") {
+		t.Errorf("resolver address in %q", err)
 	}
 }
 

@@ -151,6 +151,34 @@ func (d *Dir) Delete(ctx context.Context, team, key string) error {
 	return nil
 }
 
+// Usage implements Store.
+func (d *Dir) Usage(ctx context.Context, team string) (int64, error) {
+	if err := ValidTeam(team); err != nil {
+		return 0, err
+	}
+	var total int64
+	err := filepath.WalkDir(filepath.Join(d.root, team), func(p string, e fs.DirEntry, err error) error {
+		switch {
+		case errors.Is(err, fs.ErrNotExist): // no uploads yet, or raced with a Delete
+			return nil
+		case err != nil:
+			return err
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !e.Type().IsRegular():
+			return nil
+		}
+		if info, err := e.Info(); err == nil {
+			total += info.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("media: usage: %w", err)
+	}
+	return total, nil
+}
+
 // DeleteOlderThan implements Store. Abandoned temp files older than t are
 // removed too but not counted.
 func (d *Dir) DeleteOlderThan(ctx context.Context, t time.Time) (int, error) {

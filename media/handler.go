@@ -3,6 +3,7 @@ package media
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -13,17 +14,19 @@ import (
 
 // Handler serves signed media URLs:
 //
-//	PUT /media/{team}/{key...}  stores the body (≤ maxBytes, else 413)
+//	PUT /media/{team}/{key...}  stores the body (≤ maxBytes and within the
+//	                            team's quota, else 413)
 //	GET /media/{team}/{key...}  streams the object (HEAD and ranges too)
 //
 // Both need ?expires=&sig= from signer.Sign for that method; bad or expired
 // signatures get 403, missing objects 404, errors the contract's
-// {"requestId","message"} JSON. maxBytes ≤ 0 means DefaultMaxBytes.
-func Handler(store Store, signer Signer, maxBytes int64) http.Handler {
+// {"requestId","message"} JSON. maxBytes ≤ 0 means DefaultMaxBytes; quota
+// is the bytes one team may store in all (≤ 0: no quota).
+func Handler(store Store, signer Signer, maxBytes, quota int64) http.Handler {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
 	}
-	h := &handler{store: store, signer: signer, max: maxBytes, now: time.Now}
+	h := &handler{store: store, signer: signer, max: maxBytes, quota: quota, now: time.Now}
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT /media/{team}/{key...}", h.put)
 	mux.HandleFunc("GET /media/{team}/{key...}", h.get)
@@ -34,6 +37,7 @@ type handler struct {
 	store  Store
 	signer Signer
 	max    int64
+	quota  int64
 	now    func() time.Time
 }
 
@@ -68,24 +72,52 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if r.ContentLength > h.max {
-		writeError(w, r, http.StatusRequestEntityTooLarge, tooLargeMsg(h.max))
+	limit, msg, err := h.limit(r, team, key)
+	if err != nil {
+		writeError(w, r, http.StatusServiceUnavailable, "Could not check the storage quota")
+		return
+	}
+	if r.ContentLength > limit || limit <= 0 {
+		writeError(w, r, http.StatusRequestEntityTooLarge, msg)
 		return
 	}
 	// MaxBytesReader also tells the server to close the connection rather
 	// than drain the rest of an oversize body.
-	body := http.MaxBytesReader(w, r.Body, h.max)
-	_, err := h.store.Put(r.Context(), team, key, body, h.max)
+	body := http.MaxBytesReader(w, r.Body, limit)
+	_, err = h.store.Put(r.Context(), team, key, body, limit)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.Is(err, ErrTooLarge) || errors.As(err, &mbe):
-		writeError(w, r, http.StatusRequestEntityTooLarge, tooLargeMsg(h.max))
+		writeError(w, r, http.StatusRequestEntityTooLarge, msg)
 	case err != nil:
 		writeError(w, r, http.StatusInternalServerError, "Could not store media")
 	default:
 		// 200 with an empty body, like an S3 pre-signed PUT.
 		w.WriteHeader(http.StatusOK)
 	}
+}
+
+// limit is the most bytes this upload may hold: the file size limit, or
+// what is left of the team's quota (the object it replaces counted as
+// free), with the message for going over. Concurrent uploads may together
+// pass the quota by up to one upload each.
+func (h *handler) limit(r *http.Request, team, key string) (int64, string, error) {
+	if h.quota <= 0 {
+		return h.max, tooLargeMsg(h.max), nil
+	}
+	used, err := h.store.Usage(r.Context(), team)
+	if err != nil {
+		return 0, "", err
+	}
+	if rc, size, err := h.store.Open(r.Context(), team, key); err == nil {
+		rc.Close()
+		used -= size
+	}
+	left := h.quota - used
+	if left >= h.max {
+		return h.max, tooLargeMsg(h.max), nil
+	}
+	return left, fmt.Sprintf("Team storage quota of %d bytes reached (%d stored); delete media or wait for retention", h.quota, used), nil
 }
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request) {

@@ -34,6 +34,8 @@ type Store interface {
 	Open(ctx context.Context, team, key string) (io.ReadCloser, int64, error)
 	// Delete removes one object, or returns ErrNotFound.
 	Delete(ctx context.Context, team, key string) error
+	// Usage returns the bytes a team stores (for its quota).
+	Usage(ctx context.Context, team string) (int64, error)
 	// DeleteOlderThan removes every object last written before t (the
 	// retention sweep) and returns how many it removed.
 	DeleteOlderThan(ctx context.Context, t time.Time) (int, error)

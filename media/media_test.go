@@ -193,10 +193,14 @@ func TestSigner(t *testing.T) {
 
 // testServer serves Handler at a real listener; signer.BaseURL is its URL.
 func testServer(t *testing.T, max int64) (*httptest.Server, Signer, *Dir) {
+	return testServerQuota(t, max, 0)
+}
+
+func testServerQuota(t *testing.T, max, quota int64) (*httptest.Server, Signer, *Dir) {
 	t.Helper()
 	d := newDir(t)
 	signer := Signer{Secret: []byte("media-secret")}
-	srv := httptest.NewServer(Handler(d, signer, max))
+	srv := httptest.NewServer(Handler(d, signer, max, quota))
 	t.Cleanup(srv.Close)
 	signer.BaseURL = srv.URL
 	return srv, signer, d
@@ -353,5 +357,36 @@ func TestDirLocalPath(t *testing.T) {
 	}
 	if _, err := d.LocalPath(ctx, "team", "a"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a folder is not an object: %v", err)
+	}
+}
+
+// A team's uploads together stay within its quota; replacing an object
+// counts its old size as free; other teams have their own.
+func TestHandlerQuota(t *testing.T) {
+	_, signer, _ := testServerQuota(t, 1000, 1500)
+	exp := time.Now().Add(time.Hour)
+	put := func(team, key string, n int) int {
+		resp, _ := do(t, http.MethodPut, signer.Sign("PUT", team, key, exp), bytes.NewReader(make([]byte, n)), 0)
+		return resp.StatusCode
+	}
+	if c := put(team, "a", 1000); c != 200 {
+		t.Fatalf("first upload: %d", c)
+	}
+	if c := put(team, "b", 600); c != 413 {
+		t.Fatalf("upload past the quota: %d", c)
+	}
+	if c := put(team, "b", 500); c != 200 {
+		t.Fatalf("upload up to the quota: %d", c)
+	}
+	if c := put(team, "a", 1000); c != 200 {
+		t.Fatalf("replacing an object: %d", c)
+	}
+	resp, b := do(t, http.MethodPut, signer.Sign("PUT", team, "c", exp), bytes.NewReader([]byte("x")), 0)
+	wantJSONError(t, resp, b, 413)
+	if !strings.Contains(string(b), "quota") {
+		t.Fatalf("quota message: %s", b)
+	}
+	if c := put("team-2", "a", 1000); c != 200 {
+		t.Fatalf("another team's upload: %d", c)
 	}
 }

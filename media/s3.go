@@ -186,6 +186,23 @@ func (s *S3) Delete(ctx context.Context, team, key string) error {
 	return nil
 }
 
+// Usage implements Store.
+func (s *S3) Usage(ctx context.Context, team string) (int64, error) {
+	if err := ValidTeam(team); err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the listing goroutine if we return early
+	var total int64
+	for obj := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: team + "/", Recursive: true}) {
+		if obj.Err != nil {
+			return 0, fmt.Errorf("media: S3 list %q: %w", s.bucket, obj.Err)
+		}
+		total += obj.Size
+	}
+	return total, nil
+}
+
 // DeleteOlderThan implements Store.
 func (s *S3) DeleteOlderThan(ctx context.Context, t time.Time) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)

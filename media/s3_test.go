@@ -44,13 +44,22 @@ func storeContract(t *testing.T, s Store) {
 	if _, err := s.Put(ctx, team, "other", strings.NewReader("o"), 0); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.Put(ctx, "team-2", "q.wav", strings.NewReader("elsewhere"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Usage(ctx, team); err != nil || n != 8 { // "payload" + "o"
+		t.Fatalf("Usage: %d %v, want 8", n, err)
+	}
+	if n, err := s.Usage(ctx, "team-3"); err != nil || n != 0 {
+		t.Fatalf("Usage of a team with no media: %d %v", n, err)
+	}
 	if err := s.Delete(ctx, team, "other"); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
 	if err := s.Delete(ctx, team, "other"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Delete missing: %v", err)
 	}
-	if n, err := s.DeleteOlderThan(ctx, time.Now().Add(time.Minute)); err != nil || n != 1 {
+	if n, err := s.DeleteOlderThan(ctx, time.Now().Add(time.Minute)); err != nil || n != 2 {
 		t.Fatalf("DeleteOlderThan(future): n=%d err=%v", n, err)
 	}
 	if _, _, err := s.Open(ctx, team, "x/y.wav"); !errors.Is(err, ErrNotFound) {

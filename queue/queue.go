@@ -196,27 +196,56 @@ func (q *Queue) Consume(ctx, jobCtx context.Context, workers int, handler Handle
 	wg.Wait()
 }
 
+// ErrLeaseLost is the cause of a job context canceled because its
+// heartbeats failed for so long that NATS may have redelivered the job to
+// another worker: stopping here keeps it from running twice.
+var ErrLeaseLost = errors.New("queue: heartbeats failed; job lease lost")
+
 func (q *Queue) handle(ctx context.Context, msg jetstream.Msg, handler Handler) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	done := make(chan struct{})
 	go func() { // heartbeats keep a long job from being redelivered while it runs
+		defer cancel(nil)
 		t := time.NewTicker(q.cfg.AckWait / 3)
 		defer t.Stop()
+		lastOK := time.Now()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
-				_ = msg.InProgress()
+				// While NATS reconnects, a publish is buffered and "succeeds":
+				// only a connected heartbeat counts.
+				if q.nc.IsConnected() && msg.InProgress() == nil {
+					lastOK = time.Now()
+				} else if time.Since(lastOK) >= q.cfg.AckWait*2/3 {
+					// A failed heartbeat is retried at the next tick; two
+					// in a row leave too little of the lease to go on.
+					cancel(ErrLeaseLost)
+					return
+				}
 			}
 		}
 	}()
-	err := handler(ctx, string(msg.Data()))
+	err := runSafe(ctx, msg, handler)
 	close(done)
 	if err != nil {
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
 	_ = msg.Ack()
+}
+
+// runSafe runs handler, turning a panic into an error (the job is
+// redelivered, and its attempts cap ends it) instead of a dead process.
+func runSafe(ctx context.Context, msg jetstream.Msg, handler Handler) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("queue: handler panicked: %v", v)
+		}
+	}()
+	return handler(ctx, string(msg.Data()))
 }
 
 // Close disconnects and stops the embedded server, if any.

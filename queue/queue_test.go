@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -150,5 +151,75 @@ func TestExternalServerRedeliversAbandonedJob(t *testing.T) {
 	seen := consumeUntil(t, b, 1, func(context.Context, string) error { return nil })
 	if seen["orphan"] != 1 {
 		t.Fatalf("node B handled %v", seen)
+	}
+}
+
+// A handler that panics does not kill the worker: the job is redelivered.
+func TestPanickingHandlerIsRedelivered(t *testing.T) {
+	ctx := context.Background()
+	q, err := Open(ctx, Config{DataDir: t.TempDir(), AckWait: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if err := q.Publish(ctx, "poison"); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	calls := 0
+	seen := consumeUntil(t, q, 1, func(context.Context, string) error {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		mu.Unlock()
+		if first {
+			panic("bad input")
+		}
+		return nil
+	})
+	if seen["poison"] != 1 || calls != 2 {
+		t.Fatalf("handled %v, %d calls; want one success after one panic", seen, calls)
+	}
+}
+
+// When heartbeats cannot reach NATS for most of the lease, the job's
+// context ends with ErrLeaseLost, so this node stops a job that NATS is
+// about to hand to another.
+func TestLostHeartbeatsCancelJob(t *testing.T) {
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+	if !srv.ReadyForConnections(5 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	ctx := context.Background()
+	q, err := Open(ctx, Config{URL: srv.ClientURL(), AckWait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if err := q.Publish(ctx, "long"); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := q.cons.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cause := make(chan error, 1)
+	go q.handle(ctx, msg, func(ctx context.Context, _ string) error {
+		srv.Shutdown() // NATS goes away mid-job
+		select {
+		case <-ctx.Done():
+			cause <- context.Cause(ctx)
+		case <-time.After(20 * time.Second):
+			cause <- nil
+		}
+		return ctx.Err()
+	})
+	if err := <-cause; !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("job context ended with %v, want ErrLeaseLost", err)
 	}
 }

@@ -75,8 +75,9 @@ func authOf(r *http.Request) principal {
 // authenticate resolves the bearer key; it answers 401 itself when it fails.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
 	h := r.Header.Get("Authorization")
-	secret, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || strings.TrimSpace(secret) == "" {
+	// The scheme is case-insensitive (RFC 9110 §11.1): "bearer" works too.
+	scheme, secret, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
 		writeError(w, r, http.StatusUnauthorized, "Missing API key: send 'Authorization: Bearer <key>'")
 		return r, false
 	}

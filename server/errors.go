@@ -20,9 +20,14 @@ func writeError(w http.ResponseWriter, r *http.Request, code int, msg string) {
 	writeJSON(w, code, api.Error{RequestID: requestID(r), Message: msg})
 }
 
-// writeInvalid answers 400 with the failing fields.
+// writeInvalid answers 400 with the failing fields (413 for a body over
+// the size limit).
 func writeInvalid(w http.ResponseWriter, errs []api.FieldError) {
-	writeJSON(w, http.StatusBadRequest, api.ValidationError{Message: "Invalid request", Errors: errs})
+	code := http.StatusBadRequest
+	if len(errs) == 1 && errs[0] == errBodyTooLarge {
+		code = http.StatusRequestEntityTooLarge
+	}
+	writeJSON(w, code, api.ValidationError{Message: "Invalid request", Errors: errs})
 }
 
 type ctxKey int

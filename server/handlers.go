@@ -79,7 +79,10 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, kind string, req
 	if err := s.queue.Publish(r.Context(), j.ID); err != nil {
 		s.log.Error("queue job", "job", j.ID, "err", err)
 		out, _ := json.Marshal(api.ErrorOutput{Error: "Could not queue the job"})
-		_, _ = s.store.FinishJob(r.Context(), j.ID, api.StatusFailed, out, nil)
+		if _, err := s.store.FinishJob(r.Context(), j.ID, api.StatusFailed, out, nil); err != nil {
+			// The job stays "created" and never runs: worth an alert.
+			s.log.Error("mark unqueued job failed", "job", j.ID, "err", err)
+		}
 		writeError(w, r, http.StatusServiceUnavailable, "Could not queue the job; try again")
 		return
 	}
@@ -111,7 +114,7 @@ func (s *Server) teamJob(w http.ResponseWriter, r *http.Request) (store.Job, boo
 	j, err := s.store.Job(r.Context(), authOf(r).key.TeamID, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeError(w, r, http.StatusNotFound, fmt.Sprintf("Job %s not found", id))
+		writeError(w, r, http.StatusNotFound, fmt.Sprintf("Job %s not found", clip(id)))
 		return j, false
 	case err != nil:
 		s.log.Error("get job", "err", err)

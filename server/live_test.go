@@ -221,6 +221,7 @@ func TestLiveBadInput(t *testing.T) {
 	}{
 		{websocket.MessageBinary, make([]byte, 3200), "Invalid chunk size"},
 		{websocket.MessageBinary, make([]byte, api.LiveFrameBytes+1), "Invalid chunk size"},
+		{websocket.MessageBinary, make([]byte, 70<<10), "Invalid chunk size"}, // reported, not closed (1009)
 		{websocket.MessageText, []byte("hello"), "Invalid JSON message"},
 		{websocket.MessageText, []byte(`{"type":"start_of_stream"}`), `Unknown message type "start_of_stream"`},
 		{websocket.MessageBinary, append([]byte{0, 0, 0xc0, 0x7f}, frame[4:]...), "Invalid audio: 1 non-finite samples replaced by silence"},

@@ -3,12 +3,10 @@ package server
 import (
 	"cmp"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -26,7 +24,7 @@ import (
 
 // Close codes of the live WebSocket besides 1000 (end of stream, idle,
 // maximum duration): 1001 the server is shutting down, 1008 audio faster
-// than real time, 1011 the engine failed.
+// than real time, 1009 a message over liveMaxMessage, 1011 the engine failed.
 const (
 	closeNormal    = websocket.StatusNormalClosure
 	closeGoingAway = websocket.StatusGoingAway
@@ -38,6 +36,12 @@ const (
 // (well inside store.StreamStale).
 const liveHeartbeat = 10 * time.Second
 
+// liveMaxMessage bounds one client message. Frames are 6,400 bytes; a
+// wrong-sized frame up to this size is reported ("Invalid chunk size") and
+// the stream goes on, as the contract says; beyond it the socket closes
+// with 1009 (message too big) before the message is buffered.
+const liveMaxMessage = 1 << 20
+
 // liveWriteTimeout drops a client that stops reading its events.
 const liveWriteTimeout = 10 * time.Second
 
@@ -48,8 +52,7 @@ func (s *Server) acceptLive(w http.ResponseWriter, r *http.Request) (*websocket.
 	if err != nil {
 		return nil, err
 	}
-	// Frames are 6,400 bytes; text messages are small.
-	c.SetReadLimit(64 << 10)
+	c.SetReadLimit(liveMaxMessage)
 	return c, nil
 }
 
@@ -195,19 +198,11 @@ func (lc *liveConn) startSession() error {
 // audio handles one binary frame; it reports whether it was valid audio.
 func (lc *liveConn) audio(m inMsg) bool {
 	s := lc.s
-	if len(m.data) != api.LiveFrameBytes {
+	samples, bad, ok := api.DecodeLiveFrame(m.data)
+	if !ok {
 		s.metrics.liveFrames.WithLabelValues("invalid").Inc()
 		lc.sendError("Invalid chunk size")
 		return false
-	}
-	samples := make([]float32, api.LiveFrameSamples)
-	bad := 0
-	for i := range samples {
-		v := math.Float32frombits(binary.LittleEndian.Uint32(m.data[4*i:]))
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			v, bad = 0, bad+1
-		}
-		samples[i] = v
 	}
 	if bad > 0 {
 		lc.sendError(fmt.Sprintf("Invalid audio: %d non-finite samples replaced by silence", bad))

@@ -42,7 +42,7 @@ func (s *Server) routes() http.Handler {
 	// with its Bearer key.
 	mux.Handle("GET /v1/realtime", s.api("stream:write", classSubmit, s.realtimeSocket))
 	// Pre-signed URLs carry their own authorisation (the signature).
-	mux.Handle("/media/", media.Handler(s.media, s.signer, s.cfg.MaxFileBytes))
+	mux.Handle("/media/", media.Handler(s.media, s.signer, s.cfg.MaxFileBytes, s.cfg.MediaQuotaBytes))
 	// The browser page (web/), embedded: / and its bundle under /assets/.
 	mux.Handle("GET /{$}", web.Handler())
 	mux.Handle("GET /assets/", web.Handler())
@@ -50,9 +50,7 @@ func (s *Server) routes() http.Handler {
 	// after the upgrade, so that a refusal is one of the vendor's close codes.
 	mux.HandleFunc("GET /v3/ws", s.aaiSocket)
 	mux.HandleFunc("GET /v3/token", s.aaiToken)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, http.StatusNotFound, fmt.Sprintf("No route %s %s", r.Method, r.URL.Path))
-	})
+	mux.HandleFunc("/", noRoute(mux))
 	return s.middleware(mux)
 }
 

@@ -54,6 +54,14 @@ type Config struct {
 	WebhookTimeout   time.Duration // default 10 s
 	WebhookDelays    []time.Duration
 	WebhookPoll      time.Duration // how often queued deliveries are looked for, default 1 s
+	// MaxAttempts is how many times a job may be started before it is
+	// failed instead (default 3): an attempt counts when its worker vanished
+	// mid-job (crash, OOM kill), not when it was handed back (shutdown, lost
+	// NATS lease).
+	MaxAttempts int
+	// MediaQuotaBytes is what one team may keep in uploaded media (default
+	// 20 GiB; <0 = no quota). Retention frees it.
+	MediaQuotaBytes int64
 	// ShutdownGrace is how long running jobs may finish at shutdown before
 	// they are handed back to the queue (default 30 s).
 	ShutdownGrace time.Duration
@@ -88,6 +96,8 @@ func (c *Config) defaults() {
 	setDefault(&c.JanitorEvery, 10*time.Minute)
 	setDefault(&c.WebhookTimeout, webhook.DefaultTimeout)
 	setDefault(&c.WebhookPoll, time.Second)
+	setDefault(&c.MaxAttempts, 3)
+	setDefault(&c.MediaQuotaBytes, 20<<30)
 	setDefault(&c.ShutdownGrace, 30*time.Second)
 	setDefault(&c.LiveTokenTTL, 60*time.Second)
 	setDefault(&c.LiveStreamsPerTeam, 10)

@@ -135,6 +135,10 @@ func TestFailedJobsSayWhy(t *testing.T) {
 		if j.Status != api.StatusFailed || !strings.HasPrefix(msg, "Could not load audio") {
 			t.Errorf("%s: %s %s", name, j.Status, j.Output)
 		}
+		// The user's words, not the server's layout.
+		if team, _ := ts.store.TeamByName(t.Context(), "acme"); strings.Contains(msg, ts.cfg.DataDir) || strings.Contains(msg, team.ID) || strings.Contains(msg, "/tmp/") {
+			t.Errorf("%s: server path in %q", name, msg)
+		}
 	}
 	// A voiceprint needs at most 30 s of audio.
 	j := ts.wait(t, ts.submit(t, "/v1/voiceprint", api.VoiceprintRequest{URL: ts.upload(t, "long.wav", sampleWAV(t))}))
@@ -175,6 +179,12 @@ func TestBadRequests(t *testing.T) {
 		{"garbage voiceprint", "/v1/identify", map[string]any{"url": "media://a", "voiceprints": []any{map[string]string{"label": "A", "voiceprint": "bm90IGEgdm9pY2VwcmludA"}}}, "voiceprints[0].voiceprint"},
 		{"threshold", "/v1/identify", map[string]any{"url": "media://a", "voiceprints": []any{map[string]string{"label": "A", "voiceprint": vp}}, "matching": map[string]any{"threshold": 101}}, "matching.threshold"},
 		{"media key", "/v1/media/input", map[string]any{"url": "media://../etc/passwd"}, "url"},
+		// Keys the stores refuse are refused here too, not signed for a PUT that fails.
+		{"media leading slash", "/v1/media/input", map[string]any{"url": "media:///x.wav"}, "url"},
+		{"media empty segment", "/v1/media/input", map[string]any{"url": "media://a//b.wav"}, "url"},
+		{"media dot", "/v1/media/input", map[string]any{"url": "media://."}, "url"},
+		{"media trailing slash", "/v1/media/input", map[string]any{"url": "media://dir/"}, "url"},
+		{"job media key", "/v1/diarize", map[string]any{"url": "media://a//b.wav"}, "url"},
 		{"media scheme", "/v1/media/output", map[string]any{"url": "https://example.com/x"}, "url"},
 	}
 	for _, c := range cases {
@@ -388,6 +398,9 @@ func TestWebhookRetries(t *testing.T) {
 		wantNum, wantReason := "", ""
 		if i > 0 {
 			wantNum, wantReason = fmt.Sprint(i), "http_error"
+		}
+		if h.h.Get("X-Webhook-Id") != id {
+			t.Errorf("delivery %d: X-Webhook-Id %q, want the job id on every attempt", i, h.h.Get("X-Webhook-Id"))
 		}
 		if h.h.Get("x-retry-num") != wantNum || h.h.Get("x-retry-reason") != wantReason {
 			t.Errorf("delivery %d: x-retry-num %q x-retry-reason %q", i, h.h.Get("x-retry-num"), h.h.Get("x-retry-reason"))

@@ -8,23 +8,23 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/identify"
+	"github.com/whospoke/whospoke/media"
 )
 
 // Models accepted in `model`: the vendor's names map onto whospoke's engine so
 // that clients sending their defaults work unchanged.
 var acceptedModels = []string{"", "precision-1", "precision-2", "community-1", "whospoke", "whospoke-1"}
 
-// mediaKey is the contract's media:// key syntax.
-var mediaKey = regexp.MustCompile(`^media://[a-zA-Z0-9\-_./]+$`)
-
 // maxRequestBody bounds JSON bodies: 50 voiceprints of 20,000 chars fit well.
 const maxRequestBody = 4 << 20
+
+// errBodyTooLarge is answered with 413 (writeInvalid), not 400.
+var errBodyTooLarge = api.FieldError{Field: "body", Message: fmt.Sprintf("request body larger than %d bytes", maxRequestBody)}
 
 // decodeBody reads one JSON object into v; unknown fields are ignored (the
 // official clients pass extra keyword arguments through).
@@ -39,7 +39,7 @@ func decodeBodyOpt(w http.ResponseWriter, r *http.Request, v any, optional bool)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return []api.FieldError{{Field: "body", Message: fmt.Sprintf("request body larger than %d bytes", maxRequestBody)}}
+			return []api.FieldError{errBodyTooLarge}
 		}
 		return []api.FieldError{{Field: "body", Message: "could not read request body"}}
 	}
@@ -79,8 +79,9 @@ func (s *Server) checkInputURL(field, raw string) *api.FieldError {
 	case raw == "":
 		return &api.FieldError{Field: field, Message: "required"}
 	case strings.HasPrefix(raw, "media://"):
-		if len(raw) > 255 || !mediaKey.MatchString(raw) || strings.Contains(raw, "..") {
-			return &api.FieldError{Field: field, Message: "media URL must match ^media://[a-zA-Z0-9-_./]+$ and be at most 255 characters"}
+		// The stores' own check, so that every key accepted here can be stored.
+		if err := media.ValidKey(strings.TrimPrefix(raw, "media://")); err != nil {
+			return &api.FieldError{Field: field, Message: "media URL " + strings.TrimPrefix(err.Error(), "media: ")}
 		}
 		return nil
 	}

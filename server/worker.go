@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -38,6 +39,13 @@ func (s *Server) runJob(ctx context.Context, id string) error {
 	case err != nil:
 		return err
 	}
+	if j.Attempts > s.cfg.MaxAttempts {
+		// Each earlier attempt ended with its worker gone (a crash or an OOM
+		// kill); don't let one input take down node after node.
+		s.log.Error("job failed: too many attempts", "job", id, "attempts", j.Attempts-1)
+		return s.finish(ctx, j, api.StatusFailed, errorOutput(fmt.Sprintf(
+			"Job failed: processing stopped unexpectedly %d times (the server crashed or was restarted); not retrying", j.Attempts-1)), 0, time.Now())
+	}
 	if j.Attempts > 1 {
 		s.log.Info("job redelivered", "job", id, "attempt", j.Attempts)
 	}
@@ -54,9 +62,13 @@ func (s *Server) runJob(ctx context.Context, id string) error {
 	go s.watchCancel(jobCtx, cancel, id)
 
 	start := time.Now()
-	out, seconds, runErr := s.execute(jobCtx, j)
+	out, seconds, runErr := s.executeSafe(jobCtx, j)
 	if ctx.Err() != nil {
-		return ctx.Err() // shutting down: hand the job back to the queue
+		// Shutting down (or our lease is lost): hand the job back uncounted.
+		if err := s.store.ReleaseJob(context.WithoutCancel(ctx), id); err != nil {
+			s.log.Warn("release job", "job", id, "err", err)
+		}
+		return ctx.Err()
 	}
 	if jobCtx.Err() != nil {
 		return nil // canceled by the user; already terminal
@@ -65,14 +77,23 @@ func (s *Server) runJob(ctx context.Context, id string) error {
 	var jerr *jobError
 	switch {
 	case errors.As(runErr, &jerr):
-		status = api.StatusFailed
-		out, _ = json.Marshal(api.ErrorOutput{Error: jerr.msg})
+		status, out = api.StatusFailed, errorOutput(jerr.msg)
 	case runErr != nil:
+		// The details (paths, addresses) go to the log, not to the user.
 		s.log.Error("job failed", "job", id, "err", runErr)
-		status = api.StatusFailed
-		out, _ = json.Marshal(api.ErrorOutput{Error: "Internal error: " + runErr.Error()})
+		status, out = api.StatusFailed, errorOutput("Internal error: the server could not process this job")
 	}
-	if _, err := s.store.FinishJob(ctx, id, status, out, s.delivery(j, status, out)); err != nil {
+	return s.finish(ctx, j, status, out, seconds, start)
+}
+
+func errorOutput(msg string) json.RawMessage {
+	out, _ := json.Marshal(api.ErrorOutput{Error: msg})
+	return out
+}
+
+// finish stores a job's outcome and queues its webhook.
+func (s *Server) finish(ctx context.Context, j store.Job, status string, out json.RawMessage, seconds float64, start time.Time) error {
+	if _, err := s.store.FinishJob(ctx, j.ID, status, out, s.delivery(j, status, out)); err != nil {
 		if errors.Is(err, store.ErrTerminal) {
 			return nil
 		}
@@ -83,8 +104,20 @@ func (s *Server) runJob(ctx context.Context, id string) error {
 		s.metrics.audioSeconds.Add(seconds)
 		s.metrics.rtf.Observe(time.Since(start).Seconds() / seconds)
 	}
-	s.log.Info("job done", "job", id, "kind", j.Kind, "status", status, "audio_s", seconds, "wall_s", time.Since(start).Seconds())
+	s.log.Info("job done", "job", j.ID, "kind", j.Kind, "status", status, "audio_s", seconds, "wall_s", time.Since(start).Seconds())
 	return nil
+}
+
+// executeSafe is execute with a panic turned into a failed job: one bad
+// input must not take down the node and the live streams it carries.
+func (s *Server) executeSafe(ctx context.Context, j store.Job) (out json.RawMessage, seconds float64, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("panic in job", "job", j.ID, "panic", v, "stack", string(debug.Stack()))
+			out, err = nil, failf("Internal error: the server could not process this input")
+		}
+	}()
+	return s.execute(ctx, j)
 }
 
 // watchCancel stops a job canceled through any node.
@@ -253,9 +286,30 @@ func (s *Server) openInput(ctx context.Context, team, rawURL string) (*audio.Aud
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		return nil, nil, failf("Could not load audio: %v", err)
+		return nil, nil, failf("Could not load audio: %s", s.scrub(err.Error(), path, rawURL))
 	}
 	return src, func() { src.Close(); removeFile() }, nil
+}
+
+// scrub replaces the server's local file path in a message (ffmpeg and the
+// decoder name the file they read) with the user's URL, and the data
+// folder with nothing: users see their words, not the server's layout.
+func (s *Server) scrub(msg, path, rawURL string) string {
+	return strings.NewReplacer(path, rawURL, s.cfg.DataDir+string(os.PathSeparator), "", s.cfg.DataDir, "").Replace(msg)
+}
+
+// mediaError turns a media store's refusal into the user's words; other
+// errors (storage down) stay internal: logged, not shown.
+func mediaError(err error, rawURL string) error {
+	switch {
+	case errors.Is(err, media.ErrNotFound):
+		return failf("Could not load audio: no media uploaded at %s", rawURL)
+	case errors.Is(err, media.ErrInvalidKey):
+		return failf("Could not load audio: %s is not a valid media URL", rawURL)
+	case errors.Is(err, media.ErrTooLarge):
+		return failf("Could not load audio: %s is too large", rawURL)
+	}
+	return err
 }
 
 // localMedia is a media store whose objects are local files (media.Dir):
@@ -268,13 +322,12 @@ type localMedia interface {
 // that removes it when it is a temporary copy (download or remote media).
 func (s *Server) localInput(ctx context.Context, team, rawURL string) (string, func(), error) {
 	key, isMedia := strings.CutPrefix(rawURL, "media://")
-	notFound := failf("Could not load audio: no media uploaded at %s", rawURL)
 	if lm, ok := s.media.(localMedia); ok && isMedia {
 		path, err := lm.LocalPath(ctx, team, key)
-		if errors.Is(err, media.ErrNotFound) {
-			return "", nil, notFound
+		if err != nil {
+			return "", nil, mediaError(err, rawURL)
 		}
-		return path, func() {}, err
+		return path, func() {}, nil
 	}
 	f, err := os.CreateTemp(filepath.Join(s.cfg.DataDir, "tmp"), "input-*")
 	if err != nil {
@@ -283,16 +336,16 @@ func (s *Server) localInput(ctx context.Context, team, rawURL string) (string, f
 	remove := func() { f.Close(); os.Remove(f.Name()) }
 	if isMedia {
 		rc, _, err := s.media.Open(ctx, team, key)
-		if errors.Is(err, media.ErrNotFound) {
-			remove()
-			return "", nil, notFound
-		}
 		if err != nil {
 			remove()
-			return "", nil, err
+			return "", nil, mediaError(err, rawURL)
 		}
-		_, err = io.Copy(f, io.LimitReader(rc, s.cfg.MaxFileBytes+1))
+		n, err := io.Copy(f, io.LimitReader(rc, s.cfg.MaxFileBytes+1))
 		rc.Close()
+		if err == nil && n > s.cfg.MaxFileBytes {
+			// Refused, not truncated: a cut file would give a wrong result.
+			err = failf("Could not load audio: %s is larger than %d bytes", rawURL, s.cfg.MaxFileBytes)
+		}
 		if err != nil {
 			remove()
 			return "", nil, err

@@ -539,6 +539,13 @@ func (s *sqlStore) StartJob(ctx context.Context, id, worker string) (Job, error)
 	return j, err
 }
 
+// ReleaseJob takes back the attempt StartJob counted; a finished job is left alone.
+func (s *sqlStore) ReleaseJob(ctx context.Context, id string) error {
+	_, err := s.w.ExecContext(ctx, s.q(`UPDATE jobs SET attempts = attempts - 1, updated_at = ?
+		WHERE id = ? AND status = ? AND attempts > 0`), ts(now()), id, api.StatusRunning)
+	return err
+}
+
 // FinishJob sets a terminal status. The status condition in the UPDATE is
 // what makes it safe: of two racing callers the database lets exactly one
 // match the row. d, if given, gets its ID, JobID and (if empty) TeamID,
@@ -646,22 +653,40 @@ func (s *sqlStore) insertDelivery(ctx context.Context, q querier, d *Delivery, t
 	return classify(err)
 }
 
-// ClaimDeliveries leases due deliveries in one statement. On PostgreSQL
-// SKIP LOCKED lets nodes claiming at once take disjoint sets instead of
-// waiting on each other; on SQLite the statement holds the write lock.
-func (s *sqlStore) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Delivery, error) {
-	if limit <= 0 {
+// ClaimDeliveries leases due deliveries in one statement, at most
+// opt.PerTeam of each team (oldest first). On PostgreSQL SKIP LOCKED lets
+// nodes claiming at once take disjoint sets instead of waiting on each
+// other, and the outer next_at condition, rechecked on a row another claim
+// just leased, keeps it from being taken twice; on SQLite the statement
+// holds the write lock.
+func (s *sqlStore) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, opt ClaimOptions) ([]Delivery, error) {
+	if opt.Limit <= 0 {
 		return nil, nil
 	}
-	skip := ""
-	if s.pg {
-		skip = " FOR UPDATE SKIP LOCKED"
+	perTeam := opt.PerTeam
+	if perTeam <= 0 {
+		perTeam = opt.Limit
 	}
+	skip, lock := "", ""
+	args := []any{ts(now.Add(lease)), DeliveryPending, ts(now)}
+	if len(opt.SkipTeams) > 0 {
+		skip = " AND team_id NOT IN (?" + strings.Repeat(", ?", len(opt.SkipTeams)-1) + ")"
+		for _, t := range opt.SkipTeams {
+			args = append(args, t)
+		}
+	}
+	if s.pg {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	args = append(args, perTeam, opt.Limit, ts(now))
 	rows, err := s.w.QueryContext(ctx, s.q(`UPDATE webhook_deliveries SET next_at = ?
-		WHERE id IN (SELECT id FROM webhook_deliveries
-			WHERE status = ? AND next_at <= ?
-			ORDER BY next_at, id LIMIT ?`+skip+`)
-		RETURNING `+deliveryCols), ts(now.Add(lease)), DeliveryPending, ts(now), limit)
+		WHERE id IN (SELECT id FROM (
+				SELECT id, next_at, ROW_NUMBER() OVER (PARTITION BY team_id ORDER BY next_at, id) AS rn
+				FROM (SELECT id, team_id, next_at FROM webhook_deliveries
+					WHERE status = ? AND next_at <= ?`+skip+lock+`) due
+			) ranked WHERE rn <= ? ORDER BY next_at, id LIMIT ?)
+		AND next_at <= ?
+		RETURNING `+deliveryCols), args...)
 	if err != nil {
 		return nil, err
 	}

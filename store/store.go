@@ -80,6 +80,15 @@ const (
 	DeliveryFailed  = "failed"
 )
 
+// ClaimOptions bound a claim of webhook deliveries so that no team takes
+// every slot: a team with a backlog of slow receivers must not hold back
+// the others' webhooks.
+type ClaimOptions struct {
+	Limit     int      // deliveries in all
+	PerTeam   int      // most of one team's (0 = no bound)
+	SkipTeams []string // teams to leave out (already busy on this node)
+}
+
 // ListOptions select a page of a team's jobs, newest first.
 type ListOptions struct {
 	Status string // "" = any
@@ -110,6 +119,10 @@ type Store interface {
 	// StartJob marks a non-terminal job running on worker and counts the
 	// attempt; ErrTerminal if it has finished.
 	StartJob(ctx context.Context, id, worker string) (Job, error)
+	// ReleaseJob hands a running job back uncounted (its worker stopped
+	// cleanly, e.g. at shutdown): the attempt StartJob counted is taken back,
+	// so that only attempts that ended in a crash count toward the cap.
+	ReleaseJob(ctx context.Context, id string) error
 	// FinishJob sets a terminal status and output, only if the job is not
 	// terminal yet (ErrTerminal otherwise): two workers never both finish one.
 	// When d is not nil the delivery is queued in the same transaction.
@@ -120,9 +133,10 @@ type Store interface {
 	CountJobs(ctx context.Context) (map[string]int, error)
 
 	// Webhook deliveries.
-	// ClaimDeliveries returns up to limit pending deliveries due at now and
-	// pushes their NextAt by lease, so that another node does not take them meanwhile.
-	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
+	// ClaimDeliveries returns pending deliveries due at now (see
+	// ClaimOptions) and pushes their NextAt by lease, so that another node
+	// does not take them meanwhile.
+	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, opt ClaimOptions) ([]Delivery, error)
 	UpdateDelivery(ctx context.Context, d Delivery) error
 	Deliveries(ctx context.Context, jobID string) ([]Delivery, error)
 

@@ -76,6 +76,7 @@ func testStore(t *testing.T, open opener) {
 		{"Purge", testPurge},
 		{"Deliveries", testDeliveries},
 		{"ClaimConcurrent", testClaimConcurrent},
+		{"ClaimFair", testClaimFair},
 		{"Reopen", testReopen},
 		{"LiveStreams", testLiveStreams},
 		{"StartStreamRace", testStartStreamRace},
@@ -317,6 +318,14 @@ func testJobs(t *testing.T, open opener) {
 	started = must(s.StartJob(ctx, j.ID, "node-2")).get(t)
 	if started.Worker != "node-2" || started.Attempts != 2 {
 		t.Fatalf("second StartJob = %+v", started)
+	}
+	// A clean hand-back (shutdown) takes its attempt back; a crash would not.
+	if err := s.ReleaseJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	started = must(s.StartJob(ctx, j.ID, "node-2")).get(t)
+	if started.Attempts != 2 {
+		t.Fatalf("StartJob after ReleaseJob: attempts = %d, want 2", started.Attempts)
 	}
 	if _, err := s.StartJob(ctx, NewID(), "node-1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("StartJob(missing) = %v, want ErrNotFound", err)
@@ -614,7 +623,7 @@ func testPurge(t *testing.T, open opener) {
 func testDeliveries(t *testing.T, open opener) {
 	s, _ := open(t)
 	team := must(s.EnsureTeam(ctx, "acme")).get(t)
-	if ds := must(s.ClaimDeliveries(ctx, time.Now(), time.Minute, 10)).get(t); len(ds) != 0 {
+	if ds := must(s.ClaimDeliveries(ctx, time.Now(), time.Minute, ClaimOptions{Limit: 10})).get(t); len(ds) != 0 {
 		t.Fatalf("claimed %v from an empty store", ds)
 	}
 
@@ -654,7 +663,7 @@ func testDeliveries(t *testing.T, open opener) {
 	d2 := &Delivery{URL: "https://example.com/2", Body: body, NextAt: t0.Add(time.Hour)}
 	must(s.FinishJob(ctx, j2.ID, api.StatusFailed, json.RawMessage(`{"error":"x"}`), d2)).get(t)
 
-	claimed := must(s.ClaimDeliveries(ctx, t0, time.Minute, 10)).get(t)
+	claimed := must(s.ClaimDeliveries(ctx, t0, time.Minute, ClaimOptions{Limit: 10})).get(t)
 	if len(claimed) != 1 || claimed[0].ID != d.ID {
 		t.Fatalf("claimed %+v, want the first delivery only", claimed)
 	}
@@ -662,11 +671,11 @@ func testDeliveries(t *testing.T, open opener) {
 		t.Fatalf("claimed NextAt %v, want now+lease %v", claimed[0].NextAt, t0.Add(time.Minute))
 	}
 	// While leased, nobody else gets it.
-	if again := must(s.ClaimDeliveries(ctx, t0.Add(30*time.Second), time.Minute, 10)).get(t); len(again) != 0 {
+	if again := must(s.ClaimDeliveries(ctx, t0.Add(30*time.Second), time.Minute, ClaimOptions{Limit: 10})).get(t); len(again) != 0 {
 		t.Fatalf("claimed a leased delivery: %+v", again)
 	}
 	// A lease that runs out (the claimer died) makes it due again.
-	if again := must(s.ClaimDeliveries(ctx, t0.Add(time.Minute), time.Minute, 10)).get(t); len(again) != 1 || again[0].ID != d.ID {
+	if again := must(s.ClaimDeliveries(ctx, t0.Add(time.Minute), time.Minute, ClaimOptions{Limit: 10})).get(t); len(again) != 1 || again[0].ID != d.ID {
 		t.Fatalf("expired lease: claimed %+v", again)
 	}
 
@@ -680,7 +689,7 @@ func testDeliveries(t *testing.T, open opener) {
 	if got.Attempt != 1 || got.LastError != "HTTP 502" || !got.NextAt.Equal(retry.NextAt) || got.Status != DeliveryPending {
 		t.Fatalf("after UpdateDelivery: %+v", got)
 	}
-	claimed = must(s.ClaimDeliveries(ctx, t0.Add(2*time.Hour), time.Minute, 10)).get(t)
+	claimed = must(s.ClaimDeliveries(ctx, t0.Add(2*time.Hour), time.Minute, ClaimOptions{Limit: 10})).get(t)
 	if len(claimed) != 2 || claimed[0].ID != d.ID || claimed[1].ID != d2.ID {
 		t.Fatalf("claimed %+v, want both in ID order", claimed)
 	}
@@ -694,7 +703,7 @@ func testDeliveries(t *testing.T, open opener) {
 			t.Fatal(err)
 		}
 	}
-	if ds := must(s.ClaimDeliveries(ctx, t0.Add(24*time.Hour), time.Minute, 10)).get(t); len(ds) != 0 {
+	if ds := must(s.ClaimDeliveries(ctx, t0.Add(24*time.Hour), time.Minute, ClaimOptions{Limit: 10})).get(t); len(ds) != 0 {
 		t.Fatalf("claimed finished deliveries: %+v", ds)
 	}
 	if got := must(s.Deliveries(ctx, j2.ID)).get(t); got[0].Status != DeliveryFailed || got[0].Attempt != 1 {
@@ -703,8 +712,48 @@ func testDeliveries(t *testing.T, open opener) {
 	if err := s.UpdateDelivery(ctx, Delivery{ID: 1 << 40, Status: DeliveryDone}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("UpdateDelivery(missing) = %v, want ErrNotFound", err)
 	}
-	if ds := must(s.ClaimDeliveries(ctx, t0, time.Minute, 0)).get(t); len(ds) != 0 {
+	if ds := must(s.ClaimDeliveries(ctx, t0, time.Minute, ClaimOptions{Limit: 0})).get(t); len(ds) != 0 {
 		t.Fatalf("limit 0 claimed %v", ds)
+	}
+}
+
+// testClaimFair: a claim takes at most PerTeam of one team's deliveries,
+// oldest first, and none of a skipped team's, so one team's backlog does
+// not crowd out another's webhook.
+func testClaimFair(t *testing.T, open opener) {
+	s, _ := open(t)
+	busy := must(s.EnsureTeam(ctx, "busy")).get(t)
+	quiet := must(s.EnsureTeam(ctx, "quiet")).get(t)
+	queue := func(team string) {
+		j := newJob(team)
+		if err := s.CreateJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		must(s.FinishJob(ctx, j.ID, api.StatusSucceeded, nil, &Delivery{URL: "https://example.com", Body: []byte("{}")})).get(t)
+	}
+	for range 6 {
+		queue(busy.ID)
+	}
+	queue(quiet.ID) // the newest of all
+	now := time.Now().Add(time.Second)
+	count := func(ds []Delivery) map[string]int {
+		n := map[string]int{}
+		for _, d := range ds {
+			n[d.TeamID]++
+		}
+		return n
+	}
+	got := count(must(s.ClaimDeliveries(ctx, now, time.Hour, ClaimOptions{Limit: 3, PerTeam: 2})).get(t))
+	if got[busy.ID] != 2 || got[quiet.ID] != 1 {
+		t.Fatalf("claim of 3, 2 per team: %v", got)
+	}
+	got = count(must(s.ClaimDeliveries(ctx, now, time.Hour, ClaimOptions{Limit: 10, SkipTeams: []string{busy.ID}})).get(t))
+	if len(got) != 0 {
+		t.Fatalf("claim skipping the busy team: %v", got)
+	}
+	got = count(must(s.ClaimDeliveries(ctx, now, time.Hour, ClaimOptions{Limit: 10, SkipTeams: []string{quiet.ID, "x"}})).get(t))
+	if got[busy.ID] != 4 {
+		t.Fatalf("claim of the rest: %v", got)
 	}
 }
 
@@ -733,7 +782,7 @@ func testClaimConcurrent(t *testing.T, open opener) {
 	for i := range 8 {
 		wg.Go(func() {
 			for {
-				ds, err := stores[i%2].ClaimDeliveries(ctx, now, time.Hour, 3)
+				ds, err := stores[i%2].ClaimDeliveries(ctx, now, time.Hour, ClaimOptions{Limit: 3})
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, err)

@@ -1,6 +1,9 @@
 package stream
 
-import "sync"
+import (
+	"fmt"
+	"sync"
+)
 
 // batcher merges the model calls of concurrent sessions: a call that finds
 // fewer than maxRunning batches in flight runs at once, taking with it every
@@ -72,7 +75,10 @@ func (b *batcher[In, Out]) runBatch(batch []*call[In, Out]) {
 	for i, c := range batch {
 		ins[i] = c.in
 	}
-	outs, err := b.run(ins)
+	outs, err := b.runSafe(ins)
+	if err == nil && len(outs) != len(ins) {
+		err = fmt.Errorf("stream: model call returned %d results for %d inputs", len(outs), len(ins))
+	}
 	for i, c := range batch {
 		if err != nil {
 			c.err = err
@@ -81,4 +87,16 @@ func (b *batcher[In, Out]) runBatch(batch []*call[In, Out]) {
 		}
 		close(c.done)
 	}
+}
+
+// runSafe turns a panic in a model call into every caller's error: the
+// batch's other streams are waiting on it and must not hang, and the
+// process must not die with all its streams.
+func (b *batcher[In, Out]) runSafe(ins []In) (outs []Out, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			outs, err = nil, fmt.Errorf("stream: model call failed: %v", v)
+		}
+	}()
+	return b.run(ins)
 }

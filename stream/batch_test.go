@@ -67,3 +67,46 @@ func TestBatcher(t *testing.T) {
 		t.Fatalf("error: %v", err)
 	}
 }
+
+// A model call that panics fails every call of its batch, which would
+// otherwise wait forever; the next calls run normally.
+func TestBatcherPanicFailsBatch(t *testing.T) {
+	var poison atomic.Bool
+	poison.Store(true)
+	b := newBatcher(8, 1, func(in []int) ([]int, error) {
+		time.Sleep(5 * time.Millisecond) // let concurrent calls join the batch
+		if poison.Load() {
+			panic("bad tensor shape")
+		}
+		return in, nil
+	})
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for i := range 8 {
+		wg.Go(func() {
+			if _, err := b.do(i); err != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() != 8 {
+		t.Fatalf("%d of 8 calls failed during the panic", failed.Load())
+	}
+	poison.Store(false)
+	if got, err := b.do(7); got != 7 || err != nil {
+		t.Fatalf("after the panic: %d %v", got, err)
+	}
+}
+
+// A panic inside a session (here: one never set up by an engine) comes back
+// as the session's error and closes it, instead of killing the process.
+func TestSessionPanicBecomesError(t *testing.T) {
+	var s Session
+	if _, err := s.Push(make([]float32, 1600)); err == nil {
+		t.Fatal("Push on a broken session succeeded")
+	}
+	if _, err := s.Push(make([]float32, 1600)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Push after the failure: %v, want ErrClosed", err)
+	}
+}

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 
@@ -95,13 +96,13 @@ func (e *Engine) NewSession(opts ...Option) *Session {
 // Push adds 16 kHz mono samples and returns the events they made decidable
 // (in time order). The frame size does not matter: the same audio gives the
 // same events however it is split.
-func (s *Session) Push(samples []float32) ([]Event, error) {
+func (s *Session) Push(samples []float32) (events []Event, err error) {
+	defer s.recoverPanic(&err)
 	if s.closed {
 		return nil, ErrClosed
 	}
 	s.audio = append(s.audio, samples...)
 	s.total += int64(len(samples))
-	var events []Event
 	for s.nextStep <= s.total {
 		if err := s.process(s.nextStep); err != nil {
 			return events, err
@@ -121,7 +122,8 @@ func (s *Session) Push(samples []float32) ([]Event, error) {
 // audio. The session takes no more audio afterwards. Should the last
 // buffer fail to run, its audio is decided from the earlier buffers and Err
 // reports why.
-func (s *Session) Flush() []Event {
+func (s *Session) Flush() (events []Event) {
+	defer s.recoverPanic(&s.err)
 	if s.closed {
 		return nil
 	}
@@ -129,7 +131,7 @@ func (s *Session) Flush() []Event {
 	if s.total > s.lastEnd && s.total > 0 {
 		s.err = s.process(s.total)
 	}
-	events := s.finish(s.d, nil)
+	events = s.finish(s.d, nil)
 	for _, d := range s.extra {
 		d.events = s.finish(d, d.events)
 	}
@@ -148,6 +150,16 @@ func (s *Session) finish(d *decider, events []Event) []Event {
 		}
 	}
 	return events
+}
+
+// recoverPanic turns a panic in the session into *err and closes the
+// session (its state may be broken): one stream's failure must not take
+// down the process and every other stream with it.
+func (s *Session) recoverPanic(err *error) {
+	if v := recover(); v != nil {
+		s.closed = true
+		*err = fmt.Errorf("stream: engine failure: %v", v)
+	}
 }
 
 // Err is the error of Flush's last buffer, if any.

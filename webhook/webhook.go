@@ -45,6 +45,9 @@ const (
 	HeaderSignature   = "X-Signature"
 	HeaderRetryNum    = "X-Retry-Num"
 	HeaderRetryReason = "X-Retry-Reason"
+	// HeaderID is the same on every attempt of one delivery: delivery is
+	// at least once, and receivers drop repeats by it.
+	HeaderID = "X-Webhook-Id"
 )
 
 // DefaultTimeout is the receiver timeout from the contract.
@@ -116,10 +119,10 @@ type Sender struct {
 
 var errTooManyRedirects = errors.New("webhook: too many redirects")
 
-// Send POSTs body to url once. retryNum 0 is the first attempt; 1–3 mark
-// retries and add x-retry-num and, when given, x-retry-reason (the previous
-// failure's Reason).
-func (s *Sender) Send(ctx context.Context, target, secret string, body []byte, retryNum int, retryReason string) Result {
+// Send POSTs body to url once, with id as X-Webhook-Id. retryNum 0 is the
+// first attempt; 1–3 mark retries and add x-retry-num and, when given,
+// x-retry-reason (the previous failure's Reason).
+func (s *Sender) Send(ctx context.Context, target, secret, id string, body []byte, retryNum int, retryReason string) Result {
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -133,6 +136,7 @@ func (s *Sender) Send(ctx context.Context, target, secret string, body []byte, r
 	}
 	ts := time.Now().Unix()
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(HeaderID, id)
 	ua := s.UserAgent
 	if ua == "" {
 		ua = "whospoke-webhook/1"

@@ -60,8 +60,8 @@ func TestNextDelay(t *testing.T) {
 
 func TestDeliverSignedWithRetryHeaders(t *testing.T) {
 	type seen struct {
-		ct, num, reason string
-		ok              bool
+		ct, num, reason, id string
+		ok                  bool
 	}
 	got := make(chan seen, 2)
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -73,6 +73,7 @@ func TestDeliverSignedWithRetryHeaders(t *testing.T) {
 			ct:     r.Header.Get("Content-Type"),
 			num:    r.Header.Get("x-retry-num"),
 			reason: r.Header.Get("x-retry-reason"),
+			id:     r.Header.Get("X-Webhook-Id"),
 			ok:     r.Method == http.MethodPost && fresh && Verify(secret, ts, body, r.Header.Get("X-Signature")),
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -81,18 +82,18 @@ func TestDeliverSignedWithRetryHeaders(t *testing.T) {
 
 	snd := &Sender{}
 	body := []byte(`{"jobId":"j1","status":"succeeded","output":{}}`)
-	res := snd.Send(context.Background(), s.URL, secret, body, 0, "")
+	res := snd.Send(context.Background(), s.URL, secret, "d1", body, 0, "")
 	if !res.Delivered || res.Reason != "" || res.StatusCode != 204 || res.Err != nil {
 		t.Fatalf("first attempt: %+v", res)
 	}
-	if v := <-got; !v.ok || v.ct != "application/json" || v.num != "" || v.reason != "" {
+	if v := <-got; !v.ok || v.ct != "application/json" || v.num != "" || v.reason != "" || v.id != "d1" {
 		t.Fatalf("first attempt headers: %+v", v)
 	}
-	res = snd.Send(context.Background(), s.URL, secret, body, 2, ReasonHTTPTimeout)
+	res = snd.Send(context.Background(), s.URL, secret, "d1", body, 2, ReasonHTTPTimeout)
 	if !res.Delivered {
 		t.Fatalf("retry: %+v", res)
 	}
-	if v := <-got; !v.ok || v.num != "2" || v.reason != "http_timeout" {
+	if v := <-got; !v.ok || v.num != "2" || v.reason != "http_timeout" || v.id != "d1" {
 		t.Fatalf("retry headers: %+v", v)
 	}
 }
@@ -152,7 +153,7 @@ func TestFailureReasons(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			start := time.Now()
-			res := c.sender.Send(context.Background(), c.url+"?token=hidden", secret, []byte(`{}`), 0, "")
+			res := c.sender.Send(context.Background(), c.url+"?token=hidden", secret, "d1", []byte(`{}`), 0, "")
 			if res.Delivered || res.Reason != c.reason || res.StatusCode != c.status || res.Err == nil {
 				t.Fatalf("got %+v (err %v), want reason %s status %d", res, res.Err, c.reason, c.status)
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -74,12 +75,16 @@ var benchCmd = &cobra.Command{
 			if err != nil {
 				return err
 			}
-			defer f.Close()
 			w = f
 		}
 		fmt.Fprintln(w, "# whospoke benchmarks")
 		fmt.Fprintln(w)
-		return bench.WriteMarkdown(w, rep)
+		err = bench.WriteMarkdown(w, rep)
+		if f, ok := w.(*os.File); ok && f != os.Stdout {
+			// A failed close means a truncated report: an error, not exit 0.
+			err = errors.Join(err, f.Close())
+		}
+		return err
 	},
 }
 

@@ -104,7 +104,6 @@ func diarizeFile(cmd *cobra.Command, p *diarize.Pipeline, path string, opt diari
 	if err != nil {
 		return err
 	}
-	defer closeOut()
 	switch fl.format {
 	case "rttm":
 		err = output.WriteRTTM(w, ann)
@@ -115,7 +114,8 @@ func diarizeFile(cmd *cobra.Command, p *diarize.Pipeline, path string, opt diari
 	case "vtt":
 		err = output.WriteVTT(w, output.CuesFromAnnotation(ann))
 	}
-	if err != nil {
+	// A failed close (disk full) means a truncated file: an error, not exit 0.
+	if err = errors.Join(err, closeOut()); err != nil {
 		return err
 	}
 	if fl.plot != "" {

@@ -33,7 +33,17 @@ var (
 
 func addStoreFlags(c *cobra.Command) {
 	c.Flags().StringVar(&dataDirFlag, "data", "", "data folder: SQLite database, embedded queue, media (default $WHOSPOKE_DATA, else the XDG data folder)")
-	c.Flags().StringVar(&postgresFlag, "postgres", os.Getenv("WHOSPOKE_POSTGRES"), "PostgreSQL URL instead of the embedded SQLite database ($WHOSPOKE_POSTGRES)")
+	c.Flags().StringVar(&postgresFlag, "postgres", "", "PostgreSQL URL instead of the embedded SQLite database (default $WHOSPOKE_POSTGRES)")
+}
+
+// flagOrEnv returns a flag's value, else the environment variable's. Flags
+// that may hold secrets default to "" and read the environment only at run
+// time, so --help never prints a credential.
+func flagOrEnv(flag, env string) string {
+	if flag != "" {
+		return flag
+	}
+	return os.Getenv(env)
 }
 
 func dataDir() string {
@@ -50,8 +60,8 @@ func dataDir() string {
 }
 
 func openStore(ctx context.Context) (store.Store, error) {
-	if postgresFlag != "" {
-		return store.Open(ctx, postgresFlag)
+	if pg := flagOrEnv(postgresFlag, "WHOSPOKE_POSTGRES"); pg != "" {
+		return store.Open(ctx, pg)
 	}
 	dir := dataDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -77,6 +87,9 @@ can share one queue, database and media bucket.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			natsURL = flagOrEnv(natsURL, "WHOSPOKE_NATS")
+			s3URL = flagOrEnv(s3URL, "WHOSPOKE_S3")
+			mediaSecret = flagOrEnv(mediaSecret, "WHOSPOKE_MEDIA_SECRET")
 			log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 			dir := dataDir()
 			if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -168,15 +181,17 @@ can share one queue, database and media bucket.`,
 	f := c.Flags()
 	f.StringVar(&addr, "addr", ":8080", "listen address")
 	f.StringVar(&publicURL, "public-url", "", "base URL clients reach this server at, for pre-signed media URLs (default http://<addr>)")
-	f.StringVar(&natsURL, "nats", os.Getenv("WHOSPOKE_NATS"), "external NATS URL instead of the embedded server ($WHOSPOKE_NATS)")
-	f.StringVar(&s3URL, "s3", os.Getenv("WHOSPOKE_S3"), "S3 media bucket s3://ACCESS:SECRET@host:port/bucket?ssl=false instead of the media folder ($WHOSPOKE_S3)")
-	f.StringVar(&mediaSecret, "media-secret", os.Getenv("WHOSPOKE_MEDIA_SECRET"), "secret signing pre-signed media URLs; nodes sharing media must share it (default: generated once in the data folder)")
+	f.StringVar(&natsURL, "nats", "", "external NATS URL instead of the embedded server (default $WHOSPOKE_NATS)")
+	f.StringVar(&s3URL, "s3", "", "S3 media bucket s3://ACCESS:SECRET@host:port/bucket?ssl=false instead of the media folder (default $WHOSPOKE_S3)")
+	f.StringVar(&mediaSecret, "media-secret", "", "secret signing pre-signed media URLs; nodes sharing media must share it (default $WHOSPOKE_MEDIA_SECRET, else generated once in the data folder)")
 	f.IntVar(&cfg.Workers, "workers", 0, "jobs run at once (default one per 2 cores)")
 	f.BoolVar(&cfg.AllowPrivateURLs, "allow-private-urls", false, "let input and webhook URLs point at private, loopback and link-local addresses")
 	f.IntVar(&cfg.SubmitPerMinute, "submit-limit", 0, "job submissions per team per minute (default 100, -1 = unlimited)")
 	f.IntVar(&cfg.PollPerMinute, "poll-limit", 0, "job polls per team per minute (default 300, -1 = unlimited)")
 	f.StringVar(&webhookDelays, "webhook-delays", "", "delays before webhook retries 1-3 (default 0s,1m,5m)")
 	f.DurationVar(&ackWait, "ack-wait", 0, "a running job with no heartbeat for this long is redelivered (default 30s)")
+	f.Int64Var(&cfg.MediaQuotaBytes, "media-quota", 0, "bytes of uploaded media one team may keep (default 20 GiB, -1 = no quota)")
+	f.IntVar(&cfg.MaxAttempts, "max-attempts", 0, "times a job is started before it is failed, counting only attempts whose node vanished mid-job (default 3)")
 	f.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 0, "time running jobs get to finish at shutdown before they are requeued (default 30s)")
 	f.StringVar(&cfg.Node, "node", "", "node name in logs and jobs (default host-pid)")
 	f.DurationVar(&liveMaxAhead, "live-max-ahead", 5*time.Second, "close a live stream whose audio runs this far ahead of real time (0 = no limit)")

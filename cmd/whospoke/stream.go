@@ -33,6 +33,11 @@ transcript too and prints, instead of the events, one line per final turn:
 "[SPEAKER_00] 1.24-3.86 text".`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			url = flagOrEnv(url, "WHOSPOKE_URL")
+			if url == "" {
+				url = "http://localhost:8080"
+			}
+			key = flagOrEnv(key, "WHOSPOKE_API_KEY")
 			p, err := client.ParsePace(pace)
 			if err != nil {
 				return err
@@ -73,21 +78,14 @@ transcript too and prints, instead of the events, one line per final turn:
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&url, "url", envOr("WHOSPOKE_URL", "http://localhost:8080"), "server base URL ($WHOSPOKE_URL)")
-	f.StringVar(&key, "key", os.Getenv("WHOSPOKE_API_KEY"), "API key with stream:write ($WHOSPOKE_API_KEY)")
+	f.StringVar(&url, "url", "", "server base URL (default $WHOSPOKE_URL, else http://localhost:8080)")
+	f.StringVar(&key, "key", "", "API key with stream:write (default $WHOSPOKE_API_KEY)")
 	f.StringVar(&pace, "pace", "realtime", "realtime (100 ms per frame) or max")
 	f.StringVar(&rttm, "rttm", "", "also write the turns the events make as RTTM to this file")
 	f.IntVar(&maxSpeakers, "max-speakers", 0, "most speakers in the stream (default: the server's, 8)")
 	f.BoolVar(&transcribe, "transcription", false, "transcribe too, and print the final transcript lines instead of the events")
 	f.BoolVar(&revision, "revision", false, "ask for the offline re-diarization of the whole stream at the end (speaker_revision event)")
 	rootCmd.AddCommand(c)
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 // writeEventsRTTM turns the speaker events into turns.

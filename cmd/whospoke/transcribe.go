@@ -145,7 +145,6 @@ func transcribeFile(cmd *cobra.Command, p *diarize.Pipeline, wm *whisper.Model, 
 	if err != nil {
 		return err
 	}
-	defer closeOut()
 	switch fl.format {
 	case "json":
 		err = encodeJSON(w, output.TranscriptJSON(res, tr.Transcription(), output.JSONOptions{Exclusive: true}), fl.out, many)
@@ -160,5 +159,6 @@ func transcribeFile(cmd *cobra.Command, p *diarize.Pipeline, wm *whisper.Model, 
 	default:
 		err = errors.New("unreachable format")
 	}
-	return err
+	// A failed close (disk full) means a truncated file: an error, not exit 0.
+	return errors.Join(err, closeOut())
 }
