@@ -42,7 +42,11 @@ type decoded struct {
 	words []Word
 }
 
-func (d decoded) covers(j job) bool { return d.n > 0 && d.start == j.start && d.n == len(j.samples) }
+// covers: d heard the end of job j's audio, from the start of j or of the
+// words not committed (partials decode only those).
+func (d decoded) covers(j job) bool {
+	return d.n > 0 && d.start >= j.start && d.start+int64(d.n) == j.start+int64(len(j.samples))
+}
 
 // final is a sent final turn and which of its words have provisional
 // speakers.
@@ -96,6 +100,7 @@ func (w *worker) startTurn(id int) {
 // this decode and the last agree on, and reports the hypothesis.
 func (w *worker) partial(ctx context.Context, j job) error {
 	w.startTurn(j.turn)
+	j = w.afterCommitted(j)
 	words, err := w.decode(ctx, j, true, false)
 	if errors.Is(err, errBusy) {
 		return nil
@@ -122,10 +127,28 @@ func (w *worker) partial(ctx context.Context, j job) error {
 	return w.s.emit(ctx, Event{Kind: Partial, Time: t.End, Turn: &t})
 }
 
+// afterCommitted cuts a partial job to the audio after the last committed
+// word: what is committed is final and reaches the decode as prompt text,
+// so a partial's cost follows the words still open, not the turn's length.
+func (w *worker) afterCommitted(j job) job {
+	n := len(w.cur.committed)
+	if n == 0 {
+		return j
+	}
+	cut := int64(w.cur.committed[n-1].End * SampleRate)
+	if cut <= j.start || cut >= j.start+int64(len(j.samples)) {
+		return j
+	}
+	j.samples = j.samples[cut-j.start:]
+	j.start = cut
+	return j
+}
+
 // final decodes an ended turn; its words keep what was committed and take
 // the rest from this decode.
 func (w *worker) final(ctx context.Context, j job) error {
 	w.startTurn(j.turn)
+	j = w.afterCommitted(j)
 	var words []Word
 	short := w.s.e.cfg.ShortFinals
 	switch {
@@ -282,9 +305,13 @@ func (e *Engine) recognise(ctx context.Context, samples []float32, short bool, p
 // it, so a turn of digits is read as digits.
 const promptWords = 40
 
-// prompt is the client's prompt followed by the session's latest final words.
+// prompt is the client's prompt followed by the session's latest final
+// words and the open turn's committed ones.
 func (w *worker) prompt() string {
 	h := w.history
+	for _, x := range w.cur.committed {
+		h = append(h[:len(h):len(h)], x.Text)
+	}
 	if len(h) > promptWords {
 		h = h[len(h)-promptWords:]
 	}
@@ -419,19 +446,35 @@ const agreeMargin = 1.0
 // decodes of growing audio agree on, heard in full, will not change).
 // committed never shrinks.
 func agree(committed, prev, cur []Word, horizon float64) []Word {
-	n := len(committed)
-	if !hasPrefix(prev, committed) || !hasPrefix(cur, committed) {
-		return committed
-	}
-	for n < len(prev) && n < len(cur) && norm(prev[n].Text) == norm(cur[n].Text) && cur[n].End <= horizon {
+	p, c := after(prev, committed), after(cur, committed)
+	n := 0
+	for n < len(p) && n < len(c) && norm(p[n].Text) == norm(c[n].Text) && c[n].End <= horizon {
 		n++
 	}
 	out := append([]Word(nil), committed...)
-	for _, x := range cur[len(committed):n] {
+	for _, x := range c[:n] {
 		x.Final = true
 		out = append(out, x)
 	}
 	return out
+}
+
+// after is the part of a decode that follows the committed words: where it
+// starts with them, the rest; otherwise the words that start after the last
+// committed one ends (a decode of the audio after it, or one that heard the
+// committed words differently).
+func after(decoded, committed []Word) []Word {
+	if hasPrefix(decoded, committed) {
+		return decoded[len(committed):]
+	}
+	end := committed[len(committed)-1].End
+	var rest []Word
+	for _, x := range decoded {
+		if x.Start >= end-0.05 {
+			rest = append(rest, x)
+		}
+	}
+	return rest
 }
 
 func hasPrefix(words, prefix []Word) bool {
@@ -446,24 +489,11 @@ func hasPrefix(words, prefix []Word) bool {
 	return true
 }
 
-// merge puts a decode's words after the committed ones: where the decode
-// starts with them, its remaining words follow; otherwise the words that
-// start after the last committed word. final marks every word final.
+// merge puts a decode's words after the committed ones (see after). final
+// marks every word final.
 func merge(committed, decoded []Word, final bool) []Word {
 	out := append([]Word(nil), committed...)
-	rest := decoded
-	if hasPrefix(decoded, committed) {
-		rest = decoded[len(committed):]
-	} else if len(committed) > 0 {
-		end := committed[len(committed)-1].End
-		rest = rest[:0:0]
-		for _, x := range decoded {
-			if x.Start >= end-0.05 {
-				rest = append(rest, x)
-			}
-		}
-	}
-	for _, x := range rest {
+	for _, x := range after(decoded, committed) {
 		x.Final = final
 		out = append(out, x)
 	}
