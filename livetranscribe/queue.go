@@ -39,12 +39,18 @@ type queue struct {
 	mu    sync.Mutex
 	jobs  []job
 	ready chan struct{}
+	// decoding cancels the partial being decoded: a final that arrives
+	// meanwhile should not wait for a hypothesis it makes stale.
+	decoding context.CancelFunc
 }
 
 func newQueue() *queue { return &queue{ready: make(chan struct{}, 1)} }
 
 func (q *queue) push(j job) {
 	q.mu.Lock()
+	if j.kind != jobPartial && j.kind != jobSpeakers && q.decoding != nil {
+		q.decoding()
+	}
 	if j.kind == jobPartial || j.kind == jobFinal {
 		kept := q.jobs[:0]
 		for _, old := range q.jobs {
@@ -60,6 +66,21 @@ func (q *queue) push(j job) {
 	select {
 	case q.ready <- struct{}{}:
 	default:
+	}
+}
+
+// decodePartial gives a partial's decoding a context that a later final,
+// clear or close cancels; call done when the decode returns.
+func (q *queue) decodePartial(ctx context.Context) (dctx context.Context, done func()) {
+	dctx, cancel := context.WithCancel(ctx)
+	q.mu.Lock()
+	q.decoding = cancel
+	q.mu.Unlock()
+	return dctx, func() {
+		q.mu.Lock()
+		q.decoding = nil
+		q.mu.Unlock()
+		cancel()
 	}
 }
 
