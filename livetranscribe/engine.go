@@ -29,11 +29,10 @@ type Config struct {
 	// PartialEvery is how much new audio triggers a partial re-decode of the
 	// open turn (default 0.75 s).
 	PartialEvery time.Duration
-	// ShortFinals decodes finals in the window cut to the turn that
-	// partials use, instead of the 30 s window batch transcription uses;
-	// a final can then reuse the decode made early in the pause that ended
-	// the turn. Off: on sim07 short finals looped far more often
-	// (BENCHMARKS.md, Live transcription).
+	// ShortFinals decodes finals (and the probes that anticipate them) in
+	// the window cut to the turn that partials use, instead of the 30 s
+	// window batch transcription uses. Off: on sim07 short finals looped
+	// far more often (BENCHMARKS.md, Live transcription).
 	ShortFinals bool
 	// Live is the diarization engine that sessions with Options.Diarize use;
 	// it may be the server's live engine.

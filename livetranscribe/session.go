@@ -29,6 +29,17 @@ const (
 	// minSplitSeconds: a speaker change splits a turn only when each side
 	// holds at least this much audio.
 	minSplitSeconds = 1.0
+	// longTurnSeconds: past this, any pause of shortPause ends the turn,
+	// whatever the sentence cue says. Every partial re-decodes the open
+	// turn and the final decodes it whole, so their cost grows with the
+	// turn: on one core a 10 s clip decodes in about 0.6 s, a 20 s one in
+	// 2 s or more (BENCHMARKS.md, Live clips), beyond what a caption may
+	// lag. In a lively conversation the VAD's pauses are that short: on
+	// the dev phone call the only dips in 15 s of speech last 0.2 s.
+	longTurnSeconds = 10
+	// shortPause is the shortest silence taken as a pause between words
+	// rather than a stop inside one (plosive closures last up to ~100 ms).
+	shortPause = 160 * time.Millisecond
 )
 
 // Session is one live transcription. Push, EndTurn, Clear,
@@ -274,19 +285,32 @@ func (s *Session) silence(ctx context.Context, end int64) error {
 		s.turn.probed = true
 		s.schedulePartial(upto, true)
 	}
-	if quiet < td.MinSilence {
+	ends, conf := s.pauseEnds(quiet, end)
+	if !ends {
 		return nil
 	}
-	id, covered, ends := s.hyp.get()
-	confident := id == s.turnID && covered >= s.lastSpeech && ends
-	conf := eotConfidence(confident)
-	if (quiet >= td.MinSilence && conf >= td.Confidence) || quiet >= td.MaxSilence {
-		if err := s.emit(ctx, Event{Kind: SpeechStopped, Time: float64(s.lastSpeech) / SampleRate}); err != nil {
-			return err
-		}
-		s.endTurn(upto, false, conf)
+	if err := s.emit(ctx, Event{Kind: SpeechStopped, Time: float64(s.lastSpeech) / SampleRate}); err != nil {
+		return err
 	}
+	s.endTurn(upto, false, conf)
 	return nil
+}
+
+// pauseEnds decides whether a pause of quiet (at sample end) ends the open
+// turn, and with what end-of-turn confidence.
+func (s *Session) pauseEnds(quiet time.Duration, end int64) (bool, float64) {
+	td := s.opt.Turns
+	id, covered, ends := s.hyp.get()
+	conf := eotConfidence(id == s.turnID && covered >= s.lastSpeech && ends)
+	long := float64(end-s.turn.start)/SampleRate >= longTurnSeconds
+	switch {
+	case quiet >= td.MaxSilence:
+		return true, conf
+	case quiet >= td.MinSilence && conf >= td.Confidence:
+		return true, conf
+	default:
+		return quiet >= shortPause && long, conf
+	}
 }
 
 // eotConfidence is the end-of-turn confidence of a pause: high when the

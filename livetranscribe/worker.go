@@ -40,12 +40,13 @@ type decoded struct {
 	start int64
 	n     int
 	words []Word
+	probe bool // decoded as the final would be (same window, same prompt)
 }
 
-// covers: d heard the end of job j's audio, from the start of j or of the
-// words not committed (partials decode only those).
-func (d decoded) covers(j job) bool {
-	return d.n > 0 && d.start >= j.start && d.start+int64(d.n) == j.start+int64(len(j.samples))
+// ready: d is the final of job j decoded ahead, by the probe early in the
+// pause that ended the turn.
+func (d decoded) ready(j job) bool {
+	return d.probe && d.n > 0 && d.start == j.start && d.n == len(j.samples)
 }
 
 // final is a sent final turn and which of its words have provisional
@@ -98,18 +99,30 @@ func (w *worker) startTurn(id int) {
 
 // partial decodes the open turn so far, extends the committed words by what
 // this decode and the last agree on, and reports the hypothesis.
+//
+// A probe (early in a pause) is the turn's final decoded ahead: in the
+// finals' window, waiting for a decoder like a final, and not cancelled by
+// the final it anticipates, which then reuses it. So a turn's final text is
+// ready about when the pause is long enough to end it.
 func (w *worker) partial(ctx context.Context, j job) error {
 	w.startTurn(j.turn)
-	j = w.afterCommitted(j)
-	words, err := w.decode(ctx, j, true, false)
-	if errors.Is(err, errBusy) {
-		return nil
-	} else if err != nil {
+	short, wait := true, false
+	dctx, done := ctx, func() {}
+	if j.probe {
+		short, wait = w.s.e.cfg.ShortFinals, true
+	} else {
+		dctx, done = w.s.jobs.decodePartial(ctx)
+	}
+	words, err := w.decode(dctx, j, short, wait)
+	done()
+	if err != nil && ctx.Err() != nil {
 		return err
+	} else if err != nil {
+		return nil // busy, or made stale by a final, clear or close
 	}
 	end := float64(j.start+int64(len(j.samples))) / SampleRate
 	w.s.hyp.set(j.turn, j.start+int64(len(j.samples)), endsSentence(words))
-	w.cur.last = decoded{start: j.start, n: len(j.samples), words: words}
+	w.cur.last = decoded{start: j.start, n: len(j.samples), words: words, probe: j.probe}
 	w.cur.committed = agree(w.cur.committed, w.cur.prev, words, end-agreeMargin)
 	w.cur.prev = words
 	if !w.s.opt.Partials || j.probe && len(words) == 0 {
@@ -127,39 +140,18 @@ func (w *worker) partial(ctx context.Context, j job) error {
 	return w.s.emit(ctx, Event{Kind: Partial, Time: t.End, Turn: &t})
 }
 
-// afterCommitted cuts a partial job to the audio after the last committed
-// word: what is committed is final and reaches the decode as prompt text,
-// so a partial's cost follows the words still open, not the turn's length.
-func (w *worker) afterCommitted(j job) job {
-	n := len(w.cur.committed)
-	if n == 0 {
-		return j
-	}
-	cut := int64(w.cur.committed[n-1].End * SampleRate)
-	if cut <= j.start || cut >= j.start+int64(len(j.samples)) {
-		return j
-	}
-	j.samples = j.samples[cut-j.start:]
-	j.start = cut
-	return j
-}
-
 // final decodes an ended turn; its words keep what was committed and take
 // the rest from this decode.
 func (w *worker) final(ctx context.Context, j job) error {
 	w.startTurn(j.turn)
-	j = w.afterCommitted(j)
 	var words []Word
-	short := w.s.e.cfg.ShortFinals
 	switch {
 	case j.silent:
-	case short && w.cur.last.covers(j):
-		// The probe early in the pause decoded exactly this audio in the
-		// same window: the final is ready the moment the turn ends.
+	case w.cur.last.ready(j):
 		words = w.cur.last.words
 	default:
 		var err error
-		if words, err = w.decode(ctx, j, short, true); err != nil {
+		if words, err = w.decode(ctx, j, w.s.e.cfg.ShortFinals, true); err != nil {
 			return err
 		}
 	}
@@ -305,13 +297,9 @@ func (e *Engine) recognise(ctx context.Context, samples []float32, short bool, p
 // it, so a turn of digits is read as digits.
 const promptWords = 40
 
-// prompt is the client's prompt followed by the session's latest final
-// words and the open turn's committed ones.
+// prompt is the client's prompt followed by the session's latest final words.
 func (w *worker) prompt() string {
 	h := w.history
-	for _, x := range w.cur.committed {
-		h = append(h[:len(h):len(h)], x.Text)
-	}
 	if len(h) > promptWords {
 		h = h[len(h)-promptWords:]
 	}
@@ -446,35 +434,19 @@ const agreeMargin = 1.0
 // decodes of growing audio agree on, heard in full, will not change).
 // committed never shrinks.
 func agree(committed, prev, cur []Word, horizon float64) []Word {
-	p, c := after(prev, committed), after(cur, committed)
-	n := 0
-	for n < len(p) && n < len(c) && norm(p[n].Text) == norm(c[n].Text) && c[n].End <= horizon {
+	n := len(committed)
+	if !hasPrefix(prev, committed) || !hasPrefix(cur, committed) {
+		return committed
+	}
+	for n < len(prev) && n < len(cur) && norm(prev[n].Text) == norm(cur[n].Text) && cur[n].End <= horizon {
 		n++
 	}
 	out := append([]Word(nil), committed...)
-	for _, x := range c[:n] {
+	for _, x := range cur[len(committed):n] {
 		x.Final = true
 		out = append(out, x)
 	}
 	return out
-}
-
-// after is the part of a decode that follows the committed words: where it
-// starts with them, the rest; otherwise the words that start after the last
-// committed one ends (a decode of the audio after it, or one that heard the
-// committed words differently).
-func after(decoded, committed []Word) []Word {
-	if hasPrefix(decoded, committed) {
-		return decoded[len(committed):]
-	}
-	end := committed[len(committed)-1].End
-	var rest []Word
-	for _, x := range decoded {
-		if x.Start >= end-0.05 {
-			rest = append(rest, x)
-		}
-	}
-	return rest
 }
 
 func hasPrefix(words, prefix []Word) bool {
@@ -489,11 +461,24 @@ func hasPrefix(words, prefix []Word) bool {
 	return true
 }
 
-// merge puts a decode's words after the committed ones (see after). final
-// marks every word final.
+// merge puts a decode's words after the committed ones: where the decode
+// starts with them, its remaining words follow; otherwise the words that
+// start after the last committed word. final marks every word final.
 func merge(committed, decoded []Word, final bool) []Word {
 	out := append([]Word(nil), committed...)
-	for _, x := range after(decoded, committed) {
+	rest := decoded
+	if hasPrefix(decoded, committed) {
+		rest = decoded[len(committed):]
+	} else if len(committed) > 0 {
+		end := committed[len(committed)-1].End
+		rest = rest[:0:0]
+		for _, x := range decoded {
+			if x.Start >= end-0.05 {
+				rest = append(rest, x)
+			}
+		}
+	}
+	for _, x := range rest {
 		x.Final = final
 		out = append(out, x)
 	}
