@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/whospoke/whospoke/api"
+	"github.com/whospoke/whospoke/api/validate"
 )
 
 // The small cases a hostile probe found: method, auth scheme, body size,
@@ -33,7 +34,7 @@ func TestProtocolEdges(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	big := append([]byte(`{"url":"media://a","x":"`), bytes.Repeat([]byte("a"), maxRequestBody)...)
+	big := append([]byte(`{"url":"media://a","x":"`), bytes.Repeat([]byte("a"), validate.MaxBody)...)
 	big = append(big, `"}`...)
 	if resp, body := ts.do(t, "POST", "/v1/diarize", ts.Key, big); resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized body: %d %s", resp.StatusCode, body)
