@@ -21,7 +21,7 @@ test: setup
 # itself, FUZZTIME per target (a duration or a count such as 1000000x).
 FUZZTIME ?= 1000000x
 FUZZ_TARGETS := audio:FuzzDecodeWAV annotation:FuzzReadRTTM annotation:FuzzReadUEM \
-	identify:FuzzDecode server:FuzzRequestJSON api:FuzzLiveFrame
+	identify:FuzzDecode api/validate:FuzzRequestJSON api:FuzzLiveFrame
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		go test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/; \

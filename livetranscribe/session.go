@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/whospoke/whospoke/internal/safego"
 	"github.com/whospoke/whospoke/stream"
 	"github.com/whospoke/whospoke/vad"
 )
@@ -71,6 +72,10 @@ type Session struct {
 	done   chan struct{} // closed when the worker exits
 	cancel context.CancelFunc
 	closed bool
+
+	// work runs the worker: a panic there ends the session's words and
+	// comes back from Close, instead of killing every stream on the node.
+	work safego.Group
 }
 
 // openTurn is the turn being heard, as the Push side sees it.
@@ -124,11 +129,11 @@ func (e *Engine) NewSession(opt Options) (*Session, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	w := newWorker(s)
-	go func() {
+	s.work.Go(func() {
 		defer close(s.done)
 		defer close(s.events)
 		w.run(ctx)
-	}()
+	})
 	if opt.Turns.Mode == TurnsByClient {
 		s.turn = openTurn{open: true}
 	}
@@ -470,7 +475,7 @@ func (s *Session) Close(ctx context.Context) error {
 		err = errors.Join(err, ctx.Err())
 	}
 	s.cancel()
-	return err
+	return errors.Join(err, s.work.Wait())
 }
 
 // Finish is Close for a caller that reads Events in its own loop: it

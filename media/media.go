@@ -10,8 +10,9 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"strings"
 	"time"
+
+	apivalidate "github.com/whospoke/whospoke/api/validate"
 )
 
 // DefaultMaxBytes is the upload limit from the contract (files ≤ 1 GiB).
@@ -41,31 +42,15 @@ type Store interface {
 	DeleteOlderThan(ctx context.Context, t time.Time) (int, error)
 }
 
-var (
-	keyRE  = regexp.MustCompile(`^[a-zA-Z0-9\-_./]+$`)
-	teamRE = regexp.MustCompile(`^[a-zA-Z0-9\-_]+$`)
-)
+var teamRE = regexp.MustCompile(`^[a-zA-Z0-9\-_]+$`)
 
-// ValidKey checks a media key (the part after media://): characters
-// [a-zA-Z0-9-_./], at most 255 of them, and — so a key maps to exactly one
-// file and cannot climb out of its team's directory — no leading or
-// trailing '/', no empty, "." or ".." path segments.
+// ValidKey checks a media key (the part after media://) with the API's
+// rule (validate.MediaKey): so a key maps to exactly one file and cannot
+// climb out of its team's directory, and every key the API accepts can be
+// stored.
 func ValidKey(key string) error {
-	switch {
-	case key == "":
-		return fmt.Errorf("%w: empty", ErrInvalidKey)
-	case len(key) > 255:
-		return fmt.Errorf("%w: longer than 255 characters", ErrInvalidKey)
-	case !keyRE.MatchString(key):
-		return fmt.Errorf("%w: %q may only contain letters, digits, '-', '_', '.' and '/'", ErrInvalidKey, key)
-	}
-	for _, seg := range strings.Split(key, "/") {
-		switch seg {
-		case "":
-			return fmt.Errorf("%w: %q has an empty path segment or a leading/trailing '/'", ErrInvalidKey, key)
-		case ".", "..":
-			return fmt.Errorf("%w: %q contains a %q path segment", ErrInvalidKey, key, seg)
-		}
+	if err := apivalidate.MediaKey(key); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidKey, err)
 	}
 	return nil
 }

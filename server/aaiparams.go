@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/whospoke/whospoke/api/validate"
 	"github.com/whospoke/whospoke/livetranscribe"
 )
 
@@ -52,7 +53,7 @@ func parseAAIParams(q url.Values) (aaiParams, error) {
 	for _, f := range []error{
 		intParam(q, "sample_rate", &p.sampleRate, 8000, 48000),
 		boolParam(q, "speaker_labels", &p.labels),
-		intParam(q, "max_speakers", &p.maxSpeakers, 1, liveMaxSpeakers),
+		intParam(q, "max_speakers", &p.maxSpeakers, 1, validate.LiveMaxSpeakers),
 		boolParam(q, "format_turns", &p.formatTurns),
 		intParam(q, "inactivity_timeout", &inactivity, 5, 3600),
 		intParam(q, "speaker_labels_revision_interval_ms", &revision, 0, 3600_000),

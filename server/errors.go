@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/whospoke/whospoke/api"
+	"github.com/whospoke/whospoke/api/validate"
 )
 
 // writeJSON answers with a JSON body.
@@ -24,7 +25,7 @@ func writeError(w http.ResponseWriter, r *http.Request, code int, msg string) {
 // the size limit).
 func writeInvalid(w http.ResponseWriter, errs []api.FieldError) {
 	code := http.StatusBadRequest
-	if len(errs) == 1 && errs[0] == errBodyTooLarge {
+	if len(errs) == 1 && errs[0] == validate.ErrBodyTooLarge {
 		code = http.StatusRequestEntityTooLarge
 	}
 	writeJSON(w, code, api.ValidationError{Message: "Invalid request", Errors: errs})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/whospoke/whospoke/api"
+	"github.com/whospoke/whospoke/api/validate"
 	"github.com/whospoke/whospoke/store"
 )
 
@@ -20,11 +21,11 @@ func (s *Server) test(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) diarize(w http.ResponseWriter, r *http.Request) {
 	var req api.DiarizeRequest
-	if errs := decodeBody(w, r, &req); errs != nil {
+	if errs := validate.Body(w, r, &req); errs != nil {
 		writeInvalid(w, errs)
 		return
 	}
-	if errs := s.validateDiarize(&req, true); errs != nil {
+	if errs := s.rules().Diarize(&req); errs != nil {
 		writeInvalid(w, errs)
 		return
 	}
@@ -33,12 +34,11 @@ func (s *Server) diarize(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) voiceprint(w http.ResponseWriter, r *http.Request) {
 	var req api.VoiceprintRequest
-	if errs := decodeBody(w, r, &req); errs != nil {
+	if errs := validate.Body(w, r, &req); errs != nil {
 		writeInvalid(w, errs)
 		return
 	}
-	// The same URL, webhook and model rules as diarize.
-	if errs := s.validateDiarize(&api.DiarizeRequest{URL: req.URL, Webhook: req.Webhook, Model: req.Model}, false); errs != nil {
+	if errs := s.rules().Voiceprint(&req); errs != nil {
 		writeInvalid(w, errs)
 		return
 	}
@@ -47,11 +47,11 @@ func (s *Server) voiceprint(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) identify(w http.ResponseWriter, r *http.Request) {
 	var req api.IdentifyRequest
-	if errs := decodeBody(w, r, &req); errs != nil {
+	if errs := validate.Body(w, r, &req); errs != nil {
 		writeInvalid(w, errs)
 		return
 	}
-	if errs := s.validateIdentify(&req); errs != nil {
+	if errs := s.rules().Identify(&req); errs != nil {
 		writeInvalid(w, errs)
 		return
 	}
@@ -195,7 +195,7 @@ func (s *Server) mediaOutput(w http.ResponseWriter, r *http.Request) { s.presign
 // presign answers 201 with a pre-signed URL served by this server.
 func (s *Server) presign(w http.ResponseWriter, r *http.Request, method string) {
 	var req api.MediaRequest
-	if errs := decodeBody(w, r, &req); errs != nil {
+	if errs := validate.Body(w, r, &req); errs != nil {
 		writeInvalid(w, errs)
 		return
 	}
@@ -203,7 +203,7 @@ func (s *Server) presign(w http.ResponseWriter, r *http.Request, method string) 
 		writeInvalid(w, []api.FieldError{{Field: "url", Message: "must be a media:// URL"}})
 		return
 	}
-	if fe := s.checkInputURL("url", req.URL); fe != nil {
+	if fe := s.rules().InputURL("url", req.URL); fe != nil {
 		writeInvalid(w, []api.FieldError{*fe})
 		return
 	}

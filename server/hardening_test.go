@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/whospoke/whospoke/api"
+	"github.com/whospoke/whospoke/api/validate"
+	"github.com/whospoke/whospoke/media"
 )
 
 // The small cases a hostile probe found: method, auth scheme, body size,
@@ -33,7 +35,7 @@ func TestProtocolEdges(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	big := append([]byte(`{"url":"media://a","x":"`), bytes.Repeat([]byte("a"), maxRequestBody)...)
+	big := append([]byte(`{"url":"media://a","x":"`), bytes.Repeat([]byte("a"), validate.MaxBody)...)
 	big = append(big, `"}`...)
 	if resp, body := ts.do(t, "POST", "/v1/diarize", ts.Key, big); resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized body: %d %s", resp.StatusCode, body)
@@ -50,6 +52,28 @@ func TestProtocolEdges(t *testing.T) {
 	_, body = ts.do(t, "POST", "/v1/media/output", ts.Key, api.MediaRequest{URL: url})
 	if resp, got := ts.do(t, "GET", decode[api.MediaURL](t, body).URL, "", nil); resp.StatusCode != 200 || !bytes.Equal(got, data) {
 		t.Errorf("download of a/.../b: %d %q", resp.StatusCode, got)
+	}
+}
+
+// copiedMedia is a media store whose objects are not local files (as on
+// S3): jobs copy their input from it, up to the file limit.
+type copiedMedia struct{ media.Store }
+
+// Media over the file limit (stored before the limit was lowered, or by a
+// node with another one) fails its job with the reason; it is not cut short
+// and diarized in part.
+func TestOversizeMediaRefusedNotTruncated(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.MaxFileBytes = 1000 }, func(s *Server) { s.media = copiedMedia{s.media} })
+	team, err := ts.store.TeamByName(t.Context(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.media.Put(t.Context(), team.ID, "big.wav", bytes.NewReader(make([]byte, 2000)), 0); err != nil {
+		t.Fatal(err)
+	}
+	j := ts.wait(t, ts.submit(t, "/v1/diarize", api.DiarizeRequest{URL: "media://big.wav"}))
+	if msg := decode[api.ErrorOutput](t, j.Output).Error; j.Status != api.StatusFailed || !strings.Contains(msg, "larger than 1000 bytes") {
+		t.Fatalf("oversize media: %s %s", j.Status, j.Output)
 	}
 }
 

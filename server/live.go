@@ -12,12 +12,10 @@ import (
 	"time"
 
 	"github.com/whospoke/whospoke/api"
+	"github.com/whospoke/whospoke/api/validate"
 	"github.com/whospoke/whospoke/identify"
 	"github.com/whospoke/whospoke/store"
 )
-
-// liveMaxSpeakers bounds the maxSpeakers extension of POST /v1/live.
-const liveMaxSpeakers = 20
 
 // liveDefaultThreshold is the matching threshold of live identification when
 // the request gives none: unlike a batch job a live match cannot be taken
@@ -33,9 +31,9 @@ func (s *Server) createLive(w http.ResponseWriter, r *http.Request) {
 	}
 	var req api.LiveRequest
 	// The vendor's call has no body: an empty one means the defaults.
-	errs := decodeBodyOpt(w, r, &req, true)
+	errs := validate.OptionalBody(w, r, &req)
 	if len(errs) == 0 {
-		errs = validateLive(&req, s.livetext != nil)
+		errs = s.rules().Live(&req)
 	}
 	if len(errs) > 0 {
 		writeInvalid(w, errs)
@@ -90,22 +88,6 @@ func newStreamToken() (string, error) {
 		return "", err
 	}
 	return "wst_" + base64.RawURLEncoding.EncodeToString(b[:]), nil
-}
-
-// validateLive checks a POST /v1/live body; transcription says whether the
-// server can transcribe live.
-func validateLive(req *api.LiveRequest, transcription bool) []api.FieldError {
-	var errs []api.FieldError
-	if n := req.MaxSpeakers; n != nil && (*n < 1 || *n > liveMaxSpeakers) {
-		errs = append(errs, api.FieldError{Field: "maxSpeakers", Message: fmt.Sprintf("must be between 1 and %d", liveMaxSpeakers)})
-	}
-	if req.Transcription && !transcription {
-		errs = append(errs, api.FieldError{Field: "transcription", Message: "live transcription is not available on this server"})
-	}
-	if len(req.Voiceprints) > 0 || req.Matching != nil {
-		errs = append(errs, validateVoiceprints(req.Voiceprints, req.Matching, 0)...)
-	}
-	return errs
 }
 
 // getLive answers GET /v1/live/{id}.

@@ -16,6 +16,7 @@ import (
 	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/diarize"
 	"github.com/whospoke/whospoke/identify"
+	"github.com/whospoke/whospoke/internal/safego"
 	"github.com/whospoke/whospoke/media"
 	"github.com/whospoke/whospoke/output"
 	"github.com/whospoke/whospoke/store"
@@ -75,9 +76,14 @@ func (s *Server) runJob(ctx context.Context, id string) error {
 	}
 	status := api.StatusSucceeded
 	var jerr *jobError
+	var perr *safego.PanicError
 	switch {
 	case errors.As(runErr, &jerr):
 		status, out = api.StatusFailed, errorOutput(jerr.msg)
+	case errors.As(runErr, &perr):
+		// A panic on one of the engine's own goroutines, caught there.
+		s.log.Error("panic in job", "job", id, "panic", perr.Value, "stack", string(perr.Stack))
+		status, out = api.StatusFailed, errorOutput(panicMessage)
 	case runErr != nil:
 		// The details (paths, addresses) go to the log, not to the user.
 		s.log.Error("job failed", "job", id, "err", runErr)
@@ -108,13 +114,16 @@ func (s *Server) finish(ctx context.Context, j store.Job, status string, out jso
 	return nil
 }
 
+// panicMessage is a job's error when processing it panicked.
+const panicMessage = "Internal error: the server could not process this input"
+
 // executeSafe is execute with a panic turned into a failed job: one bad
 // input must not take down the node and the live streams it carries.
 func (s *Server) executeSafe(ctx context.Context, j store.Job) (out json.RawMessage, seconds float64, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.Error("panic in job", "job", j.ID, "panic", v, "stack", string(debug.Stack()))
-			out, err = nil, failf("Internal error: the server could not process this input")
+			out, err = nil, failf(panicMessage)
 		}
 	}()
 	return s.execute(ctx, j)

@@ -42,8 +42,12 @@ func (s *Service) CheckModel(name string) error {
 	if !ok {
 		return fmt.Errorf("unknown transcription model %q (available: tiny.en, base)", name)
 	}
-	_, err := models.Path(s.modelsDir, full)
-	return err
+	if _, err := models.Path(s.modelsDir, full); err != nil {
+		// Users see this; the models directory is the server's business
+		// (model loading reports it to the log).
+		return fmt.Errorf("transcription model %q is not installed on this server", name)
+	}
+	return nil
 }
 
 func (s *Service) model(name string) (*whisper.Model, error) {

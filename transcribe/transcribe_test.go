@@ -215,3 +215,16 @@ func TestScoring(t *testing.T) {
 		t.Errorf("median start error %v", s.MedianStartError)
 	}
 }
+
+// CheckModel's message reaches API users: it names the model and the
+// problem, never the server's models directory.
+func TestCheckModelHidesModelsDir(t *testing.T) {
+	dir := t.TempDir()
+	s := NewService(dir, 1)
+	for _, name := range []string{"base", "large-v9"} {
+		err := s.CheckModel(name)
+		if err == nil || strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), name) {
+			t.Errorf("CheckModel(%q) on an empty models dir = %v", name, err)
+		}
+	}
+}

@@ -9,7 +9,8 @@ import (
 	"math/cmplx"
 	"os"
 	"path/filepath"
-	"sync"
+
+	"github.com/whospoke/whospoke/internal/safego"
 )
 
 // Source is random-access 16 kHz mono audio (audio.Audio satisfies it).
@@ -185,13 +186,16 @@ func NewFrontEnd(dir string) (*FrontEnd, error) {
 // LogMel is the input of one 30 s window exactly as openai-whisper's
 // log_mel_spectrogram(pad_or_trim(audio)) computes it: samples are padded or
 // cut to 480,000, the result is 80×3000 float32, row-major (mel, frame).
-func (fe *FrontEnd) LogMel(samples []float32) []float32 {
+func (fe *FrontEnd) LogMel(samples []float32) ([]float32, error) {
 	x := make([]float32, WindowSamples)
 	copy(x, samples)
 	out := make([]float32, NMels*WindowFrames)
-	frames := fe.filters.logFrames(func(i int) float32 { return reflect(x, i) }, 0, WindowFrames)
+	frames, err := fe.filters.logFrames(func(i int) float32 { return reflect(x, i) }, 0, WindowFrames)
+	if err != nil {
+		return nil, err
+	}
 	normalise(frames, maxOf(frames), out, WindowFrames)
-	return out
+	return out, nil
 }
 
 // reflect reads x[i] with numpy "reflect" padding at both ends.
@@ -211,20 +215,19 @@ func reflect(x []float32, i int) float32 {
 
 // logFrames computes log10 mel columns for frames [f0, f0+n): frame t is
 // centred on sample t·160. at(i) returns sample i of the (padded) signal.
-// The result is frame-major: n rows of 80.
-func (f *melFilters) logFrames(at func(int) float32, f0, n int) []float64 {
+// The result is frame-major: n rows of 80. A panic on a worker goroutine
+// (in at, which may read the audio) comes back as a *safego.PanicError.
+func (f *melFilters) logFrames(at func(int) float32, f0, n int) ([]float64, error) {
 	out := make([]float64, n*NMels)
 	workers := 2
 	if n < 64 {
 		workers = 1
 	}
-	var wg sync.WaitGroup
+	var g safego.Group
 	chunk := (n + workers - 1) / workers
 	for w := range workers {
 		lo, hi := w*chunk, min(n, (w+1)*chunk)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() {
 			var s melScratch
 			var buf [NFFT]float64
 			for t := lo; t < hi; t++ {
@@ -234,10 +237,12 @@ func (f *melFilters) logFrames(at func(int) float32, f0, n int) []float64 {
 				}
 				f.frame(out[t*NMels:(t+1)*NMels], &buf, &s)
 			}
-		}()
+		})
 	}
-	wg.Wait()
-	return out
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func maxOf(x []float64) float64 {
@@ -296,7 +301,11 @@ func newLongMel(f *melFilters, src Source) (*longMel, error) {
 		if err := l.load(f0, n); err != nil {
 			return nil, err
 		}
-		l.top = max(l.top, maxOf(l.filters.logFrames(l.at, f0, n)))
+		frames, err := l.filters.logFrames(l.at, f0, n)
+		if err != nil {
+			return nil, err
+		}
+		l.top = max(l.top, maxOf(frames))
 	}
 	return l, nil
 }
@@ -349,7 +358,11 @@ func (l *longMel) window(seek, size, width int) ([]float32, error) {
 	if err := l.load(seek, size); err != nil {
 		return nil, err
 	}
+	frames, err := l.filters.logFrames(l.at, seek, size)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]float32, NMels*width)
-	normalise(l.filters.logFrames(l.at, seek, size), l.top, out, width)
+	normalise(frames, l.top, out, width)
 	return out, nil
 }

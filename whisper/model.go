@@ -106,7 +106,7 @@ func (m *Model) Close() error {
 }
 
 // LogMel is the front end of one 30 s window (see FrontEnd.LogMel).
-func (m *Model) LogMel(samples []float32) []float32 { return m.fe.LogMel(samples) }
+func (m *Model) LogMel(samples []float32) ([]float32, error) { return m.fe.LogMel(samples) }
 
 // ModelConfig returns the model's config.json.
 func (m *Model) ModelConfig() *ModelConfig { return m.mc }

@@ -86,6 +86,13 @@ func TestDiarizeFormats(t *testing.T) {
 	if err != nil || !strings.HasPrefix(out, "WEBVTT") || !strings.Contains(out, "<v SPEAKER_0") {
 		t.Fatalf("vtt: %v %q", err, out)
 	}
+	// An output that cannot be written (a full disk) is a failure, not a
+	// truncated file and success.
+	if _, err := os.Stat("/dev/full"); err == nil {
+		if _, err := run(t, "diarize", wav, "--models", mdir, "-o", "/dev/full"); err == nil || !strings.Contains(err.Error(), "failed") {
+			t.Fatalf("output to a full disk: %v", err)
+		}
+	}
 }
 
 func TestDiarizeSeveralFiles(t *testing.T) {

@@ -65,3 +65,28 @@ func TestHelpHidesSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestStartupErrorsHideSecrets starts `serve` against unreachable services
+// whose URLs carry credentials: the error it exits with, and anything it
+// logs on the way, name the service but never the password.
+func TestStartupErrorsHideSecrets(t *testing.T) {
+	for _, c := range []struct{ env, url, names string }{
+		{"WHOSPOKE_NATS", "nats://u:tok3-nats@127.0.0.1:1", "NATS"},
+		{"WHOSPOKE_POSTGRES", "postgres://u:tok2-pg@127.0.0.1:1/whospoke", "127.0.0.1:1"},
+		{"WHOSPOKE_S3", "s3://AKIA:tok4-s3@127.0.0.1:1/bucket?ssl=false", "S3"},
+	} {
+		cmd := exec.Command(os.Args[0], "serve", "--addr", "127.0.0.1:0")
+		cmd.Env = append(os.Environ(), "WHOSPOKE_TEST_RUN_MAIN=1", "WHOSPOKE_DATA="+t.TempDir(),
+			"WHOSPOKE_MEDIA_SECRET=tok1-media-secret-0123456789", c.env+"="+c.url)
+		b, err := cmd.CombinedOutput()
+		out := string(b)
+		if err == nil || !strings.Contains(out, c.names) {
+			t.Errorf("serve with unreachable $%s: %v, %q", c.env, err, out)
+		}
+		for _, tok := range []string{"tok1", c.url[strings.Index(c.url, "tok"):][:4]} {
+			if strings.Contains(out, tok) {
+				t.Errorf("serve with unreachable $%s printed %q: %s", c.env, tok, out)
+			}
+		}
+	}
+}
