@@ -17,6 +17,7 @@ import (
 	"github.com/whospoke/whospoke/eval"
 	"github.com/whospoke/whospoke/internal/testenv"
 	"github.com/whospoke/whospoke/stream"
+	"github.com/whospoke/whospoke/whisper"
 )
 
 var (
@@ -316,5 +317,28 @@ func TestClientTurns(t *testing.T) {
 	}
 	if got[2].Committed || len(got[2].Words) == 0 || got[2].Start < 19.5 {
 		t.Errorf("last final %q %.2f-%.2f: want words after the cleared 12..20 s", got[2].Text, got[2].Start, got[2].End)
+	}
+}
+
+func TestLoopStart(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want int
+	}{
+		{"one two three four", 4},
+		{"four four four", 3},
+		{"seven four four four four four", 2},
+		{"one two one two one two", 6},
+		{"nine one two one two one two one two", 3},
+		{"eight five four eight nine four eight nine four eight nine four eight nine nine", 5},
+		{"one two three one two three", 6},
+	} {
+		var words []whisper.Word
+		for _, w := range strings.Fields(c.text) {
+			words = append(words, whisper.Word{Text: " " + w})
+		}
+		if got := loopStart(words); got != c.want {
+			t.Errorf("loopStart(%q) = %d, want %d", c.text, got, c.want)
+		}
 	}
 }

@@ -241,17 +241,20 @@ func (w *worker) decode(ctx context.Context, j job, short, wait bool) ([]Word, e
 	return words, nil
 }
 
-// loopRepeats: a word or word pair said this many times in a row is
-// Whisper looping, not speech ("4, 4, 4, 4, 4, …" after the real digits).
-const loopRepeats = 4
+// loopRepeats is how many copies in a row of a run of n words are Whisper
+// looping, not speech: four of a word or pair ("4, 4, 4, 4, …" after the
+// real digits), three of three words ("8, 9, 4, 8, 9, 4, 8, 9, 4, …", seen
+// on sim07 in a short window).
+var loopRepeats = [...]int{1: 4, 2: 4, 3: 3}
 
 // loopStart is where a decode's words start repeating themselves (the
-// second of loopRepeats consecutive copies of one word or pair), or
-// len(words) when they do not: the words before the loop are kept.
+// second of the consecutive copies of one run), or len(words) when they do
+// not: the words before the loop are kept.
 func loopStart(words []whisper.Word) int {
-	for n := 1; n <= 2; n++ {
-		for i := 0; i+n*loopRepeats <= len(words); i++ {
-			if repeats(words, i, n, loopRepeats) {
+	for n := 1; n < len(loopRepeats); n++ {
+		k := loopRepeats[n]
+		for i := 0; i+n*k <= len(words); i++ {
+			if repeats(words, i, n, k) {
 				return i + n
 			}
 		}
