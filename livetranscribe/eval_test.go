@@ -3,6 +3,7 @@ package livetranscribe
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -129,21 +130,9 @@ func waitIdle(s *Session) {
 // latencies: for each final ended by silence or a speaker change (not by
 // the end of the stream), the time from its last word's end (the audio was
 // pushed then) to its arrival; for each final word, from its end to the
-// first partial or final holding it.
+// first partial or final of its turn holding it (same text, start within
+// sameWord: decodes of growing audio move a word's times a little).
 func (r timedRun) latencies() (finals, partials []float64) {
-	firstSeen := map[string]float64{}
-	last := 0.0
-	for i, e := range r.events {
-		if e.Kind == Final || e.Kind == Partial {
-			last = max(last, e.Turn.End)
-			for _, w := range e.Turn.Words {
-				k := fmt.Sprintf("%d/%s/%.1f", e.Turn.Order, norm(w.Text), w.Start)
-				if _, ok := firstSeen[k]; !ok {
-					firstSeen[k] = r.at[i]
-				}
-			}
-		}
-	}
 	end := 0.0
 	for _, e := range r.events {
 		if e.Turn != nil {
@@ -156,11 +145,29 @@ func (r timedRun) latencies() (finals, partials []float64) {
 		}
 		finals = append(finals, r.at[i]-e.Turn.End)
 		for _, w := range e.Turn.Words {
-			k := fmt.Sprintf("%d/%s/%.1f", e.Turn.Order, norm(w.Text), w.Start)
-			partials = append(partials, firstSeen[k]-w.End)
+			partials = append(partials, r.firstSeen(e.Turn.Order, w, i)-w.End)
 		}
 	}
 	return finals, partials
+}
+
+// sameWord: how far two decodes' times of one word may differ.
+const sameWord = 0.3
+
+// firstSeen is when word w of turn order first arrived, in a partial or in
+// its final (event index last).
+func (r timedRun) firstSeen(order int, w Word, last int) float64 {
+	for i, e := range r.events[:last] {
+		if e.Kind != Partial || e.Turn.Order != order {
+			continue
+		}
+		for _, x := range e.Turn.Words {
+			if norm(x.Text) == norm(w.Text) && math.Abs(x.Start-w.Start) <= sameWord {
+				return r.at[i]
+			}
+		}
+	}
+	return r.at[last]
 }
 
 func pct(xs []float64, p float64) float64 {
