@@ -23,13 +23,24 @@ interface TranscriptEvent extends Line {
   final: boolean;
 }
 
+// Frames from the worklet, always over a plain (transferred) ArrayBuffer.
+type Frame = Float32Array<ArrayBuffer>;
+
+// LiveEvent is a server message: speaker events carry speaker, timestamp and
+// (with voiceprints) match; transcript events a TranscriptEvent; errors a message.
+interface LiveEvent {
+  type: string;
+  data?: Partial<TranscriptEvent> & { speaker: string; timestamp: number; match?: string };
+  message?: string;
+}
+
 export class Live {
   private ws: WebSocket | null = null;
   private ctx: AudioContext | null = null;
   private mic: MediaStream | null = null;
-  private frames: Float32Array[] = []; // recorded, for the player
+  private frames: Frame[] = []; // recorded, for the player
   private keep = true;
-  private pending: Float32Array[] = []; // captured before the socket opened
+  private pending: Frame[] = []; // captured before the socket opened
   private sent = 0;
   private turns: Turn[] = [];
   private open = new Map<string, Turn>();
@@ -83,7 +94,7 @@ export class Live {
     this.ws = ws;
     ws.onmessage = (e) => this.event(JSON.parse(e.data));
     ws.onclose = (e) => this.closed(e);
-    node.port.onmessage = (e) => this.frame(e.data as Float32Array);
+    node.port.onmessage = (e) => this.frame(e.data as Frame);
     this.hooks.status("Listening");
   }
 
@@ -95,7 +106,7 @@ export class Live {
     this.hooks.status("Finishing…");
   }
 
-  private frame(f: Float32Array) {
+  private frame(f: Frame) {
     this.record(f);
     this.pending.push(f);
     if (this.ws?.readyState !== WebSocket.OPEN) return; // sent with the next frame once open
@@ -106,14 +117,16 @@ export class Live {
     this.hooks.turns(this.turns, this.now, this.names);
   }
 
-  private record(f: Float32Array) {
+  private record(f: Frame) {
     if (this.keep && this.frames.length >= MAX_KEPT) [this.keep, this.frames] = [false, []];
     if (this.keep) this.frames.push(f);
   }
 
-  private event(ev: { type: string; data?: any; message?: string }) {
+  private event(ev: LiveEvent) {
+    if (ev.type === "error") return this.hooks.error(`Live: ${ev.message}`);
     const d = ev.data;
-    if (d?.match) this.names.set(d.speaker, d.match);
+    if (!d) return; // an event this page does not know, without data
+    if (d.match) this.names.set(d.speaker, d.match);
     switch (ev.type) {
       case "diarization_speaker_start": {
         const t: Turn = { speaker: d.speaker, start: d.timestamp, end: Math.max(d.timestamp, this.now) };
@@ -129,9 +142,6 @@ export class Live {
       }
       case "transcript":
         this.caption(d as TranscriptEvent);
-        return;
-      case "error":
-        this.hooks.error(`Live: ${ev.message}`);
         return;
       default:
         return;

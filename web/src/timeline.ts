@@ -13,7 +13,7 @@ export interface View {
 }
 
 export function colour(speakers: string[], s: string): string {
-  return COLOURS[Math.max(0, speakers.indexOf(s)) % COLOURS.length];
+  return COLOURS[Math.max(0, speakers.indexOf(s)) % COLOURS.length] ?? "#1f63b5";
 }
 
 export class Timeline {
