@@ -9,7 +9,7 @@ import { encodeWav } from "./wav";
 
 export interface LiveHooks {
   turns(turns: Turn[], now: number, names: Map<string, string>): void;
-  captions(lines: Line[]): void;
+  captions(lines: Line[], names: Map<string, string>): void;
   status(s: string): void;
   error(msg: string): void;
   done(out: Output, audio: Blob | null, names: Map<string, string>): void;
@@ -45,7 +45,7 @@ export class Live {
   private turns: Turn[] = [];
   private open = new Map<string, Turn>();
   private finals: Line[] = [];
-  private partial = new Map<string, Line>();
+  private partial: Line | null = null; // the open turn's latest hypothesis
   private names = new Map<string, string>(); // live identification's matches
 
   constructor(private hooks: LiveHooks) {}
@@ -67,7 +67,7 @@ export class Live {
     this.turns = [];
     this.open.clear();
     this.finals = [];
-    this.partial.clear();
+    this.partial = null;
     this.names.clear();
   }
 
@@ -149,14 +149,17 @@ export class Live {
     this.hooks.turns(this.turns, this.now, this.names);
   }
 
-  // A final line replaces the speaker's partial one.
+  // The server has one open turn at a time: a partial line replaces the one
+  // before it, and a final line ends it (its speaker may differ from the
+  // partial's, which can be "" before the diarizer has decided).
   private caption(l: TranscriptEvent) {
     const line = { speaker: l.speaker, start: l.start, end: l.end, text: l.text };
     if (l.final) {
       this.finals.push(line);
-      this.partial.delete(l.speaker);
-    } else this.partial.set(l.speaker, line);
-    this.hooks.captions([...this.finals, ...this.partial.values()]);
+      this.finals.sort((a, b) => a.start - b.start);
+      this.partial = null;
+    } else this.partial = line;
+    this.hooks.captions(this.partial ? [...this.finals, this.partial] : this.finals, this.names);
   }
 
   private closed(e: CloseEvent) {
@@ -172,6 +175,9 @@ export class Live {
       this.frames.forEach((f, i) => all.set(f, i * 1600));
       audio = encodeWav(all, 16000);
     }
+    // A hypothesis the stream never made final is not part of the result.
+    if (this.partial) this.hooks.captions(this.finals, this.names);
+    this.partial = null;
     const out: Output = { diarization: [...this.turns].sort((a, b) => a.start - b.start) };
     if (this.finals.length) out.turnLevelTranscription = this.finals;
     this.hooks.status(`Done: ${this.now.toFixed(1)} s of audio`);

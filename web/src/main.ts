@@ -144,7 +144,11 @@ function drawSpeakers(r: Result) {
         const best = Object.entries(m.confidence ?? {}).sort((a, b) => b[1] - a[1])[0];
         const note = document.createElement("span");
         note.className = "match";
-        note.textContent = m.match ? `matched ${m.match} (${Math.round(m.confidence[m.match] ?? 0)})` : best ? `no match (best ${best[0]} ${Math.round(best[1])})` : "no match";
+        note.textContent = m.match
+          ? `matched ${m.match} (confidence ${Math.round(m.confidence[m.match] ?? 0)})`
+          : best
+            ? `no match (closest ${best[0]}, confidence ${Math.round(best[1])})`
+            : "no match";
         li.append(note);
       }
       return li;
@@ -226,6 +230,12 @@ async function diarize() {
 
 function dropZone() {
   const zone = $("drop");
+  const chosen = () => {
+    const f = input("file").files?.[0];
+    zone.querySelector("span")!.textContent = f
+      ? `Ready: ${f.name} (${(f.size / 1e6).toFixed(1)} MB). Drop or choose another file to replace it.`
+      : "Drop an audio or video file here, or choose one";
+  };
   zone.addEventListener("dragover", (e) => {
     e.preventDefault();
     zone.classList.add("over");
@@ -235,28 +245,28 @@ function dropZone() {
     e.preventDefault();
     zone.classList.remove("over");
     if (e.dataTransfer?.files.length) input("file").files = e.dataTransfer.files;
-    zone.querySelector("span")!.textContent = input("file").files?.[0]?.name ?? "";
+    chosen();
   });
-  input("file").addEventListener("change", () => {
-    zone.querySelector("span")!.textContent = input("file").files?.[0]?.name ?? "";
-  });
+  input("file").addEventListener("change", chosen);
 }
 
 // ---- live ------------------------------------------------------------------------
 
 const liveTimeline = new Timeline($("live-timeline"));
+let liveSpeakers: string[] = []; // the live lanes' order, which gives captions their lane's colour
 const live = new Live({
   turns(turns, now, names) {
-    const speakers = [...new Set(turns.map((t) => t.speaker))];
+    const speakers = (liveSpeakers = [...new Set(turns.map((t) => t.speaker))]);
     liveTimeline.render({ speakers, turns, duration: now, name: (s) => names.get(s) ?? s });
     liveTimeline.playhead(now, true);
   },
-  captions(lines) {
+  captions(lines, names) {
     $("captions").replaceChildren(
       ...lines.map((l) => {
         const li = document.createElement("li");
         const who = document.createElement("strong");
-        who.textContent = l.speaker;
+        who.textContent = names.get(l.speaker) ?? l.speaker;
+        who.style.color = colour(liveSpeakers, l.speaker);
         li.append(`${clock(l.start)} `, who, ` ${l.text}`);
         return li;
       }),
@@ -300,8 +310,10 @@ async function enrol(clipFile: Blob, name: string) {
 }
 
 function drawVoiceprints() {
+  const vps = vp.list();
+  $("vp-empty").hidden = vps.length > 0;
   $("voiceprints").replaceChildren(
-    ...vp.list().map((v) => {
+    ...vps.map((v) => {
       const li = document.createElement("li");
       const del = document.createElement("button");
       del.type = "button";
@@ -311,6 +323,7 @@ function drawVoiceprints() {
         vp.remove(v.label);
         drawVoiceprints();
       });
+      li.dataset.label = v.label;
       li.append(`${v.label} `, del);
       return li;
     }),
@@ -321,6 +334,8 @@ function drawVoiceprints() {
 
 async function refreshJobs() {
   const { items } = await call<{ items: { id: string; status: string; createdAt: string }[] }>("GET", "/v2/jobs?limit=20");
+  $("jobs-empty").hidden = items.length > 0;
+  $("jobs").hidden = items.length === 0;
   $("jobs").querySelector("tbody")!.replaceChildren(
     ...items.map((j) => {
       const tr = document.createElement("tr");
@@ -343,7 +358,8 @@ async function refreshJobs() {
 
 async function openJob(id: string) {
   const job = await call<Job<Output & { voiceprint?: string }>>("GET", `/v1/jobs/${id}`);
-  if (!job.output?.diarization) throw new Error(`Job ${id} has no diarization to show`);
+  if (job.output?.voiceprint) throw new Error(`Job ${id.slice(0, 8)} enrolled a voiceprint: it has no timeline to show`);
+  if (!job.output?.diarization) throw new Error(`Job ${id.slice(0, 8)} has no diarization to show`);
   file = null;
   showResult(new Result(`job ${id.slice(0, 8)}`, job.output), null);
 }
