@@ -70,6 +70,7 @@ function showResult(r: Result, audio: Blob | null) {
   $("result").hidden = false;
   $("result-name").textContent = r.title;
   player.hidden = !audio;
+  $("no-audio").hidden = !!audio;
   if (player.src) URL.revokeObjectURL(player.src);
   player.removeAttribute("src");
   if (audio) player.src = URL.createObjectURL(audio);
@@ -80,6 +81,7 @@ function showResult(r: Result, audio: Blob | null) {
   input("zoom").value = "0";
   zoom();
   redraw();
+  $("transcript").scrollTop = 0; // a new result starts at its first line
 }
 
 // Zoom is a factor over "the whole file fits the width" (1× to 64×).

@@ -269,9 +269,14 @@ async function jobs(page) {
   result.jobsListed = await page.locator("#jobs tbody tr").evaluateAll((rs) =>
     rs.map((r) => ({ id: r.querySelector("button").getAttribute("aria-label").replace("Open job ", ""), status: r.cells[1].textContent })),
   );
+  await page.locator("#transcript").evaluate((e) => (e.scrollTop = e.scrollHeight));
   await page.getByRole("button", { name: `Open job ${result.jobId}` }).click();
   await page.locator("#result-name", { hasText: `job ${result.jobId.slice(0, 8)}` }).waitFor();
   result.openedLanes = await page.locator("#timeline .lane").count();
+  // No file here to play, and it says so; the transcript starts at its top.
+  await page.locator("#no-audio").waitFor();
+  assert.ok(await page.locator("#player").isHidden());
+  assert.equal(await page.locator("#transcript").evaluate((e) => e.scrollTop), 0);
 }
 
 // tabWalk presses Tab through the page and reports each control it reached:
