@@ -306,7 +306,8 @@ async function tabWalk(page) {
       const ring = (e) => getComputedStyle(e).outlineStyle !== "none" && parseFloat(getComputedStyle(e).outlineWidth) >= 2;
       const focusShown = el.tagName === "AUDIO" || ring(el) || (el.classList.contains("visually-hidden") && ring(el.parentElement));
       const right = el.getBoundingClientRect().right;
-      return { what: `${el.tagName.toLowerCase()}#${el.id || el.className || ""}`, label, focusShown, offScreen: right > innerWidth + 1 };
+      const what = `${el.tagName.toLowerCase()}#${el.id}.${el.className} “${(label || el.textContent).slice(0, 24)}”`;
+      return { what, label, focusShown, offScreen: right > innerWidth + 1 };
     });
     if (r.end || r.again) break;
     if (!r.same) reached.push(r);
