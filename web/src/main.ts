@@ -48,7 +48,9 @@ function signedIn(on: boolean) {
   $("signedin").hidden = !on;
   $("app").hidden = !on;
   $("intro").hidden = on;
-  if (on) refreshJobs().catch(showError);
+  if (!on) return;
+  performance.mark("whospoke-app-shown"); // read by web/test/load.mjs
+  refreshJobs().catch(showError);
 }
 
 async function signIn(k: string) {

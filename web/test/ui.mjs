@@ -462,18 +462,15 @@ try {
   });
   const alert = page.getByRole("alert");
 
-  await signIn(page, alert);
-  await badFiles(page, alert);
-  await dropAndDiarize(page);
-  await playback(page);
-  await renameAndExport(page);
-  await voiceprints(page, alert);
-  await identify(page);
-  await jobs(page);
-  await narrow(page);
-  await liveReal(page, alert);
-  await liveMocked(page);
-  await sameOrigin(page);
+  // Each step's wall time is logged, to see where the run's time goes.
+  result.stepMs = {};
+  const steps = [signIn, badFiles, dropAndDiarize, playback, renameAndExport, voiceprints, identify, jobs, narrow, liveReal, liveMocked, sameOrigin];
+  for (const f of steps) {
+    const t0 = Date.now();
+    await f(page, alert);
+    result.stepMs[f.name] = Date.now() - t0;
+  }
+  step(`step times (ms): ${JSON.stringify(result.stepMs)}`);
 } finally {
   await writeFile(`${OUT}/result.json`, JSON.stringify(result, null, 2));
   await browser.close();
