@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -194,7 +195,8 @@ func checkResultView(t *testing.T, ui *uiResult, job api.Job) {
 		t.Fatalf("transcript pane: %d lines, %d names; job: %d lines", len(ui.Transcript), len(ui.TranscriptNames), len(lines))
 	}
 	for i, l := range lines {
-		if ui.TranscriptNames[i] != l.Speaker || !strings.Contains(ui.Transcript[i], strings.TrimSpace(l.Text)) {
+		name := cmp.Or(l.Speaker, "unknown speaker") // a line without a speaker says so
+		if ui.TranscriptNames[i] != name || !strings.Contains(ui.Transcript[i], strings.TrimSpace(l.Text)) {
 			t.Errorf("transcript line %d: %q (name %q); job: %s %q", i, ui.Transcript[i], ui.TranscriptNames[i], l.Speaker, l.Text)
 		}
 	}

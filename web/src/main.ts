@@ -61,6 +61,9 @@ async function signIn(k: string) {
 
 // ---- the result view -----------------------------------------------------------
 
+// A transcript line the diarizer gave no speaker (live: too few words to tell).
+const UNKNOWN = "unknown speaker";
+
 const timeline = new Timeline($("timeline"));
 const player = $<HTMLAudioElement>("player");
 let result: Result | null = null;
@@ -113,7 +116,7 @@ function drawTranscript(r: Result) {
       b.dataset.start = String(l.start);
       b.dataset.end = String(l.end);
       const who = document.createElement("strong");
-      who.textContent = r.name(l.speaker);
+      who.textContent = r.name(l.speaker) || UNKNOWN;
       who.style.color = colour(r.speakers, l.speaker);
       b.append(`${clock(l.start)}–${clock(l.end)} `, who, l.text ? ` ${l.text}` : "");
       b.addEventListener("click", () => play(l.start, l.end));
@@ -269,7 +272,7 @@ const live = new Live({
       ...lines.map((l) => {
         const li = document.createElement("li");
         const who = document.createElement("strong");
-        who.textContent = names.get(l.speaker) ?? l.speaker;
+        who.textContent = names.get(l.speaker) || l.speaker || UNKNOWN;
         who.style.color = colour(liveSpeakers, l.speaker);
         li.append(`${clock(l.start)} `, who, ` ${l.text}`);
         return li;

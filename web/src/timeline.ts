@@ -81,8 +81,9 @@ export class Timeline {
     r.setAttribute("aria-hidden", "true");
     // A tick every 1, 5, 10 or 30 s so that ticks stay about 50 px apart.
     const step = [1, 5, 10, 30, 60].find((s) => s * this.pps >= 50) ?? 120;
-    // The last tick is left out when its label would be cut at the end.
-    for (let t = 0; t <= duration - step / 4; t += step) {
+    // The last tick is left out when its label would be cut at the end; 0:00
+    // is always drawn (a live stream's first second has a scale too).
+    for (let t = 0; t === 0 || t <= duration - step / 4; t += step) {
       const tick = document.createElement("span");
       tick.style.left = `${t * this.pps}px`;
       tick.textContent = clock(t).replace(/\.0$/, "");

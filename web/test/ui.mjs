@@ -464,7 +464,7 @@ try {
 
   // Each step's wall time is logged, to see where the run's time goes.
   result.stepMs = {};
-  const steps = [signIn, badFiles, dropAndDiarize, playback, renameAndExport, voiceprints, identify, jobs, narrow, liveReal, liveMocked, sameOrigin];
+  const steps = [signIn, badFiles, dropAndDiarize, playback, renameAndExport, voiceprints, identify, narrow, jobs, liveReal, liveMocked, sameOrigin];
   for (const f of steps) {
     const t0 = Date.now();
     await f(page, alert);
