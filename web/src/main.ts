@@ -178,12 +178,23 @@ function tick() {
     stopAt = Infinity;
   }
   timeline.playhead(t, !player.paused);
-  for (const b of $("transcript").querySelectorAll<HTMLButtonElement>("button")) {
+  const list = $("transcript");
+  for (const b of list.querySelectorAll<HTMLButtonElement>("button")) {
     const on = t >= Number(b.dataset.start) && t < Number(b.dataset.end);
-    if (on) b.setAttribute("aria-current", "true");
-    else b.removeAttribute("aria-current");
+    if (on && !b.hasAttribute("aria-current")) {
+      b.setAttribute("aria-current", "true");
+      keepInView(list, b);
+    } else if (!on) b.removeAttribute("aria-current");
   }
   if (!player.paused) requestAnimationFrame(tick);
+}
+
+// keepInView scrolls the transcript (not the page) so that the playing line
+// shows, a third of the way down.
+function keepInView(list: HTMLElement, line: HTMLElement) {
+  const l = list.getBoundingClientRect();
+  const r = line.getBoundingClientRect();
+  if (r.top < l.top || r.bottom > l.bottom) list.scrollTop += r.top - l.top - l.height / 3;
 }
 
 timeline.onSelect = (t: Turn) => {
@@ -235,12 +246,14 @@ async function diarize() {
   }
 }
 
+const size = (n: number) => (n < 1e6 ? `${Math.max(1, Math.round(n / 1e3))} KB` : `${(n / 1e6).toFixed(1)} MB`);
+
 function dropZone() {
   const zone = $("drop");
   const chosen = () => {
     const f = input("file").files?.[0];
     zone.querySelector("span")!.textContent = f
-      ? `Ready: ${f.name} (${(f.size / 1e6).toFixed(1)} MB). Drop or choose another file to replace it.`
+      ? `Ready: ${f.name} (${size(f.size)}). Drop or choose another file to replace it.`
       : "Drop an audio or video file here, or choose one";
   };
   zone.addEventListener("dragover", (e) => {

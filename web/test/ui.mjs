@@ -165,8 +165,14 @@ async function playback(page) {
   await page.locator("#transcript button").last().and(page.locator("[aria-current]")).waitFor();
   result.seekedTo = start;
 
+  // The first turn plays from the top of the transcript, scrolled to the
+  // bottom by the click above: the playing line is brought into view.
   await page.locator("#timeline .turn").first().click();
   await page.locator("#timeline .playhead").waitFor();
+  const playing = page.locator("#transcript button[aria-current]").first();
+  await playing.waitFor();
+  const [lineBox, listBox] = await Promise.all([playing.boundingBox(), page.locator("#transcript").boundingBox()]);
+  assert.ok(lineBox.y >= listBox.y && lineBox.y + lineBox.height <= listBox.y + listBox.height, "the playing line is scrolled out of the transcript's view");
   // The keyboard reaches a turn and plays it.
   await page.locator("#timeline .turn").nth(1).focus();
   await page.keyboard.press("Enter");
