@@ -77,6 +77,7 @@ type uiResult struct {
 	IdentifyJobID   string      `json:"identifyJobId"`
 	Matches         [][2]string `json:"matches"`
 	IdentifiedLanes []string    `json:"identifiedLanes"`
+	IdentifySRT     string      `json:"identifySrt"`
 	JobsListed      []jobListed `json:"jobsListed"`
 	OpenedLanes     int         `json:"openedLanes"`
 	NarrowOverflow  any         `json:"narrowOverflow"`
@@ -295,6 +296,21 @@ func checkVoiceprints(t *testing.T, ui *uiResult, job api.Job) {
 	}
 	if len(want) != 2 || !reflect.DeepEqual(got, want) || !slices.Contains(ui.IdentifiedLanes, "Alice") || !slices.Contains(ui.IdentifiedLanes, "Bob") {
 		t.Errorf("identify: page shows %v, lanes %v; server matched %v", got, ui.IdentifiedLanes, want)
+	}
+	// The identify result's SRT: its turns (no transcript) under the matched names.
+	names := map[string]string{}
+	for _, m := range o.Voiceprints {
+		if m.Match != nil {
+			names[m.Speaker] = *m.Match
+		}
+	}
+	a := &annotation.Annotation{}
+	for _, tr := range o.Diarization {
+		a.Turns = append(a.Turns, annotation.Turn{Segment: annotation.Segment{Start: tr.Start, End: tr.End}, Speaker: cmp.Or(names[tr.Speaker], tr.Speaker)})
+	}
+	var srt strings.Builder
+	if err := output.WriteSRT(&srt, output.CuesFromAnnotation(a)); err != nil || ui.IdentifySRT != srt.String() {
+		t.Errorf("identify result's SRT:\n%s\nwant:\n%s", ui.IdentifySRT, srt.String())
 	}
 	sentTo := map[string]bool{}
 	for _, r := range ui.Requests {

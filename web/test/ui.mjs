@@ -264,6 +264,8 @@ async function identify(page) {
     ls.map((l) => [l.querySelector("input").dataset.speaker, l.querySelector(".match")?.textContent ?? ""]),
   );
   result.identifiedLanes = await page.locator("#timeline .label").allTextContents();
+  // Without a transcript, subtitles are the turns, named by the matches.
+  result.identifySrt = (await download(page, page.getByRole("button", { name: "SRT", exact: true }))).text;
   await page.getByLabel("Identify enrolled voiceprints").uncheck();
   await shot(page, "07-identified");
 }
