@@ -86,6 +86,7 @@ type uiResult struct {
 	TabUnlabelled   []string    `json:"tabUnlabelled"`
 	TabNoFocusRing  []string    `json:"tabNoFocusRing"`
 	TabOffScreen    []string    `json:"tabOffScreen"`
+	LowContrast     []string    `json:"lowContrast"`
 	CaptionsRefused bool        `json:"captionsRefused"`
 	CaptionsError   string      `json:"captionsError"`
 	LiveLanes       int         `json:"liveLanes"`
@@ -356,7 +357,8 @@ func checkJobsList(t *testing.T, ui *uiResult, base, key string) {
 }
 
 // checkKeyboardAndNarrow: at 375 px nothing is wider than the screen, and
-// Tab reaches every control, each with a visible label and focus ring.
+// Tab reaches every control, each with a visible label and a focus ring of
+// 3:1 contrast; text meets WCAG AA contrast.
 func checkKeyboardAndNarrow(t *testing.T, ui *uiResult) {
 	t.Helper()
 	if ui.NarrowOverflow != false {
@@ -365,6 +367,9 @@ func checkKeyboardAndNarrow(t *testing.T, ui *uiResult) {
 	if ui.TabReached < 30 || len(ui.TabMissed)+len(ui.TabUnlabelled)+len(ui.TabNoFocusRing)+len(ui.TabOffScreen) != 0 {
 		t.Errorf("Tab reached %d controls; missed %q; without a visible label %q; without a focus ring %q; off screen %q",
 			ui.TabReached, ui.TabMissed, ui.TabUnlabelled, ui.TabNoFocusRing, ui.TabOffScreen)
+	}
+	if ui.LowContrast == nil || len(ui.LowContrast) != 0 {
+		t.Errorf("text below WCAG AA contrast: %q", ui.LowContrast)
 	}
 }
 

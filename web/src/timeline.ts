@@ -2,8 +2,9 @@
 // be reached with the keyboard), zoom in pixels per second, a playhead.
 import { clock, type Turn } from "./model";
 
-// Colours with at least 3:1 contrast against the white lane background.
-const COLOURS = ["#1f63b5", "#c0392b", "#1e7d3a", "#8e44ad", "#b35900", "#00727a", "#a0306a", "#5b5b00"];
+// Colours with at least 4.5:1 contrast against white and against the playing
+// line's #fff3c4 (they also colour speaker names in the transcript).
+const COLOURS = ["#1f63b5", "#c0392b", "#1e7d3a", "#8e44ad", "#9a4d00", "#00727a", "#a0306a", "#5b5b00"];
 
 export interface View {
   speakers: string[];

@@ -95,6 +95,7 @@ async function signIn(page, alert) {
   assert.match(await alert.textContent(), /API key rejected \(401\)/);
   assert.equal(await page.evaluate(() => localStorage.getItem("whospoke.key")), null);
   await shot(page, "01-bad-key");
+  result.lowContrast = await lowContrast(page); // the error banner and the introduction
 
   await page.getByLabel("API key").fill(KEY);
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -309,9 +310,12 @@ async function tabWalk(page) {
       if (el.tagName === "BUTTON") label = text(el) || (el.classList.contains("turn") ? el.getAttribute("aria-label") : "");
       else if (el.tagName === "INPUT") label = [...el.labels].map(text).join(" ").trim();
       else label = el.getAttribute("aria-label") ?? "";
-      // The focus ring: the control's own outline, or for the import field
+      // The focus ring (at least 3:1 against the page): the control's own outline, or for the import field
       // hidden behind its button-like label, the label's.
-      const ring = (e) => getComputedStyle(e).outlineStyle !== "none" && parseFloat(getComputedStyle(e).outlineWidth) >= 2;
+      const ring = (e) => {
+        const st = getComputedStyle(e);
+        return st.outlineStyle !== "none" && parseFloat(st.outlineWidth) >= 2 && window.testContrast(st.outlineColor, e.parentElement) >= 3;
+      };
       const focusShown = el.tagName === "AUDIO" || ring(el) || (el.classList.contains("visually-hidden") && ring(el.parentElement));
       const right = el.getBoundingClientRect().right;
       const what = `${el.tagName.toLowerCase()}#${el.id}.${el.className} “${(label || el.textContent).slice(0, 24)}”`;
@@ -326,6 +330,22 @@ async function tabWalk(page) {
       .map((e) => `${e.tagName.toLowerCase()}#${e.id} ${e.textContent.trim().slice(0, 30)}`),
   );
   return { reached, missed };
+}
+
+// lowContrast lists the visible text below WCAG AA contrast: 4.5:1, or 3:1
+// for large text.
+function lowContrast(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll("body *")]
+      .filter((e) => e.getClientRects().length && [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim()))
+      .map((e) => {
+        const st = getComputedStyle(e);
+        const large = parseFloat(st.fontSize) >= 24 || (parseFloat(st.fontSize) >= 18.66 && Number(st.fontWeight) >= 700);
+        const ratio = window.testContrast(st.color, e);
+        return ratio < (large ? 3 : 4.5) ? `${e.tagName.toLowerCase()}#${e.id}.${e.className} “${e.textContent.trim().slice(0, 24)}” ${ratio.toFixed(2)}:1` : "";
+      })
+      .filter(Boolean),
+  );
 }
 
 // Narrow screen (375 px): one column, nothing wider than the screen, every
@@ -345,6 +365,7 @@ async function narrow(page) {
   result.tabUnlabelled = reached.filter((r) => !r.label).map((r) => r.what);
   result.tabNoFocusRing = reached.filter((r) => !r.focusShown).map((r) => r.what);
   result.tabOffScreen = reached.filter((r) => r.offScreen).map((r) => r.what);
+  result.lowContrast.push(...(await lowContrast(page))); // the app with a result, matches, lists
   step(`tab reached ${reached.length} controls; missed ${missed.length}`);
   await shot(page, "08-narrow");
   await page.getByRole("button", { name: "Diarize" }).focus();
@@ -461,7 +482,28 @@ try {
   // every socket, and every request the CSP blocked.
   ctx.on("request", (r) => result.requests.push({ url: r.url(), method: r.method(), body: r.method() === "POST" ? (r.postData() ?? "") : "" }));
   await ctx.exposeBinding("cspViolation", (_, v) => result.cspViolations.push(v));
-  await ctx.addInitScript(() => addEventListener("securitypolicyviolation", (e) => window.cspViolation(`${e.blockedURI} (${e.violatedDirective})`)));
+  await ctx.addInitScript(() => {
+    addEventListener("securitypolicyviolation", (e) => window.cspViolation(`${e.blockedURI} (${e.violatedDirective})`));
+    // WCAG 2 contrast of a colour against what is behind an element (the
+    // first opaque background up its ancestors), for the checks of text and
+    // focus rings. An init script, as the page's CSP allows no inline code.
+    const rgb = (s) => s.match(/[\d.]+/g).map(Number);
+    const lum = (c) => {
+      const f = (x) => (x / 255 <= 0.03928 ? x / 255 / 12.92 : ((x / 255 + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
+    };
+    const behind = (e) => {
+      for (; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor);
+        if (c.length < 4 || c[3] > 0) return c;
+      }
+      return [255, 255, 255];
+    };
+    window.testContrast = (colour, e) => {
+      const [a, b] = [lum(rgb(colour)), lum(behind(e))].sort((x, y) => y - x);
+      return (a + 0.05) / (b + 0.05);
+    };
+  });
   const page = await ctx.newPage();
   page.on("websocket", (ws) => result.requests.push({ url: ws.url(), method: "WS", body: "" }));
   page.on("pageerror", (e) => {
