@@ -270,14 +270,19 @@ async function identify(page) {
 }
 
 // The jobs list shows every job with its status; a succeeded one opens.
-async function jobs(page) {
+async function jobs(page, alert) {
   await page.getByRole("button", { name: "Refresh" }).click();
   await page.locator("#jobs tr", { hasText: "succeeded" }).first().waitFor();
   result.jobsListed = await page.locator("#jobs tbody tr").evaluateAll((rs) =>
     rs.map((r) => ({ id: r.querySelector("button").getAttribute("aria-label").replace("Open job ", ""), status: r.cells[1].textContent })),
   );
+  // Newest first: identify, then the two voiceprint enrolments. A voiceprint
+  // job has no timeline, and opening one says so.
+  await page.getByRole("button", { name: `Open job ${result.jobsListed[1].id}` }).click();
+  await alert.filter({ hasText: /enrolled a voiceprint: it has no timeline to show/ }).waitFor();
   await page.locator("#transcript").evaluate((e) => (e.scrollTop = e.scrollHeight));
   await page.getByRole("button", { name: `Open job ${result.jobId}` }).click();
+  assert.ok(await alert.isHidden());
   await page.locator("#result-name", { hasText: `job ${result.jobId.slice(0, 8)}` }).waitFor();
   result.openedLanes = await page.locator("#timeline .lane").count();
   // No file here to play, and it says so; the transcript starts at its top.
