@@ -167,7 +167,10 @@ function play(start: number, end: number) {
   if (player.hidden) return;
   player.currentTime = start;
   stopAt = end;
-  player.play().catch(showError);
+  // A play() cut short by the next click or a pause is not an error.
+  player.play().catch((e: unknown) => {
+    if (!(e instanceof DOMException && e.name === "AbortError")) showError(`Cannot play the audio: ${e instanceof Error ? e.message : e}`);
+  });
 }
 
 // Mark the playing position on the timeline and in the transcript.

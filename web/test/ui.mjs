@@ -12,7 +12,13 @@ import assert from "node:assert/strict";
 const { BASE_URL, KEY, AUDIO, CHROMIUM, OUT } = process.env;
 const origin = new URL(BASE_URL).origin;
 const result = { requests: [], cspViolations: [] };
-const shot = (page, name) => page.screenshot({ path: `${OUT}/${name}.png`, fullPage: true });
+// shot saves a screenshot; the error banner must be hidden unless the state
+// is one of an error.
+async function shot(page, name, errorShown = false) {
+  await page.screenshot({ path: `${OUT}/${name}.png`, fullPage: true });
+  const banner = page.locator("#error");
+  if (!errorShown) assert.ok(await banner.isHidden(), `${name}: error shown: ${await banner.textContent()}`);
+}
 const step = (s) => console.log(`ui: ${s}`);
 
 // ---- helpers ---------------------------------------------------------------
@@ -94,7 +100,7 @@ async function signIn(page, alert) {
   await alert.waitFor();
   assert.match(await alert.textContent(), /API key rejected \(401\)/);
   assert.equal(await page.evaluate(() => localStorage.getItem("whospoke.key")), null);
-  await shot(page, "01-bad-key");
+  await shot(page, "01-bad-key", true);
   result.lowContrast = await lowContrast(page); // the error banner and the introduction
 
   await page.getByLabel("API key").fill(KEY);
@@ -114,7 +120,7 @@ async function badFiles(page, alert) {
   await page.getByRole("button", { name: "Diarize" }).click();
   await alert.filter({ hasText: /Unsupported file: .*notes\.txt/ }).waitFor({ timeout: 60_000 });
   result.unsupportedError = await alert.textContent();
-  await shot(page, "03-unsupported-file");
+  await shot(page, "03-unsupported-file", true);
 
   // A busy server (429 from the rate limit, answered here by the test) is
   // said so, with when to retry.
@@ -391,7 +397,7 @@ async function liveReal(page, alert) {
   if (result.captionsRefused) {
     result.captionsError = await alert.textContent();
     step(`live transcription refused: ${result.captionsError}`);
-    await shot(page, "10-live-captions-refused");
+    await shot(page, "10-live-captions-refused", true);
     await page.getByLabel("Live captions (transcription)").uncheck();
     await page.getByRole("button", { name: "Start microphone" }).click();
   }
