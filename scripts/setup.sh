@@ -84,7 +84,8 @@ if [ "$(go version -m "$minio" 2>/dev/null | awk '$1 == "mod" { print $3 }')" !=
 fi
 
 # 5. The web page's bundle (web/dist, embedded by go build) from web/src,
-#    with esbuild and playwright-core pinned in web/package-lock.json (npm
+#    type-checked by tsc and bundled by esbuild (build.mjs), with typescript,
+#    esbuild and playwright-core pinned in web/package-lock.json (npm
 #    registry); npm ci runs again only when the lock file changes.
 stamp=web/node_modules/.whospoke-lock
 if [ "$(cat "$stamp" 2>/dev/null)" != "$(sha256sum <web/package-lock.json)" ]; then

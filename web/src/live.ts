@@ -9,7 +9,7 @@ import { encodeWav } from "./wav";
 
 export interface LiveHooks {
   turns(turns: Turn[], now: number, names: Map<string, string>): void;
-  captions(lines: Line[]): void;
+  captions(lines: Line[], names: Map<string, string>): void;
   status(s: string): void;
   error(msg: string): void;
   done(out: Output, audio: Blob | null, names: Map<string, string>): void;
@@ -23,18 +23,29 @@ interface TranscriptEvent extends Line {
   final: boolean;
 }
 
+// Frames from the worklet, always over a plain (transferred) ArrayBuffer.
+type Frame = Float32Array<ArrayBuffer>;
+
+// LiveEvent is a server message: speaker events carry speaker, timestamp and
+// (with voiceprints) match; transcript events a TranscriptEvent; errors a message.
+interface LiveEvent {
+  type: string;
+  data?: Partial<TranscriptEvent> & { speaker: string; timestamp: number; match?: string };
+  message?: string;
+}
+
 export class Live {
   private ws: WebSocket | null = null;
   private ctx: AudioContext | null = null;
   private mic: MediaStream | null = null;
-  private frames: Float32Array[] = []; // recorded, for the player
+  private frames: Frame[] = []; // recorded, for the player
   private keep = true;
-  private pending: Float32Array[] = []; // captured before the socket opened
+  private pending: Frame[] = []; // captured before the socket opened
   private sent = 0;
   private turns: Turn[] = [];
   private open = new Map<string, Turn>();
   private finals: Line[] = [];
-  private partial = new Map<string, Line>();
+  private partial: Line | null = null; // the open turn's latest hypothesis
   private names = new Map<string, string>(); // live identification's matches
 
   constructor(private hooks: LiveHooks) {}
@@ -56,7 +67,7 @@ export class Live {
     this.turns = [];
     this.open.clear();
     this.finals = [];
-    this.partial.clear();
+    this.partial = null;
     this.names.clear();
   }
 
@@ -83,7 +94,7 @@ export class Live {
     this.ws = ws;
     ws.onmessage = (e) => this.event(JSON.parse(e.data));
     ws.onclose = (e) => this.closed(e);
-    node.port.onmessage = (e) => this.frame(e.data as Float32Array);
+    node.port.onmessage = (e) => this.frame(e.data as Frame);
     this.hooks.status("Listening");
   }
 
@@ -95,7 +106,7 @@ export class Live {
     this.hooks.status("Finishing…");
   }
 
-  private frame(f: Float32Array) {
+  private frame(f: Frame) {
     this.record(f);
     this.pending.push(f);
     if (this.ws?.readyState !== WebSocket.OPEN) return; // sent with the next frame once open
@@ -106,14 +117,16 @@ export class Live {
     this.hooks.turns(this.turns, this.now, this.names);
   }
 
-  private record(f: Float32Array) {
+  private record(f: Frame) {
     if (this.keep && this.frames.length >= MAX_KEPT) [this.keep, this.frames] = [false, []];
     if (this.keep) this.frames.push(f);
   }
 
-  private event(ev: { type: string; data?: any; message?: string }) {
+  private event(ev: LiveEvent) {
+    if (ev.type === "error") return this.hooks.error(`Live: ${ev.message}`);
     const d = ev.data;
-    if (d?.match) this.names.set(d.speaker, d.match);
+    if (!d) return; // an event this page does not know, without data
+    if (d.match) this.names.set(d.speaker, d.match);
     switch (ev.type) {
       case "diarization_speaker_start": {
         const t: Turn = { speaker: d.speaker, start: d.timestamp, end: Math.max(d.timestamp, this.now) };
@@ -130,23 +143,23 @@ export class Live {
       case "transcript":
         this.caption(d as TranscriptEvent);
         return;
-      case "error":
-        this.hooks.error(`Live: ${ev.message}`);
-        return;
       default:
         return;
     }
     this.hooks.turns(this.turns, this.now, this.names);
   }
 
-  // A final line replaces the speaker's partial one.
+  // The server has one open turn at a time: a partial line replaces the one
+  // before it, and a final line ends it (its speaker may differ from the
+  // partial's, which can be "" before the diarizer has decided).
   private caption(l: TranscriptEvent) {
     const line = { speaker: l.speaker, start: l.start, end: l.end, text: l.text };
     if (l.final) {
       this.finals.push(line);
-      this.partial.delete(l.speaker);
-    } else this.partial.set(l.speaker, line);
-    this.hooks.captions([...this.finals, ...this.partial.values()]);
+      this.finals.sort((a, b) => a.start - b.start);
+      this.partial = null;
+    } else this.partial = line;
+    this.hooks.captions(this.partial ? [...this.finals, this.partial] : this.finals, this.names);
   }
 
   private closed(e: CloseEvent) {
@@ -162,6 +175,9 @@ export class Live {
       this.frames.forEach((f, i) => all.set(f, i * 1600));
       audio = encodeWav(all, 16000);
     }
+    // A hypothesis the stream never made final is not part of the result.
+    if (this.partial) this.hooks.captions(this.finals, this.names);
+    this.partial = null;
     const out: Output = { diarization: [...this.turns].sort((a, b) => a.start - b.start) };
     if (this.finals.length) out.turnLevelTranscription = this.finals;
     this.hooks.status(`Done: ${this.now.toFixed(1)} s of audio`);

@@ -48,7 +48,9 @@ function signedIn(on: boolean) {
   $("signedin").hidden = !on;
   $("app").hidden = !on;
   $("intro").hidden = on;
-  if (on) refreshJobs().catch(showError);
+  if (!on) return;
+  performance.mark("whospoke-app-shown"); // read by web/test/load.mjs
+  refreshJobs().catch(showError);
 }
 
 async function signIn(k: string) {
@@ -58,6 +60,9 @@ async function signIn(k: string) {
 }
 
 // ---- the result view -----------------------------------------------------------
+
+// A transcript line the diarizer gave no speaker (live: too few words to tell).
+const UNKNOWN = "unknown speaker";
 
 const timeline = new Timeline($("timeline"));
 const player = $<HTMLAudioElement>("player");
@@ -70,6 +75,7 @@ function showResult(r: Result, audio: Blob | null) {
   $("result").hidden = false;
   $("result-name").textContent = r.title;
   player.hidden = !audio;
+  $("no-audio").hidden = !!audio;
   if (player.src) URL.revokeObjectURL(player.src);
   player.removeAttribute("src");
   if (audio) player.src = URL.createObjectURL(audio);
@@ -80,6 +86,7 @@ function showResult(r: Result, audio: Blob | null) {
   input("zoom").value = "0";
   zoom();
   redraw();
+  $("transcript").scrollTop = 0; // a new result starts at its first line
 }
 
 // Zoom is a factor over "the whole file fits the width" (1× to 64×).
@@ -109,7 +116,7 @@ function drawTranscript(r: Result) {
       b.dataset.start = String(l.start);
       b.dataset.end = String(l.end);
       const who = document.createElement("strong");
-      who.textContent = r.name(l.speaker);
+      who.textContent = r.name(l.speaker) || UNKNOWN;
       who.style.color = colour(r.speakers, l.speaker);
       b.append(`${clock(l.start)}–${clock(l.end)} `, who, l.text ? ` ${l.text}` : "");
       b.addEventListener("click", () => play(l.start, l.end));
@@ -144,7 +151,11 @@ function drawSpeakers(r: Result) {
         const best = Object.entries(m.confidence ?? {}).sort((a, b) => b[1] - a[1])[0];
         const note = document.createElement("span");
         note.className = "match";
-        note.textContent = m.match ? `matched ${m.match} (${Math.round(m.confidence[m.match] ?? 0)})` : best ? `no match (best ${best[0]} ${Math.round(best[1])})` : "no match";
+        note.textContent = m.match
+          ? `matched ${m.match} (confidence ${Math.round(m.confidence[m.match] ?? 0)})`
+          : best
+            ? `no match (closest ${best[0]}, confidence ${Math.round(best[1])})`
+            : "no match";
         li.append(note);
       }
       return li;
@@ -156,7 +167,10 @@ function play(start: number, end: number) {
   if (player.hidden) return;
   player.currentTime = start;
   stopAt = end;
-  player.play().catch(showError);
+  // A play() cut short by the next click or a pause is not an error.
+  player.play().catch((e: unknown) => {
+    if (!(e instanceof DOMException && e.name === "AbortError")) showError(`Cannot play the audio: ${e instanceof Error ? e.message : e}`);
+  });
 }
 
 // Mark the playing position on the timeline and in the transcript.
@@ -167,12 +181,23 @@ function tick() {
     stopAt = Infinity;
   }
   timeline.playhead(t, !player.paused);
-  for (const b of $("transcript").querySelectorAll<HTMLButtonElement>("button")) {
+  const list = $("transcript");
+  for (const b of list.querySelectorAll<HTMLButtonElement>("button")) {
     const on = t >= Number(b.dataset.start) && t < Number(b.dataset.end);
-    if (on) b.setAttribute("aria-current", "true");
-    else b.removeAttribute("aria-current");
+    if (on && !b.hasAttribute("aria-current")) {
+      b.setAttribute("aria-current", "true");
+      keepInView(list, b);
+    } else if (!on) b.removeAttribute("aria-current");
   }
   if (!player.paused) requestAnimationFrame(tick);
+}
+
+// keepInView scrolls the transcript (not the page) so that the playing line
+// shows, a third of the way down.
+function keepInView(list: HTMLElement, line: HTMLElement) {
+  const l = list.getBoundingClientRect();
+  const r = line.getBoundingClientRect();
+  if (r.top < l.top || r.bottom > l.bottom) list.scrollTop += r.top - l.top - l.height / 3;
 }
 
 timeline.onSelect = (t: Turn) => {
@@ -224,8 +249,16 @@ async function diarize() {
   }
 }
 
+const size = (n: number) => (n < 1e6 ? `${Math.max(1, Math.round(n / 1e3))} KB` : `${(n / 1e6).toFixed(1)} MB`);
+
 function dropZone() {
   const zone = $("drop");
+  const chosen = () => {
+    const f = input("file").files?.[0];
+    zone.querySelector("span")!.textContent = f
+      ? `Ready: ${f.name} (${size(f.size)}). Drop or choose another file to replace it.`
+      : "Drop an audio or video file here, or choose one";
+  };
   zone.addEventListener("dragover", (e) => {
     e.preventDefault();
     zone.classList.add("over");
@@ -235,28 +268,28 @@ function dropZone() {
     e.preventDefault();
     zone.classList.remove("over");
     if (e.dataTransfer?.files.length) input("file").files = e.dataTransfer.files;
-    zone.querySelector("span")!.textContent = input("file").files?.[0]?.name ?? "";
+    chosen();
   });
-  input("file").addEventListener("change", () => {
-    zone.querySelector("span")!.textContent = input("file").files?.[0]?.name ?? "";
-  });
+  input("file").addEventListener("change", chosen);
 }
 
 // ---- live ------------------------------------------------------------------------
 
 const liveTimeline = new Timeline($("live-timeline"));
+let liveSpeakers: string[] = []; // the live lanes' order, which gives captions their lane's colour
 const live = new Live({
   turns(turns, now, names) {
-    const speakers = [...new Set(turns.map((t) => t.speaker))];
+    const speakers = (liveSpeakers = [...new Set(turns.map((t) => t.speaker))]);
     liveTimeline.render({ speakers, turns, duration: now, name: (s) => names.get(s) ?? s });
     liveTimeline.playhead(now, true);
   },
-  captions(lines) {
+  captions(lines, names) {
     $("captions").replaceChildren(
       ...lines.map((l) => {
         const li = document.createElement("li");
         const who = document.createElement("strong");
-        who.textContent = l.speaker;
+        who.textContent = names.get(l.speaker) || l.speaker || UNKNOWN;
+        who.style.color = colour(liveSpeakers, l.speaker);
         li.append(`${clock(l.start)} `, who, ` ${l.text}`);
         return li;
       }),
@@ -300,8 +333,10 @@ async function enrol(clipFile: Blob, name: string) {
 }
 
 function drawVoiceprints() {
+  const vps = vp.list();
+  $("vp-empty").hidden = vps.length > 0;
   $("voiceprints").replaceChildren(
-    ...vp.list().map((v) => {
+    ...vps.map((v) => {
       const li = document.createElement("li");
       const del = document.createElement("button");
       del.type = "button";
@@ -311,6 +346,7 @@ function drawVoiceprints() {
         vp.remove(v.label);
         drawVoiceprints();
       });
+      li.dataset.label = v.label;
       li.append(`${v.label} `, del);
       return li;
     }),
@@ -321,6 +357,8 @@ function drawVoiceprints() {
 
 async function refreshJobs() {
   const { items } = await call<{ items: { id: string; status: string; createdAt: string }[] }>("GET", "/v2/jobs?limit=20");
+  $("jobs-empty").hidden = items.length > 0;
+  $("jobs").hidden = items.length === 0;
   $("jobs").querySelector("tbody")!.replaceChildren(
     ...items.map((j) => {
       const tr = document.createElement("tr");
@@ -343,7 +381,8 @@ async function refreshJobs() {
 
 async function openJob(id: string) {
   const job = await call<Job<Output & { voiceprint?: string }>>("GET", `/v1/jobs/${id}`);
-  if (!job.output?.diarization) throw new Error(`Job ${id} has no diarization to show`);
+  if (job.output?.voiceprint) throw new Error(`Job ${id.slice(0, 8)} enrolled a voiceprint: it has no timeline to show`);
+  if (!job.output?.diarization) throw new Error(`Job ${id.slice(0, 8)} has no diarization to show`);
   file = null;
   showResult(new Result(`job ${id.slice(0, 8)}`, job.output), null);
 }

@@ -79,32 +79,45 @@ export function json(r: Result): string {
   return JSON.stringify(rename(r.output), null, 2) + "\n";
 }
 
-// cues: the transcript's lines, or the turns themselves when there is no text.
+// cues: the transcript's lines, or the non-empty turns in time order when
+// there is no text — the cues `whospoke diarize --format srt|vtt` writes
+// (output/subtitles.go), so that the page's files and the CLI's agree.
 function cues(r: Result): Line[] {
   if (r.lines.length) return r.lines;
-  return [...r.turns].sort((a, b) => a.start - b.start).map((t) => ({ ...t, text: "" }));
+  const byTime = (a: Turn, b: Turn) => a.start - b.start || a.end - b.end || (a.speaker < b.speaker ? -1 : a.speaker > b.speaker ? 1 : 0);
+  return r.turns
+    .filter((t) => t.end > t.start)
+    .sort(byTime)
+    .map((t) => ({ speaker: t.speaker, start: t.start, end: t.end, text: "" }));
 }
 
 function stamp(s: number, sep: string): string {
-  const ms = Math.round(s * 1000);
+  const ms = Math.round((s > 0 && Number.isFinite(s) ? s : 0) * 1000);
   const p = (n: number, w = 2) => String(n).padStart(w, "0");
   return `${p(Math.floor(ms / 3600000))}:${p(Math.floor(ms / 60000) % 60)}:${p(Math.floor(ms / 1000) % 60)}${sep}${p(ms % 1000, 3)}`;
 }
 
+// oneLine folds whitespace: a blank line would end a cue early.
+const oneLine = (s: string) => s.split(/\s+/).filter(Boolean).join(" ");
+
 export function srt(r: Result): string {
   return cues(r)
-    .map((c, i) => `${i + 1}\n${stamp(c.start, ",")} --> ${stamp(c.end, ",")}\n[${r.name(c.speaker)}] ${c.text}`.trimEnd() + "\n")
-    .join("\n");
+    .map((c, i) => {
+      const text = oneLine(c.text);
+      return `${i + 1}\n${stamp(c.start, ",")} --> ${stamp(c.end, ",")}\n[${r.name(c.speaker)}]${text ? " " + text : ""}\n\n`;
+    })
+    .join("");
 }
 
+// vtt gives a cue without text the speaker's name as its text: players style
+// by the voice tag but do not show it.
 export function vtt(r: Result): string {
   const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-  return (
-    "WEBVTT\n\n" +
-    cues(r)
-      .map((c) => `${stamp(c.start, ".")} --> ${stamp(c.end, ".")}\n<v ${esc(r.name(c.speaker))}>${esc(c.text)}\n`)
-      .join("\n")
-  );
+  const cue = (c: Line) => {
+    const who = oneLine(r.name(c.speaker));
+    return `\n${stamp(c.start, ".")} --> ${stamp(c.end, ".")}\n<v ${esc(who)}>${esc(oneLine(c.text) || r.name(c.speaker))}\n`;
+  };
+  return "WEBVTT\n" + cues(r).map(cue).join("");
 }
 
 export function clock(s: number): string {

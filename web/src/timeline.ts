@@ -2,8 +2,9 @@
 // be reached with the keyboard), zoom in pixels per second, a playhead.
 import { clock, type Turn } from "./model";
 
-// Colours with at least 3:1 contrast against the white lane background.
-const COLOURS = ["#1f63b5", "#c0392b", "#1e7d3a", "#8e44ad", "#b35900", "#00727a", "#a0306a", "#5b5b00"];
+// Colours with at least 4.5:1 contrast against white and against the playing
+// line's #fff3c4 (they also colour speaker names in the transcript).
+const COLOURS = ["#1f63b5", "#c0392b", "#1e7d3a", "#8e44ad", "#9a4d00", "#00727a", "#a0306a", "#5b5b00"];
 
 export interface View {
   speakers: string[];
@@ -13,7 +14,7 @@ export interface View {
 }
 
 export function colour(speakers: string[], s: string): string {
-  return COLOURS[Math.max(0, speakers.indexOf(s)) % COLOURS.length];
+  return COLOURS[Math.max(0, speakers.indexOf(s)) % COLOURS.length] ?? "#1f63b5";
 }
 
 export class Timeline {
@@ -81,8 +82,9 @@ export class Timeline {
     r.setAttribute("aria-hidden", "true");
     // A tick every 1, 5, 10 or 30 s so that ticks stay about 50 px apart.
     const step = [1, 5, 10, 30, 60].find((s) => s * this.pps >= 50) ?? 120;
-    // The last tick is left out when its label would be cut at the end.
-    for (let t = 0; t <= duration - step / 4; t += step) {
+    // The last tick is left out when its label would be cut at the end; 0:00
+    // is always drawn (a live stream's first second has a scale too).
+    for (let t = 0; t === 0 || t <= duration - step / 4; t += step) {
       const tick = document.createElement("span");
       tick.style.left = `${t * this.pps}px`;
       tick.textContent = clock(t).replace(/\.0$/, "");

@@ -41,10 +41,16 @@ export function exportFile(): Blob {
 }
 
 // importFile merges a file written by exportFile and returns how many it held.
-export async function importFile(f: Blob): Promise<number> {
-  const data = JSON.parse(await f.text());
-  const vs: unknown[] = Array.isArray(data) ? data : data?.voiceprints;
-  if (!Array.isArray(vs) || !vs.every(valid)) throw new Error("Not a voiceprints file");
+export async function importFile(f: File): Promise<number> {
+  const bad = new Error(`Not a voiceprints file: “${f.name}” is not what “Export voiceprints” writes`);
+  let data: unknown;
+  try {
+    data = JSON.parse(await f.text());
+  } catch {
+    throw bad; // the parser's words ("Unexpected token …") would not help
+  }
+  const vs: unknown = Array.isArray(data) ? data : (data as { voiceprints?: unknown } | null)?.voiceprints;
+  if (!Array.isArray(vs) || !vs.every(valid)) throw bad;
   for (const v of vs) add(v);
   return vs.length;
 }

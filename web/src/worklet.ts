@@ -26,8 +26,8 @@ class Frames extends AudioWorkletProcessor {
   process(inputs: Float32Array[][]): boolean {
     const ch = inputs[0]?.[0];
     if (!ch) return true;
-    for (let i = 0; i < ch.length; i++, this.index++) {
-      this.acc += ch[i];
+    for (const v of ch) {
+      this.acc += v;
       this.n++;
       if (this.index + 1 >= this.pos + this.ratio) {
         this.push(this.acc / this.n);
@@ -35,6 +35,7 @@ class Frames extends AudioWorkletProcessor {
         this.acc = 0;
         this.n = 0;
       }
+      this.index++;
     }
     return true;
   }

@@ -1,0 +1,2 @@
+// Side-effect CSS imports: esbuild bundles them into assets/app.css.
+declare module "*.css";
