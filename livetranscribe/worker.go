@@ -101,19 +101,20 @@ func (w *worker) startTurn(id int) {
 // this decode and the last agree on, and reports the hypothesis.
 //
 // A probe (early in a pause) is the turn's final decoded ahead: in the
-// finals' window, waiting for a decoder like a final, and not cancelled by
-// the final it anticipates, which then reuses it. So a turn's final text is
-// ready about when the pause is long enough to end it.
+// finals' window and not cancelled by the final it anticipates, which then
+// reuses it. So a turn's final text is ready about when the pause is long
+// enough to end it. Like any partial it is skipped when every decoder is
+// busy: under load the speculation goes, and finals alone keep their slots.
 func (w *worker) partial(ctx context.Context, j job) error {
 	w.startTurn(j.turn)
-	short, wait := true, false
+	short := true
 	dctx, done := ctx, func() {}
 	if j.probe {
-		short, wait = w.s.e.cfg.ShortFinals, true
+		short = w.s.e.cfg.ShortFinals
 	} else {
 		dctx, done = w.s.jobs.decodePartial(ctx)
 	}
-	words, err := w.decode(dctx, j, short, wait)
+	words, err := w.decode(dctx, j, short, false)
 	done()
 	if err != nil && ctx.Err() != nil {
 		return err
