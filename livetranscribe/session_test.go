@@ -342,3 +342,33 @@ func TestLoopStart(t *testing.T) {
 		}
 	}
 }
+
+// TestHeardUntil: the decodes of sim06 in which Whisper repeated the
+// clip's digits past its end, aligned into its last instant.
+func TestHeardUntil(t *testing.T) {
+	w := func(start, end, p float64) whisper.Word { return whisper.Word{Text: "x", Start: start, End: end, Probability: p} }
+	repeatAtEnd := []whisper.Word{w(29.75, 30.53, .31), w(30.71, 31.25, .90), w(31.51, 31.81, .97), w(32.13, 32.61, .98),
+		w(32.73, 33.03, .93), w(33.31, 33.87, .99), w(33.93, 34.21, .98), w(34.21, 34.21, .03), w(34.21, 34.21, .84),
+		w(34.21, 34.21, .94), w(34.21, 34.21, .86), w(34.25, 34.25, .95)}
+	if got := heardUntil(repeatAtEnd); got != 7 {
+		t.Errorf("repeat at the end: heard until %d, want 7", got)
+	}
+	// A real word may be aligned short (the second "2" of "2, 2, 5, …"):
+	// the words after it are heard.
+	shortInside := []whisper.Word{w(34.87, 35.69, .06), w(36.13, 36.13, .75), w(36.17, 36.57, .79), w(36.83, 37.31, .98),
+		w(37.17, 37.93, .98), w(38.15, 38.59, .99)}
+	if got := heardUntil(shortInside); got != len(shortInside) {
+		t.Errorf("short word inside: heard until %d, want all %d", got, len(shortInside))
+	}
+	// The last word alone at the clip's end is kept.
+	lastShort := []whisper.Word{w(1, 1.4, .9), w(1.5, 1.5, .9)}
+	if got := heardUntil(lastShort); got != 2 {
+		t.Errorf("one short last word: heard until %d, want 2", got)
+	}
+	// A crammed tail with one longer word inside is still cut where it starts.
+	mixed := []whisper.Word{w(70.60, 70.98, .98), w(71.12, 71.30, .99), w(71.30, 71.30, .25), w(71.30, 71.30, .67),
+		w(71.30, 71.30, .07), w(71.40, 71.52, .37), w(71.52, 71.52, .68), w(71.52, 71.52, .48)}
+	if got := heardUntil(mixed); got != 2 {
+		t.Errorf("crammed tail: heard until %d, want 2", got)
+	}
+}

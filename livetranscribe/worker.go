@@ -235,7 +235,8 @@ func (w *worker) decode(ctx context.Context, j job, short, wait bool) ([]Word, e
 	}
 	offset := float64(j.start) / SampleRate
 	words := make([]Word, 0, len(res))
-	for _, x := range res[:loopStart(res)] {
+	res = res[:loopStart(res)]
+	for _, x := range res[:heardUntil(res)] {
 		words = append(words, Word{Text: strings.TrimSpace(x.Text), Start: offset + x.Start,
 			End: offset + x.End, Confidence: x.Probability})
 	}
@@ -273,6 +274,43 @@ func repeats(words []whisper.Word, i, n, k int) bool {
 		}
 	}
 	return true
+}
+
+// anomaly is openai-whisper's word anomaly score (word_anomaly_score in its
+// transcribe.py, which uses it to skip hallucinated segments): an unlikely
+// token, or a word too short or too long to have been spoken.
+func anomaly(w whisper.Word) float64 {
+	score := 0.0
+	if w.Probability < 0.15 {
+		score++
+	}
+	if d := w.End - w.Start; d < 0.133 {
+		score += (0.133 - d) * 15
+	} else if d > 2 {
+		score += d - 2
+	}
+	return score
+}
+
+// heardUntil is where a decode's words stop being heard: the first
+// anomalous word from which on the words score at least one each (openai's
+// is_segment_anomaly rule). Whisper repeating the clip's digits past its
+// end gets them aligned into the last instant ("…, 2, 0. 1, 2, 4, 2, 0."
+// with the repeat at 34.21–34.25 s on sim06), each word of zero length.
+func heardUntil(words []whisper.Word) int {
+	for i := range words {
+		if len(words)-i < 2 || anomaly(words[i]) < 1 {
+			continue
+		}
+		sum := 0.0
+		for _, w := range words[i:] {
+			sum += anomaly(w)
+		}
+		if sum >= float64(len(words)-i) {
+			return i
+		}
+	}
+	return len(words)
 }
 
 // maxWordsPerSecond bounds speech: people say at most about 4 words a
