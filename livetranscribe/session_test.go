@@ -346,19 +346,26 @@ func TestLoopStart(t *testing.T) {
 // TestHeardUntil: the decodes of sim06 in which Whisper repeated the
 // clip's digits past its end, aligned into its last instant.
 func TestHeardUntil(t *testing.T) {
-	w := func(start, end, p float64) whisper.Word { return whisper.Word{Text: "x", Start: start, End: end, Probability: p} }
+	w := func(start, end, p float64) whisper.Word {
+		return whisper.Word{Text: "x", Start: start, End: end, Probability: p}
+	}
 	repeatAtEnd := []whisper.Word{w(29.75, 30.53, .31), w(30.71, 31.25, .90), w(31.51, 31.81, .97), w(32.13, 32.61, .98),
 		w(32.73, 33.03, .93), w(33.31, 33.87, .99), w(33.93, 34.21, .98), w(34.21, 34.21, .03), w(34.21, 34.21, .84),
 		w(34.21, 34.21, .94), w(34.21, 34.21, .86), w(34.25, 34.25, .95)}
 	if got := heardUntil(repeatAtEnd); got != 7 {
 		t.Errorf("repeat at the end: heard until %d, want 7", got)
 	}
-	// A real word may be aligned short (the second "2" of "2, 2, 5, …"):
-	// the words after it are heard.
+	// Words aligned short before the end are heard; so is a real word
+	// before a crammed tail ("3, 4, 6" then "4, 6, 4" at 20.48 s on sim07).
 	shortInside := []whisper.Word{w(34.87, 35.69, .06), w(36.13, 36.13, .75), w(36.17, 36.57, .79), w(36.83, 37.31, .98),
 		w(37.17, 37.93, .98), w(38.15, 38.59, .99)}
 	if got := heardUntil(shortInside); got != len(shortInside) {
 		t.Errorf("short word inside: heard until %d, want all %d", got, len(shortInside))
+	}
+	realThenCrammed := []whisper.Word{w(18.55, 19.29, 0), w(19.68, 20.05, .29), w(20.13, 20.48, .52), w(20.48, 20.48, .11),
+		w(20.48, 20.48, .37), w(20.48, 20.48, .26)}
+	if got := heardUntil(realThenCrammed); got != 3 {
+		t.Errorf("real words, then a crammed tail: heard until %d, want 3", got)
 	}
 	// The last word alone at the clip's end is kept.
 	lastShort := []whisper.Word{w(1, 1.4, .9), w(1.5, 1.5, .9)}

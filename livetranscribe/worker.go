@@ -276,41 +276,26 @@ func repeats(words []whisper.Word, i, n, k int) bool {
 	return true
 }
 
-// anomaly is openai-whisper's word anomaly score (word_anomaly_score in its
-// transcribe.py, which uses it to skip hallucinated segments): an unlikely
-// token, or a word too short or too long to have been spoken.
-func anomaly(w whisper.Word) float64 {
-	score := 0.0
-	if w.Probability < 0.15 {
-		score++
-	}
-	if d := w.End - w.Start; d < 0.133 {
-		score += (0.133 - d) * 15
-	} else if d > 2 {
-		score += d - 2
-	}
-	return score
-}
+// minWordSeconds is the shortest a spoken word lasts: openai-whisper's
+// word anomaly score (word_anomaly_score in its transcribe.py, used to skip
+// hallucinated segments) counts a word shorter than this against it.
+const minWordSeconds = 0.133
 
-// heardUntil is where a decode's words stop being heard: the first
-// anomalous word from which on the words score at least one each (openai's
-// is_segment_anomaly rule). Whisper repeating the clip's digits past its
-// end gets them aligned into the last instant ("…, 2, 0. 1, 2, 4, 2, 0."
-// with the repeat at 34.21–34.25 s on sim06), each word of zero length.
+// heardUntil is where a decode's words stop being heard: a run of two or
+// more words at its end, each too short to have been spoken, is Whisper
+// going on past the audio. Repeating a clip's digits, it aligns the repeat
+// into the clip's last instant: on sim06 "…, 2, 0. 1, 2, 4, 2, 0." with the
+// second "1, 2, 4, 2, 0." all at 34.21–34.25 s. One short word at the end
+// may be a word cut by the clip, and is kept.
 func heardUntil(words []whisper.Word) int {
-	for i := range words {
-		if len(words)-i < 2 || anomaly(words[i]) < 1 {
-			continue
-		}
-		sum := 0.0
-		for _, w := range words[i:] {
-			sum += anomaly(w)
-		}
-		if sum >= float64(len(words)-i) {
-			return i
-		}
+	i := len(words)
+	for i > 0 && words[i-1].End-words[i-1].Start < minWordSeconds {
+		i--
 	}
-	return len(words)
+	if len(words)-i < 2 {
+		return len(words)
+	}
+	return i
 }
 
 // maxWordsPerSecond bounds speech: people say at most about 4 words a
