@@ -39,8 +39,8 @@ type queue struct {
 	mu    sync.Mutex
 	jobs  []job
 	ready chan struct{}
-	// decoding cancels the partial being decoded: a final that arrives
-	// meanwhile should not wait for a hypothesis it makes stale.
+	// decoding cancels the partial being decoded: a final or probe that
+	// arrives meanwhile should not wait for a hypothesis it makes stale.
 	decoding context.CancelFunc
 }
 
@@ -48,7 +48,8 @@ func newQueue() *queue { return &queue{ready: make(chan struct{}, 1)} }
 
 func (q *queue) push(j job) {
 	q.mu.Lock()
-	if j.kind != jobPartial && j.kind != jobSpeakers && q.decoding != nil {
+	stales := j.kind != jobPartial && j.kind != jobSpeakers || j.probe
+	if stales && q.decoding != nil {
 		q.decoding()
 	}
 	if j.kind == jobPartial || j.kind == jobFinal {
