@@ -40,7 +40,5 @@ vet:
 	go vet ./...
 
 # web rebuilds the browser page's bundle (web/dist, embedded) and the binary
-# after a change under web/src; setup does the same on a fresh machine.
-web:
-	cd web && node build.mjs
-	go build -o bin/whospoke ./cmd/whospoke
+# after a change under web/src: setup does both, and skips what is done.
+web: setup

@@ -52,8 +52,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$(sha256sum <web/package-lock.json)" ]; t
 fi
 (cd web && node build.mjs)
 
-# 4. The binary.
-go build -o bin/whospoke ./cmd/whospoke
+# 4. The binary, with the version and commit `whospoke version` prints.
+version=$(git describe --tags --dirty 2>/dev/null || echo devel)
+commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD 2>/dev/null || commit+="+modified"
+go build -ldflags "-X main.version=$version -X main.commit=$commit" -o bin/whospoke ./cmd/whospoke
 
 # 5. Models (sha256-checked; a re-run skips what is installed).
 from=${WHOSPOKE_MODELS_FROM:-../shared/models}
