@@ -31,6 +31,11 @@ var diarizeCmd = &cobra.Command{
 	Long: `Diarize one or more files. With one file, -o names the output file; with
 several, -o names a folder that gets one output per input. Without -o the
 results go to standard output.`,
+	Example: `  whospoke diarize meeting.wav                          # RTTM on standard output
+  whospoke diarize meeting.wav --format txt            # one readable line per turn
+  whospoke diarize meeting.mp4 --format json -o meeting.json --plot meeting.svg
+  whospoke diarize call.wav --num-speakers 2 --exclusive --format srt
+  whospoke diarize *.wav -o rttm/                      # one output per input`,
 	Args: cobra.MinimumNArgs(1),
 	RunE: runDiarize,
 }
@@ -46,6 +51,8 @@ func init() {
 	f.StringVar(&diarizeFlags.plot, "plot", "", "also draw a timeline picture (.svg or .png; a folder with several inputs)")
 	f.IntVar(&diarizeFlags.channel, "channel", -1, "use only this channel (0-based); default: mix all channels")
 	f.DurationVar(&diarizeFlags.maxDuration, "max-duration", audio.DefaultMaxDuration, "refuse audio longer than this")
+	addModelsFlag(diarizeCmd)
+	addThreadsFlag(diarizeCmd)
 	rootCmd.AddCommand(diarizeCmd)
 }
 

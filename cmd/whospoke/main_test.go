@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/whospoke/whospoke/annotation"
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/audio"
@@ -23,17 +25,29 @@ func run(t *testing.T, args ...string) (string, error) {
 	diarizeFlags.num, diarizeFlags.minSpk, diarizeFlags.maxSpk = 0, 0, 0
 	diarizeFlags.exclusive, diarizeFlags.channel = false, -1
 	diarizeFlags.maxDuration = audio.DefaultMaxDuration
+	modelsDirFlag, threadsFlag, modelsFrom, modelsPullFrom, modelsBaseURL, modelsVerify = "", 0, "", "", "", false
 	var out bytes.Buffer
 	rootCmd.SetOut(&out)
-	if f := rootCmd.Flags().Lookup("version"); f != nil {
-		f.Value.Set("false") // cobra keeps flag values between executions
-	}
+	resetBoolFlags(rootCmd)
 	if args[0] == "diarize" {
 		args = append(args, "--threads", "2")
 	}
 	rootCmd.SetArgs(args)
 	err := rootCmd.ExecuteContext(context.Background())
 	return out.String(), err
+}
+
+// resetBoolFlags clears --help and --version on every command: cobra keeps
+// flag values between executions in one process.
+func resetBoolFlags(c *cobra.Command) {
+	for _, name := range []string{"help", "version"} {
+		if f := c.Flags().Lookup(name); f != nil {
+			f.Value.Set("false")
+		}
+	}
+	for _, sub := range c.Commands() {
+		resetBoolFlags(sub)
+	}
 }
 
 func shared(t *testing.T) (modelsDir, dev string) {

@@ -31,6 +31,7 @@ var versionCmd = &cobra.Command{
 }
 
 func init() {
+	addModelsFlag(versionCmd)
 	rootCmd.AddCommand(versionCmd)
 	rootCmd.Version = buildVersion()
 	// --version prints the same report as the command (the default models
