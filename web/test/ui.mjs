@@ -191,7 +191,7 @@ try {
 
   // Captions, with the live stream mocked in the browser: this server has no
   // live transcription yet, so POST /v1/live and the socket are answered by
-  // the test with the transcription extension's events (CONTRACTS §2): a
+  // the test with the transcription extension's events (docs/API.md §2): a
   // partial line, then its final text, which replaces it.
   await page.route("**/v1/live", (r) => r.fulfill({ json: { id: "mock", url: `${origin.replace(/^http/, "ws")}/v1/live/mock/ws?token=t` } }));
   // The final line is sent only once the test has seen the partial one: frames
