@@ -79,8 +79,10 @@ func init() {
 	)
 	c := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the pyannoteAI-compatible API server",
-		Long: `Run the pyannoteAI-compatible API server. With no flags it needs nothing else:
+		Short: "Run the server: pyannoteAI batch and Live APIs, AssemblyAI and OpenAI live sockets, the web page",
+		Long: `Run the server (docs/API.md): the pyannoteAI batch API and Live WebSocket,
+AssemblyAI's /v3/ws and OpenAI's /v1/realtime transcription sockets, and the
+web page at /. With no flags it needs nothing else:
 SQLite, an embedded NATS JetStream queue and a media folder live in --data.
 --nats, --postgres and --s3 switch each to an external service, so many nodes
 can share one queue, database and media bucket.`,
