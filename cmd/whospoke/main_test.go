@@ -11,42 +11,39 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/whospoke/whospoke/annotation"
 	"github.com/whospoke/whospoke/api"
-	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/models"
 )
 
 // run executes the CLI in-process with fresh flag values.
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	diarizeFlags.format, diarizeFlags.out, diarizeFlags.plot = "rttm", "", ""
-	diarizeFlags.num, diarizeFlags.minSpk, diarizeFlags.maxSpk = 0, 0, 0
-	diarizeFlags.exclusive, diarizeFlags.channel = false, -1
-	diarizeFlags.maxDuration = audio.DefaultMaxDuration
-	modelsDirFlag, threadsFlag, modelsFrom, modelsPullFrom, modelsBaseURL, modelsVerify = "", 0, "", "", "", false
-	var out bytes.Buffer
-	rootCmd.SetOut(&out)
-	resetBoolFlags(rootCmd)
+	resetFlags(rootCmd)
 	if args[0] == "diarize" {
 		args = append(args, "--threads", "2")
 	}
+	var out bytes.Buffer
+	rootCmd.SetOut(&out)
 	rootCmd.SetArgs(args)
 	err := rootCmd.ExecuteContext(context.Background())
 	return out.String(), err
 }
 
-// resetBoolFlags clears --help and --version on every command: cobra keeps
-// flag values between executions in one process.
-func resetBoolFlags(c *cobra.Command) {
-	for _, name := range []string{"help", "version"} {
-		if f := c.Flags().Lookup(name); f != nil {
-			f.Value.Set("false")
-		}
+// resetFlags puts every flag of every command back to its default: cobra
+// keeps flag values between executions in one process, so one test's
+// --uem or --help would leak into the next.
+func resetFlags(c *cobra.Command) {
+	reset := func(f *pflag.Flag) {
+		f.Value.Set(f.DefValue)
+		f.Changed = false
 	}
+	c.Flags().VisitAll(reset)
+	c.PersistentFlags().VisitAll(reset)
 	for _, sub := range c.Commands() {
-		resetBoolFlags(sub)
+		resetFlags(sub)
 	}
 }
 
