@@ -1,19 +1,24 @@
-# whospoke: `make run` sets everything up and diarizes the sample
-# conversation; `make test` runs the test suite.
+# whospoke: `make run` sets up what running needs and diarizes the sample
+# conversation; `make test` also sets up the test tooling and runs the tests.
 SHELL := /bin/bash
 export WHOSPOKE_MODELS_FROM ?= $(abspath ../shared/models)
 DATA := $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/whospoke
 MODELS := $(or $(WHOSPOKE_MODELS),$(DATA)/models)
 
-.PHONY: setup run test bench vet peer web fuzz
+.PHONY: setup setup-test run test bench vet peer web fuzz
 
+# setup installs what running needs (scripts/setup.sh); setup-test adds
+# what only the tests need (scripts/setup-test.sh). Both are idempotent.
 setup:
 	@scripts/setup.sh
 
-run: setup
-	bin/whospoke diarize $(MODELS)/test-audio/pyannote-sample/sample.wav
+setup-test: setup
+	@scripts/setup-test.sh
 
-test: setup
+run: setup
+	bin/whospoke diarize --format txt $(MODELS)/test-audio/pyannote-sample/sample.wav
+
+test: setup-test
 	go vet ./...
 	go test -count=1 -timeout 20m ./...
 
@@ -35,7 +40,5 @@ vet:
 	go vet ./...
 
 # web rebuilds the browser page's bundle (web/dist, embedded) and the binary
-# after a change under web/src; setup does the same on a fresh machine.
-web:
-	cd web && node build.mjs
-	go build -o bin/whospoke ./cmd/whospoke
+# after a change under web/src: setup does both, and skips what is done.
+web: setup

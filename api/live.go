@@ -10,7 +10,7 @@ const (
 	LiveError   = "error"
 )
 
-// Live event types (CONTRACTS §2), server to client.
+// Live event types (docs/API.md §2), server to client.
 const (
 	EventSpeakerStart = "diarization_speaker_start"
 	EventSpeakerEnd   = "diarization_speaker_end"

@@ -1,6 +1,6 @@
 // Package client talks to a whospoke server (or any pyannoteAI
 // Live-compatible one) the way the vendor's clients do: it creates a live
-// stream, sends audio through the WebSocket protocol of CONTRACTS §2 and
+// stream, sends audio through the WebSocket protocol of docs/API.md §2 and
 // hands back every event.
 package client
 

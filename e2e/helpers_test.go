@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// python is the interpreter of the venv `make setup` fills with the vendors'
+// python is the interpreter of the venv `make setup-test` fills with the vendors'
 // clients and schemathesis. Outside CI a missing venv skips; in CI it fails.
 func python(t *testing.T, module string) string {
 	t.Helper()
@@ -52,9 +52,9 @@ func python(t *testing.T, module string) string {
 	}
 	if err := exec.Command(p, "-c", "import "+module).Run(); err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("python %s with %s missing (make setup installs it): %v", p, module, err)
+			t.Fatalf("python %s with %s missing (make setup-test installs it): %v", p, module, err)
 		}
-		t.Skipf("python %s with %s missing; run make setup", p, module)
+		t.Skipf("python %s with %s missing; run make setup-test", p, module)
 	}
 	return p
 }

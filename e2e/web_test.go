@@ -21,15 +21,15 @@ import (
 )
 
 // webTools finds what the browser test needs: node, Debian's chromium, the
-// npm packages and the built bundle (all from `make setup`). Outside CI a
+// npm packages and the built bundle (`make setup-test`). Outside CI a
 // missing one skips; in CI it fails.
 func webTools(t *testing.T) (node, chromium string) {
 	t.Helper()
 	missing := func(what string) {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("%s missing (make setup installs it)", what)
+			t.Fatalf("%s missing (make setup-test installs it)", what)
 		}
-		t.Skipf("%s missing; run make setup", what)
+		t.Skipf("%s missing; run make setup-test", what)
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {

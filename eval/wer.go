@@ -17,7 +17,7 @@ var digitWords = [...]string{"zero", "one", "two", "three", "four", "five", "six
 // dashes, underscores and other punctuation become spaces (apostrophes
 // are dropped, "don't" → "dont"); each digit is spelled as its own word
 // ("42" → "four two": the dev set's digit conversations are references of
-// single spoken digits); only a-z and spaces are kept. It extends MODELS.md's
+// single spoken digits); only a-z and spaces are kept. It extends docs/MODELS.md's
 // normaliser (lower-case, dashes → spaces, keep a-z 0-9) only by spelling
 // digits.
 func NormaliseWords(s string) []string {

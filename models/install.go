@@ -68,6 +68,16 @@ func Pull(ctx context.Context, baseURL, to string, names []string, progress io.W
 	})
 }
 
+// Get installs from source, which is either a folder with the models
+// folder's layout (as Install) or an http(s) base URL serving it (as Pull):
+// the two ways a user outside the project's machines gets the models.
+func Get(ctx context.Context, source, to string, names []string, progress io.Writer) error {
+	if u, err := url.Parse(source); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+		return Pull(ctx, source, to, names, progress)
+	}
+	return Install(ctx, source, to, names, progress)
+}
+
 // fetcher opens a manifest file at its source and reports its size (-1 when
 // unknown).
 type fetcher func(ctx context.Context, f File) (io.ReadCloser, int64, error)

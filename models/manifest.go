@@ -9,6 +9,8 @@ var manifest = []Model{
 		Description: "pyannote segmentation-3.0 (fp32): who speaks in each 10 s window",
 		Main:        "pyannote-segmentation-3.0/model.onnx",
 		Licence:     "pyannote-segmentation-3.0/LICENSE",
+		LicenceName: "MIT",
+		UsedBy:      "diarize, transcribe, serve (batch and live)",
 		Files: []File{
 			{"pyannote-segmentation-3.0/model.onnx", 5984569, "7d83bc89209d730ceef1a6f9c1082fd2c5fa1a137b50070632349ebfd9b5a2b7"},
 			{"pyannote-segmentation-3.0/LICENSE", 1061, "14d7016ad68e7394d6e6b78d96cc2ae431c905287b89674cfdf021e79e62b8ba"},
@@ -19,6 +21,8 @@ var manifest = []Model{
 		Description: "pyannote segmentation-3.0, int8-quantised: smaller, for one window at a time",
 		Main:        "pyannote-segmentation-3.0/model.int8.onnx",
 		Licence:     "pyannote-segmentation-3.0/LICENSE",
+		LicenceName: "MIT",
+		UsedBy:      "nothing by default (bench --segmentation-model)",
 		Files: []File{
 			{"pyannote-segmentation-3.0/model.int8.onnx", 1601765, "e91e8fe75c3df582b29e5023d579301e9e3eadef9bf082b40f245ca1f1a21a05"},
 			{"pyannote-segmentation-3.0/LICENSE", 1061, "14d7016ad68e7394d6e6b78d96cc2ae431c905287b89674cfdf021e79e62b8ba"},
@@ -29,6 +33,8 @@ var manifest = []Model{
 		Description: "3D-Speaker CAM++ zh-en: 192-d speaker embeddings",
 		Main:        "3dspeaker-campplus-zh-en/model.onnx",
 		Licence:     "3dspeaker-campplus-zh-en/LICENSE",
+		LicenceName: "Apache-2.0",
+		UsedBy:      "diarize, transcribe, serve (batch and live), voiceprints",
 		Files: []File{
 			{"3dspeaker-campplus-zh-en/model.onnx", 28302224, "72b4614c672f55758620815be9b1749c52a9746fb89ca2c5e52a8e67d834b8a1"},
 			{"3dspeaker-campplus-zh-en/LICENSE", 11765, "74c4c7eca6e8ec4cb307ec4e553546a5cacb5e795a4840f0679ddaa3742163ca"},
@@ -39,10 +45,12 @@ var manifest = []Model{
 		Description: "OpenAI Whisper tiny.en (int8): fast English transcription",
 		Main:        "whisper-tiny.en",
 		Licence:     "whisper-tiny.en/LICENSE",
+		LicenceName: "MIT",
+		UsedBy:      "transcribe (default), serve: transcription and live transcription",
 		Files: []File{
 			{"whisper-tiny.en/encoder.int8.onnx", 12911733, "091e3ae23d9c2e374de8167153622e08ee24e116c1d9861dc4dea9558458a58f"},
 			{"whisper-tiny.en/decoder.int8.onnx", 28592862, "9ced37eca2f98c059f566ce5b05863d8841c083351c41c6364b5816fa4a76c2f"},
-			// The same weights with a variable-length audio axis (MODELS.md):
+			// The same weights with a variable-length audio axis (docs/MODELS.md):
 			// whisper loads these instead of the two above, and live
 			// transcription encodes short clips in a short window.
 			{"whisper-tiny.en/encoder.dyn.int8.onnx", 12897895, "9ec83e437da7a82ccf2ff18ea12a5fd3488e4c2db7cae23d484f5f23ba27e6d8"},
@@ -59,6 +67,8 @@ var manifest = []Model{
 		Description: "OpenAI Whisper base (int8): transcription in 99 languages",
 		Main:        "whisper-base",
 		Licence:     "whisper-base/LICENSE",
+		LicenceName: "MIT",
+		UsedBy:      "transcribe --model base, serve: transcriptionConfig model base",
 		Files: []File{
 			{"whisper-base/encoder.int8.onnx", 29084408, "36691bc8f832159ff92d9f6a6b3d012fad10c7595f2b8969c2d8d6af25a3866a"},
 			{"whisper-base/decoder.int8.onnx", 49217067, "35cffbbd550d411f6caf7ea39dda82c18f0c1c915111fd9d7d5bfbde46ae3b74"},
@@ -74,6 +84,8 @@ var manifest = []Model{
 		Description: "Silero VAD v6.2: streaming voice activity detection",
 		Main:        "silero-vad-v6.2/silero_vad.onnx",
 		Licence:     "silero-vad-v6.2/LICENSE",
+		LicenceName: "MIT",
+		UsedBy:      "serve: live transcription (Live transcription: true, /v3/ws, /v1/realtime)",
 		Files: []File{
 			{"silero-vad-v6.2/silero_vad.onnx", 2327524, "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3"},
 			{"silero-vad-v6.2/LICENSE", 1075, "2e63e9a38b6e8fc0c7bc37ce174caca1862870856c6daf5697cfb785e925520b"},
@@ -87,6 +99,8 @@ var manifest = []Model{
 		Fixture:     true,
 		Main:        "test-audio/pyannote-sample",
 		Licence:     "test-audio/pyannote-sample/LICENSE.pyannote-audio",
+		LicenceName: "MIT",
+		UsedBy:      "make run, the tests",
 		Files: []File{
 			{"test-audio/pyannote-sample/sample.wav", 960104, "c319b4abca767b124e41432d364fd7df006cb26bb79d09326c487d606a134e6e"},
 			{"test-audio/pyannote-sample/sample.rttm", 596, "d78fe62c69d8e6dcbb42c26adfce83faccb374c5a1e6d987fe37f85f1c173c87"},

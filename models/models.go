@@ -19,6 +19,8 @@ type Model struct {
 	Fixture     bool   // test data rather than a model
 	Main        string // what Path returns: the model file, or the model's folder when it has several
 	Licence     string // the licence file, also listed in Files
+	LicenceName string // what the licence is: "MIT", "Apache-2.0"
+	UsedBy      string // what needs it, for users choosing what to install
 	Files       []File // every file to install
 }
 

@@ -365,3 +365,19 @@ func TestPlotHugeDuration(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestWriteTurnsText(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteTurnsText(&b, subtitleAnn); err != nil {
+		t.Fatal(err)
+	}
+	want := "[00:00:00.000 - 00:00:02.500] SPEAKER_00 (2.5 s)\n" +
+		"[00:00:01.235 - 00:00:04.000] SPEAKER_01 (2.8 s)\n" +
+		"[01:01:01.500 - 01:01:02.250] SPEAKER_00 (0.8 s)\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	if subtitleAnn.Turns[0].Start != 3661.5 {
+		t.Error("WriteTurnsText reordered its input")
+	}
+}

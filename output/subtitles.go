@@ -33,7 +33,7 @@ func CuesFromAnnotation(a *annotation.Annotation) []Cue {
 }
 
 // WriteSRT writes the cues as SubRip, numbered from 1, each text prefixed by
-// "[SPEAKER]" (CONTRACTS.md §4).
+// "[SPEAKER]" (docs/API.md §4).
 func WriteSRT(w io.Writer, cues []Cue) error {
 	bw := bufio.NewWriter(w)
 	for i, c := range cues {

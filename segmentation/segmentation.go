@@ -14,7 +14,7 @@ import (
 	"github.com/whospoke/whospoke/onnx"
 )
 
-// Geometry of segmentation-3.0 (MODELS.md): 10 s windows of 16 kHz audio,
+// Geometry of segmentation-3.0 (docs/MODELS.md): 10 s windows of 16 kHz audio,
 // 589 output frames, frame f covering samples [270f, 270f+991).
 const (
 	SampleRate    = 16000

@@ -16,7 +16,7 @@ import (
 	"github.com/whospoke/whospoke/store"
 )
 
-// AssemblyAI's close codes besides 1000 (CONTRACTS §3).
+// AssemblyAI's close codes besides 1000 (docs/API.md §3).
 const (
 	aaiUnauthorized   = websocket.StatusPolicyViolation // 1008
 	aaiServerError    = websocket.StatusCode(3005)

@@ -29,7 +29,7 @@ const (
 )
 
 // aaiSocket answers GET /v3/ws. The upgrade comes first, so that every
-// refusal is a close code the vendor's clients know (CONTRACTS §3), and it
+// refusal is a close code the vendor's clients know (docs/API.md §3), and it
 // loads nothing: the SDK gives the handshake 1 s.
 func (s *Server) aaiSocket(w http.ResponseWriter, r *http.Request) {
 	if !s.liveStarted() {

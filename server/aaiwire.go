@@ -10,7 +10,7 @@ import (
 	"github.com/whospoke/whospoke/livetranscribe"
 )
 
-// AssemblyAI Universal-Streaming v3 messages (CONTRACTS §3). Times are
+// AssemblyAI Universal-Streaming v3 messages (docs/API.md §3). Times are
 // integer milliseconds from the stream's start, as the official SDK's
 // pydantic types require.
 

@@ -17,7 +17,7 @@ import (
 	"github.com/whospoke/whospoke/store"
 )
 
-// Permissions a key can carry (CONTRACTS §1).
+// Permissions a key can carry (docs/API.md §1).
 var Permissions = []string{"jobs:write", "jobs:read", "media:write", "media:read", "stream:write", "stream:read"}
 
 // keyPrefix marks whospoke keys so that a leaked one is recognisable.

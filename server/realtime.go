@@ -26,7 +26,7 @@ const oaiMinCommit = 0.1
 const oaiReadLimit = 16 << 20
 
 // realtimeSocket answers GET /v1/realtime?intent=transcription, OpenAI's
-// Realtime transcription socket (CONTRACTS §3b): the API key authorises it
+// Realtime transcription socket (docs/API.md §3b): the API key authorises it
 // and one of the team's live slots is held while it is open.
 func (s *Server) realtimeSocket(w http.ResponseWriter, r *http.Request) {
 	if intent := r.URL.Query().Get("intent"); intent != "transcription" {

@@ -11,7 +11,7 @@ import (
 	"github.com/whospoke/whospoke/livetranscribe"
 )
 
-// The OpenAI Realtime transcription wire format (CONTRACTS §3b). Field names
+// The OpenAI Realtime transcription wire format (docs/API.md §3b). Field names
 // follow the openai package's types/realtime (3.51.0).
 
 // OpenAI audio formats: 24 kHz PCM16 and 8 kHz G.711.

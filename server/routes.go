@@ -12,7 +12,7 @@ import (
 	"github.com/whospoke/whospoke/web"
 )
 
-// rate classes of CONTRACTS §1: job submission and polling.
+// rate classes of docs/API.md §1: job submission and polling.
 const (
 	classSubmit = "submit"
 	classPoll   = "poll"

@@ -66,7 +66,7 @@ type Config struct {
 	// they are handed back to the queue (default 30 s).
 	ShutdownGrace time.Duration
 
-	// Live streams (CONTRACTS §2).
+	// Live streams (docs/API.md §2).
 	LiveTokenTTL       time.Duration // an unused stream token expires, default 60 s
 	LiveStreamsPerTeam int           // concurrent streams per team, default 10
 	// LiveMaxAhead is how far ahead of real time a client may send audio

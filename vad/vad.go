@@ -15,7 +15,7 @@ import (
 	"github.com/whospoke/whospoke/onnx"
 )
 
-// Geometry of the 16 kHz model (MODELS.md, silero-vad-v6.2): each call takes
+// Geometry of the 16 kHz model (docs/MODELS.md, silero-vad-v6.2): each call takes
 // the last 64 samples of the previous input followed by 512 new ones, and
 // carries a [2, 1, 128] state.
 const (

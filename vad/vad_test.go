@@ -13,7 +13,7 @@ import (
 
 // TestSpeechAgreesWithReference runs the detector over the 30 s sample and
 // checks that its frame decisions agree with the reference RTTM's speech
-// regions (MODELS.md measured 98.5 % at threshold 0.5), and that splitting the
+// regions (docs/MODELS.md measured 98.5 % at threshold 0.5), and that splitting the
 // audio differently gives the same probabilities.
 func TestSpeechAgreesWithReference(t *testing.T) {
 	dir := testenv.ModelsDir("silero-vad")

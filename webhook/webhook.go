@@ -1,5 +1,5 @@
 // Package webhook signs and sends one job-completion webhook delivery and
-// classifies its failure, per CONTRACTS §1. Persisting and scheduling retries
+// classifies its failure, per docs/API.md §1. Persisting and scheduling retries
 // is the store's job; this package only supplies the delays.
 //
 // Signature: X-Signature = lowercase hex of HMAC-SHA256(team webhook secret,

@@ -48,7 +48,7 @@ func (m *Model) TranscribeClip(ctx context.Context, samples []float32, opt ClipO
 
 // ShortWindow is the encoder window, in mel frames, for a clip of the given
 // length: the next whole second plus one, at least 10 s, at most 30 s
-// (MODELS.md's recommendation: shorter windows disagree with the 30 s
+// (docs/MODELS.md's recommendation: shorter windows disagree with the 30 s
 // decoding far more often and loop; at least 10 s costs ≈ 7 % word
 // disagreement, the fp32-vs-int8 noise floor being 4 %).
 func ShortWindow(seconds float64) int {

@@ -10,7 +10,7 @@ import (
 
 // BenchmarkTranscribeClip times one clip's encoder and greedy decoding
 // (no word timestamps) in a 30 s window and in the short one, on 1 thread
-// as MODELS.md's speed table. The clips are the first 2, 5, 10 and 20 s of
+// as docs/MODELS.md's speed table. The clips are the first 2, 5, 10 and 20 s of
 // a 22.75 s LibriSpeech utterance (continuous read speech). It reports the
 // window used: a short clip that needs the guard's 30 s re-decode shows
 // 3000 and costs both.

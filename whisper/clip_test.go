@@ -51,7 +51,7 @@ func dynModel(t *testing.T) *Model {
 }
 
 // TestVariableFilesMatchFixed: at 30 s the variable-length files are
-// bit-identical to the fixed ones (MODELS.md), so long-form transcription
+// bit-identical to the fixed ones (docs/MODELS.md), so long-form transcription
 // of the pyannote sample, word times included, does not change.
 func TestVariableFilesMatchFixed(t *testing.T) {
 	wav := filepath.Join(testenv.ModelsDir("test-audio"), "test-audio", "pyannote-sample", "sample.wav")

@@ -14,7 +14,7 @@ import (
 	"sort"
 )
 
-// Model file names inside a model folder (MODELS.md).
+// Model file names inside a model folder (docs/MODELS.md).
 const (
 	EncoderFile = "encoder.int8.onnx"
 	DecoderFile = "decoder.int8.onnx"

@@ -353,7 +353,7 @@ func (l *longMel) at(i int) float32 {
 
 // window returns the 80×width input for the frames [seek, seek+size),
 // size ≤ width; a width under 3000 is the first width columns of the 30 s
-// window (MODELS.md, variable-length window).
+// window (docs/MODELS.md, variable-length window).
 func (l *longMel) window(seek, size, width int) ([]float32, error) {
 	if err := l.load(seek, size); err != nil {
 		return nil, err

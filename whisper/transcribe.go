@@ -37,7 +37,7 @@ type Options struct {
 	// short window is decoded greedily with its output capped at 6 tokens/s
 	// + 10; when it hits the cap, its text repeats or the model calls it
 	// probably silent, it is decoded again in 30 s with the temperature
-	// fallback (MODELS.md's guard, plus the silence check).
+	// fallback (docs/MODELS.md's guard, plus the silence check).
 	WindowFrames int
 	// WordTimestamps adds word times from cross-attention alignment.
 	WordTimestamps bool
@@ -270,7 +270,7 @@ func (m *Model) decodeAt(ctx context.Context, d *decoder, ahead *lookahead, opt 
 }
 
 // shortTokenCap is the most tokens a short window of size frames may
-// produce: 6 per second of audio + 10 (MODELS.md). Real speech stays well
+// produce: 6 per second of audio + 10 (docs/MODELS.md). Real speech stays well
 // below it; a window decoding a loop runs into it early instead of filling
 // the decoder's 224 tokens.
 func shortTokenCap(size int) int {

@@ -185,7 +185,7 @@ func TestTokenizerRoundTrip(t *testing.T) {
 	}
 }
 
-// TestDecodeJFKNoTimestamps is MODELS.md's reference mode: one window,
+// TestDecodeJFKNoTimestamps is docs/MODELS.md's reference mode: one window,
 // greedy, no timestamps; the tokens equal the reference decoding of the
 // same ONNX files (testdata/reference_onnx.py --notimestamps), and the
 // multilingual model detects English first.

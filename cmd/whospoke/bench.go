@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,8 +15,7 @@ import (
 )
 
 var benchFlags struct {
-	set, out, peer string
-	hours          []float64
+	set, out, peer, long string
 	// Settings to measure against the defaults (BENCHMARKS.md's design table).
 	step, threshold, chunk, hop float64
 	minCluster                  int
@@ -24,8 +25,22 @@ var benchFlags struct {
 var benchCmd = &cobra.Command{
 	Use:   "bench",
 	Short: "Measure DER, speed and memory on an evaluation set and write BENCHMARKS.md",
-	Args:  cobra.NoArgs,
+	Long: `Diarize every file of an evaluation set (real/ and sim/, each with .wav, .rttm
+and .uem files), score it, time long concatenated files and write the report
+as markdown. The tuning flags measure one setting against the defaults.`,
+	Example: `  whospoke bench --set eval/dev --out BENCHMARKS.md
+  whospoke bench --set eval/dev --long 0 --threshold 0.7   # DER only, another threshold
+  WHOSPOKE_DEV_SET=eval/dev whospoke bench --long 1 --peer tools/`,
+	Args: cobra.NoArgs,
 	RunE: func(cmd *cobra.Command, _ []string) error {
+		set := flagOrEnv(benchFlags.set, "WHOSPOKE_DEV_SET")
+		if set == "" {
+			return errors.New("no evaluation set: pass --set DIR or set WHOSPOKE_DEV_SET")
+		}
+		hours, err := parseHours(benchFlags.long)
+		if err != nil {
+			return err
+		}
 		p, err := loadPipeline(func(c *diarize.Config) {
 			f := benchFlags
 			if f.step > 0 {
@@ -51,18 +66,12 @@ var benchCmd = &cobra.Command{
 			return err
 		}
 		defer p.Close()
-		var hours []float64
-		for _, h := range benchFlags.hours {
-			if h > 0 {
-				hours = append(hours, h)
-			}
-		}
 		exe, err := os.Executable()
 		if err != nil {
 			return err
 		}
 		rep, err := bench.Run(cmd.Context(), p, bench.Config{
-			Set: benchFlags.set, Binary: exe, Threads: threadsFlag, LongHours: hours,
+			Set: set, Binary: exe, Threads: threadsFlag, LongHours: hours,
 			Peer: benchFlags.peer, Log: os.Stderr,
 		})
 		if err != nil {
@@ -90,15 +99,32 @@ var benchCmd = &cobra.Command{
 
 func init() {
 	f := benchCmd.Flags()
-	f.StringVar(&benchFlags.set, "set", "../shared/eval/dev", "evaluation set (real/ and sim/ with .wav, .rttm, .uem)")
+	f.StringVar(&benchFlags.set, "set", "", "evaluation set: a `folder` with real/ and sim/ (default $WHOSPOKE_DEV_SET)")
 	f.StringVar(&benchFlags.out, "out", "-", "where to write the markdown report (- = stdout)")
-	f.StringVar(&benchFlags.peer, "peer", "", "shared/tools folder of the reference system to run side by side (e.g. ../shared/tools)")
-	f.Float64SliceVar(&benchFlags.hours, "long", []float64{1, 4}, "lengths in hours of concatenated long files to time (0 to skip)")
+	f.StringVar(&benchFlags.peer, "peer", "", "`folder` of the reference system's runner (run_peer_set.sh) to measure side by side")
+	f.StringVar(&benchFlags.long, "long", "1,4", "comma-separated `hours`: lengths of concatenated long files to time (0 = none)")
 	f.Float64Var(&benchFlags.step, "step", 0, "segmentation step in seconds (0 = default)")
 	f.Float64Var(&benchFlags.threshold, "threshold", 0, "clustering distance threshold (0 = default)")
 	f.IntVar(&benchFlags.minCluster, "min-cluster-size", 0, "smallest cluster that is a speaker (0 = default)")
 	f.Float64Var(&benchFlags.chunk, "chunk", 0, "embedding chunk length in seconds (0 = default)")
 	f.Float64Var(&benchFlags.hop, "chunk-hop", 0, "embedding chunk step in seconds (0 = default)")
 	f.StringVar(&benchFlags.segModel, "segmentation-model", "", "segmentation model file (e.g. the int8 one)")
+	addModelsFlag(benchCmd)
+	addThreadsFlag(benchCmd)
 	rootCmd.AddCommand(benchCmd)
+}
+
+// parseHours reads --long: positive lengths in hours, 0 entries skipped.
+func parseHours(s string) ([]float64, error) {
+	var hours []float64
+	for _, f := range strings.Split(s, ",") {
+		h, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || h < 0 || math.IsInf(h, 0) {
+			return nil, fmt.Errorf("--long %q: want comma-separated hours such as 1,4 (0 = none)", s)
+		}
+		if h > 0 {
+			hours = append(hours, h)
+		}
+	}
+	return hours, nil
 }

@@ -31,6 +31,11 @@ var diarizeCmd = &cobra.Command{
 	Long: `Diarize one or more files. With one file, -o names the output file; with
 several, -o names a folder that gets one output per input. Without -o the
 results go to standard output.`,
+	Example: `  whospoke diarize meeting.wav                          # RTTM on standard output
+  whospoke diarize meeting.wav --format txt            # one readable line per turn
+  whospoke diarize meeting.mp4 --format json -o meeting.json --plot meeting.svg
+  whospoke diarize call.wav --num-speakers 2 --exclusive --format srt
+  whospoke diarize *.wav -o rttm/                      # one output per input`,
 	Args: cobra.MinimumNArgs(1),
 	RunE: runDiarize,
 }
@@ -41,20 +46,22 @@ func init() {
 	f.IntVar(&diarizeFlags.minSpk, "min-speakers", 0, "fewest speakers")
 	f.IntVar(&diarizeFlags.maxSpk, "max-speakers", 0, "most speakers")
 	f.BoolVar(&diarizeFlags.exclusive, "exclusive", false, "one speaker at a time (no overlap)")
-	f.StringVar(&diarizeFlags.format, "format", "rttm", "output format: rttm, json, srt or vtt")
+	f.StringVar(&diarizeFlags.format, "format", "rttm", "output format: rttm, json, srt, vtt or txt (one readable line per turn)")
 	f.StringVarP(&diarizeFlags.out, "output", "o", "", "output file (one input) or folder (several)")
 	f.StringVar(&diarizeFlags.plot, "plot", "", "also draw a timeline picture (.svg or .png; a folder with several inputs)")
 	f.IntVar(&diarizeFlags.channel, "channel", -1, "use only this channel (0-based); default: mix all channels")
 	f.DurationVar(&diarizeFlags.maxDuration, "max-duration", audio.DefaultMaxDuration, "refuse audio longer than this")
+	addModelsFlag(diarizeCmd)
+	addThreadsFlag(diarizeCmd)
 	rootCmd.AddCommand(diarizeCmd)
 }
 
 func runDiarize(cmd *cobra.Command, files []string) error {
 	fl := diarizeFlags
 	switch fl.format {
-	case "rttm", "json", "srt", "vtt":
+	case "rttm", "json", "srt", "vtt", "txt":
 	default:
-		return fmt.Errorf("unknown --format %q (want rttm, json, srt or vtt)", fl.format)
+		return fmt.Errorf("unknown --format %q (want rttm, json, srt, vtt or txt)", fl.format)
 	}
 	if fl.plot != "" && len(files) == 1 {
 		if f := output.Format(fl.plot); f != "svg" && f != "png" {
@@ -113,6 +120,8 @@ func diarizeFile(cmd *cobra.Command, p *diarize.Pipeline, path string, opt diari
 		err = output.WriteSRT(w, output.CuesFromAnnotation(ann))
 	case "vtt":
 		err = output.WriteVTT(w, output.CuesFromAnnotation(ann))
+	case "txt":
+		err = output.WriteTurnsText(w, ann)
 	}
 	// A failed close (disk full) means a truncated file: an error, not exit 0.
 	if err = errors.Join(err, closeOut()); err != nil {

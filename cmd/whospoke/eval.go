@@ -25,6 +25,9 @@ Prints per-file and pooled DER (scored, missed, false-alarm and confusion
 seconds and percent) and JER. Without --uem each file is scored from its first
 to its last reference turn, as md-eval does; a --uem directory supplies
 <file id>.uem for the files that have one.`,
+	Example: `  whospoke diarize meeting.wav -o hyp.rttm
+  whospoke eval --ref meeting.rttm --hyp hyp.rttm
+  whospoke eval --ref ref/ --hyp hyp/ --uem uem/ --collar 0.25 --json`,
 	Args: cobra.NoArgs,
 	RunE: runEval,
 }

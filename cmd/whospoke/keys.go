@@ -15,13 +15,24 @@ import (
 )
 
 func init() {
-	keys := &cobra.Command{Use: "keys", Short: "Manage API keys and webhook secrets"}
+	keys := &cobra.Command{
+		Use:   "keys",
+		Short: "Manage API keys and webhook secrets",
+		Long: `Manage the API keys and webhook secrets of the server's teams, in the same
+store as whospoke serve (--data or --postgres).`,
+		Example: `  whospoke keys create --team acme --name laptop
+  whospoke keys list --team acme
+  whospoke keys webhook-secret --team acme --rotate`,
+	}
 	var team, name, perms string
 
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create an API key; it is printed once, alone on the last line",
-		Args:  cobra.NoArgs,
+		Example: `  whospoke keys create --team acme --name laptop
+  KEY=$(whospoke keys create --name ci --permissions jobs:write,jobs:read | tail -1)
+  whospoke keys create --name mic --permissions stream:write,stream:read`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := openStore(cmd.Context())
 			if err != nil {
@@ -45,9 +56,10 @@ func init() {
 	create.Flags().StringVar(&perms, "permissions", "", "comma-separated permissions (default all: "+strings.Join(server.Permissions, ",")+")")
 
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List a team's keys",
-		Args:  cobra.NoArgs,
+		Use:     "list",
+		Short:   "List a team's keys",
+		Example: `  whospoke keys list --team acme`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, t, err := openTeam(cmd, team)
 			if err != nil {
@@ -74,7 +86,9 @@ func init() {
 	revoke := &cobra.Command{
 		Use:   "revoke KEY_ID",
 		Short: "Revoke a key; requests with it get 401 from then on",
-		Args:  cobra.ExactArgs(1),
+		Example: `  whospoke keys list --team acme       # the ID column
+  whospoke keys revoke --team acme KEY_ID`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, t, err := openTeam(cmd, team)
 			if err != nil {
@@ -93,7 +107,9 @@ func init() {
 	secret := &cobra.Command{
 		Use:   "webhook-secret",
 		Short: "Print (or --rotate) the team's webhook signing secret, alone on the last line",
-		Args:  cobra.NoArgs,
+		Example: `  whospoke keys webhook-secret --team acme
+  whospoke keys webhook-secret --team acme --rotate`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := openStore(cmd.Context())
 			if err != nil {

@@ -17,21 +17,33 @@ import (
 )
 
 var rootCmd = &cobra.Command{
-	Use:           "whospoke",
-	Short:         "Who spoke when: self-hosted speaker diarization",
+	Use:   "whospoke",
+	Short: "Who spoke when: self-hosted speaker diarization",
+	Long: `whospoke says who spoke when in recordings and live audio, who the speakers
+are (voiceprints), and who said which words, on your own CPU.`,
+	Example: `  whospoke diarize meeting.wav --format txt
+  whospoke transcribe meeting.wav --format txt
+  whospoke serve
+  whospoke models`,
 	SilenceUsage:  true,
 	SilenceErrors: true,
 }
 
-// Flags every command shares.
+// Flags of the commands that load models; each such command registers them
+// itself, so commands that load none do not show them.
 var (
 	modelsDirFlag string
 	threadsFlag   int
 )
 
-func init() {
-	rootCmd.PersistentFlags().StringVar(&modelsDirFlag, "models", "", "models folder (default $WHOSPOKE_MODELS, else the XDG data folder)")
-	rootCmd.PersistentFlags().IntVar(&threadsFlag, "threads", 0, "threads per model (0 = all cores)")
+const modelsFlagUsage = "models folder (default $WHOSPOKE_MODELS, else $XDG_DATA_HOME/whospoke/models)"
+
+func addModelsFlag(c *cobra.Command) {
+	c.Flags().StringVar(&modelsDirFlag, "models", "", modelsFlagUsage)
+}
+
+func addThreadsFlag(c *cobra.Command) {
+	c.Flags().IntVar(&threadsFlag, "threads", 0, "threads per model (0 = all cores)")
 }
 
 // loadPipeline loads the diarization models once for a whole command;

@@ -6,27 +6,45 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/whospoke/whospoke/annotation"
 	"github.com/whospoke/whospoke/api"
-	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/models"
 )
 
 // run executes the CLI in-process with fresh flag values.
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	diarizeFlags.format, diarizeFlags.out, diarizeFlags.plot = "rttm", "", ""
-	diarizeFlags.num, diarizeFlags.minSpk, diarizeFlags.maxSpk = 0, 0, 0
-	diarizeFlags.exclusive, diarizeFlags.channel = false, -1
-	diarizeFlags.maxDuration = audio.DefaultMaxDuration
+	resetFlags(rootCmd)
+	if args[0] == "diarize" {
+		args = append(args, "--threads", "2")
+	}
 	var out bytes.Buffer
 	rootCmd.SetOut(&out)
-	rootCmd.SetArgs(append(args, "--threads", "2"))
+	rootCmd.SetArgs(args)
 	err := rootCmd.ExecuteContext(context.Background())
 	return out.String(), err
+}
+
+// resetFlags puts every flag of every command back to its default: cobra
+// keeps flag values between executions in one process, so one test's
+// --uem or --help would leak into the next.
+func resetFlags(c *cobra.Command) {
+	reset := func(f *pflag.Flag) {
+		f.Value.Set(f.DefValue)
+		f.Changed = false
+	}
+	c.Flags().VisitAll(reset)
+	c.PersistentFlags().VisitAll(reset)
+	for _, sub := range c.Commands() {
+		resetFlags(sub)
+	}
 }
 
 func shared(t *testing.T) (modelsDir, dev string) {
@@ -150,5 +168,35 @@ func TestEvalCommand(t *testing.T) {
 	// expected.tsv: this pair scores 23.04 % at collar 0 with overlap.
 	if !strings.Contains(out, "23.04") {
 		t.Fatalf("eval output lacks the md-eval DER 23.04:\n%s", out)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	mdir, _ := shared(t)
+	version, commit = "v1.2.3-test", "0123abcd"
+	defer func() { version, commit = "", "" }()
+	out, err := run(t, "version", "--models", mdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"whospoke     v1.2.3-test\n", "commit       0123abcd\n", "go           go1.",
+		"models       " + mdir + "\n", "segmentation, "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("version output lacks %q:\n%s", want, out)
+		}
+	}
+	// The runtime's version is asked of the loaded library.
+	if !regexp.MustCompile(`(?m)^onnxruntime  \d+\.\d+\.\d+ \(.*libonnxruntime`).MatchString(out) {
+		t.Errorf("no ONNX Runtime version:\n%s", out)
+	}
+
+	empty := t.TempDir()
+	out, err = run(t, "--version")
+	if err != nil || !strings.Contains(out, "whospoke     v1.2.3-test\n") || !strings.Contains(out, "onnxruntime  ") {
+		t.Errorf("--version: %v\n%s", err, out)
+	}
+	out, err = run(t, "version", "--models", empty)
+	if err != nil || !strings.Contains(out, "installed  none\n") || !strings.Contains(out, "missing    segmentation, ") {
+		t.Errorf("empty models folder: %v\n%s", err, out)
 	}
 }

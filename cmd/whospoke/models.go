@@ -3,8 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -14,19 +14,68 @@ import (
 
 var modelsCmd = &cobra.Command{
 	Use:   "models",
-	Short: "Install, download and list the model files",
-	Long: `Manage the models folder (--models, else $WHOSPOKE_MODELS, else
-$XDG_DATA_HOME/whospoke/models, else ~/.local/share/whospoke/models).
+	Short: "Say which model files whospoke needs, and install, download or list them",
+	Long: `Without a subcommand: every file whospoke needs, with its size, sha256 and
+licence, whether it is in the models folder, and how to get it there.
 
-Models: ` + strings.Join(models.Names(), ", ") + `.
-Every file is checked against the sha256 built into whospoke.`,
+The models folder is --models, else $WHOSPOKE_MODELS, else
+$XDG_DATA_HOME/whospoke/models, else ~/.local/share/whospoke/models. Every
+file is checked against the sha256 built into whospoke; docs/MODELS.md says
+where each model comes from and how it was converted.`,
+	Example: `  whospoke models                                         # what is needed, and what is there
+  whospoke models pull --from https://models.example.org/whospoke/
+  whospoke models pull --from /mnt/usb/whospoke-models segmentation embedding
+  whospoke models list --verify
+  WHOSPOKE_MODELS=/srv/models whospoke diarize meeting.wav  # use a folder in place`,
+	Args: cobra.NoArgs,
+	RunE: func(cmd *cobra.Command, _ []string) error {
+		return writeManifest(cmd.OutOrStdout(), models.ResolveDir(modelsDirFlag))
+	},
+}
+
+// writeManifest prints every model's files in sha256sum's format (so a
+// folder can be checked with `sha256sum -c`), its licence and state, then
+// how to obtain the files.
+func writeManifest(w io.Writer, dir string) error {
+	status, err := models.List(dir, false)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "models folder: %s\n", dir)
+	for _, s := range status {
+		m := s.Model
+		fmt.Fprintf(w, "\n%s (%s): %s\n", m.Name, s.State(), m.Description)
+		fmt.Fprintf(w, "  used by: %s\n  licence: %s, %s\n", m.UsedBy, m.LicenceName, m.Licence)
+		for _, f := range s.Files {
+			fmt.Fprintf(w, "  %s  %s  (%s, %s)\n", f.SHA256, f.Path, humanBytes(f.Size), f.State)
+		}
+	}
+	fmt.Fprint(w, `
+To get the files: copy a models folder with this layout from a machine that
+has one and point whospoke at it (--models DIR or WHOSPOKE_MODELS=DIR), or
+install them into the models folder, sha256-checked, from a folder or from
+any web server that serves such a folder (e.g. python3 -m http.server):
+  whospoke models pull --from DIR|URL [NAME...]
+Where each file comes from, its licence and how it was converted:
+docs/MODELS.md in the whospoke repository.
+`)
+	return nil
+}
+
+func humanBytes(n int64) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	}
+	return fmt.Sprintf("%.1f kB", float64(n)/1e3)
 }
 
 var modelsFrom string
 
 var modelsInstallCmd = &cobra.Command{
-	Use:       "install [NAME...]",
-	Short:     "Copy models from a local folder (all of them when no NAME is given)",
+	Use:   "install --from DIR [NAME...]",
+	Short: "Copy models from a local folder (all of them when no NAME is given)",
+	Example: `  whospoke models install --from /mnt/usb/whospoke-models
+  WHOSPOKE_MODELS_FROM=/mnt/usb/models whospoke models install whisper-base`,
 	ValidArgs: models.Names(),
 	RunE: func(cmd *cobra.Command, args []string) error {
 		from := modelsFrom
@@ -34,30 +83,44 @@ var modelsInstallCmd = &cobra.Command{
 			from = os.Getenv("WHOSPOKE_MODELS_FROM")
 		}
 		if from == "" {
-			return errors.New("no source folder: pass --from DIR (a copy of the project's models folder) " +
-				"or set WHOSPOKE_MODELS_FROM; to download instead, use `whospoke models pull --base-url URL`")
+			return errors.New("no source folder: pass --from DIR (a copy of a models folder) " +
+				"or set WHOSPOKE_MODELS_FROM; to download instead, use `whospoke models pull --from URL`")
 		}
 		return models.Install(cmd.Context(), from, models.ResolveDir(modelsDirFlag), args, cmd.OutOrStdout())
 	},
 }
 
-var modelsBaseURL string
+var modelsPullFrom, modelsBaseURL string
 
 var modelsPullCmd = &cobra.Command{
-	Use:       "pull --base-url URL [NAME...]",
-	Short:     "Download models from URL/<file path> (all of them when no NAME is given)",
+	Use:   "pull --from DIR|URL [NAME...]",
+	Short: "Install models from a folder or an http(s) URL (all of them when no NAME is given)",
+	Long: `Install models, sha256-checked, from a folder with the models folder's layout
+or from an http(s) base URL that serves one (URL/<file path>, the paths
+` + "`whospoke models`" + ` lists). A file that fails its check is not installed.`,
+	Example: `  whospoke models pull --from https://models.example.org/whospoke/
+  whospoke models pull --from /mnt/usb/whospoke-models
+  whospoke models pull --from http://10.0.0.5:8000/ whisper-base`,
 	ValidArgs: models.Names(),
 	RunE: func(cmd *cobra.Command, args []string) error {
-		return models.Pull(cmd.Context(), modelsBaseURL, models.ResolveDir(modelsDirFlag), args, cmd.OutOrStdout())
+		from := modelsPullFrom
+		if from == "" {
+			from = modelsBaseURL
+		}
+		if from == "" {
+			return errors.New("no source: pass --from DIR or --from URL (see `whospoke models`)")
+		}
+		return models.Get(cmd.Context(), from, models.ResolveDir(modelsDirFlag), args, cmd.OutOrStdout())
 	},
 }
 
 var modelsVerify bool
 
 var modelsListCmd = &cobra.Command{
-	Use:   "list",
-	Short: "Show each model, whether it is installed, and where",
-	Args:  cobra.NoArgs,
+	Use:     "list",
+	Short:   "Show each model, whether it is installed, and where",
+	Example: "  whospoke models list\n  whospoke models list --verify --models /srv/models",
+	Args:    cobra.NoArgs,
 	RunE: func(cmd *cobra.Command, args []string) error {
 		dir := models.ResolveDir(modelsDirFlag)
 		status, err := models.List(dir, modelsVerify)
@@ -86,7 +149,7 @@ var modelsListCmd = &cobra.Command{
 			return err
 		}
 		if len(damaged) > 0 {
-			return fmt.Errorf("%d damaged file(s); reinstall with `whospoke models install`", len(damaged))
+			return fmt.Errorf("%d damaged file(s); reinstall with `whospoke models pull --from DIR|URL`", len(damaged))
 		}
 		return nil
 	},
@@ -104,9 +167,11 @@ func partly(s models.Status) bool {
 
 func init() {
 	modelsInstallCmd.Flags().StringVar(&modelsFrom, "from", "", "folder to copy models from (default $WHOSPOKE_MODELS_FROM)")
-	modelsPullCmd.Flags().StringVar(&modelsBaseURL, "base-url", "", "URL the model files are published under (required)")
-	_ = modelsPullCmd.MarkFlagRequired("base-url") // fails only for an undefined flag
+	modelsPullCmd.Flags().StringVar(&modelsPullFrom, "from", "", "a models folder, or the http(s) URL one is served under")
+	modelsPullCmd.Flags().StringVar(&modelsBaseURL, "base-url", "", "the same as --from URL")
+	_ = modelsPullCmd.Flags().MarkDeprecated("base-url", "use --from URL") // fails only for an undefined flag
 	modelsListCmd.Flags().BoolVar(&modelsVerify, "verify", false, "also check every file's sha256")
+	modelsCmd.PersistentFlags().StringVar(&modelsDirFlag, "models", "", modelsFlagUsage)
 	modelsCmd.AddCommand(modelsInstallCmd, modelsPullCmd, modelsListCmd)
 	rootCmd.AddCommand(modelsCmd)
 }

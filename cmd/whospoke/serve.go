@@ -79,11 +79,17 @@ func init() {
 	)
 	c := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the pyannoteAI-compatible API server",
-		Long: `Run the pyannoteAI-compatible API server. With no flags it needs nothing else:
+		Short: "Run the server: pyannoteAI batch and Live APIs, AssemblyAI and OpenAI live sockets, the web page",
+		Long: `Run the server (docs/API.md): the pyannoteAI batch API and Live WebSocket,
+AssemblyAI's /v3/ws and OpenAI's /v1/realtime transcription sockets, and the
+web page at /. With no flags it needs nothing else:
 SQLite, an embedded NATS JetStream queue and a media folder live in --data.
 --nats, --postgres and --s3 switch each to an external service, so many nodes
 can share one queue, database and media bucket.`,
+		Example: `  whospoke keys create --name laptop        # the key is the last line
+  whospoke serve                             # http://localhost:8080, the page at /
+  whospoke serve --addr 127.0.0.1:9000 --data /srv/whospoke
+  whospoke serve --nats nats://n1:4222 --postgres postgres://… --s3 s3://KEY:SECRET@minio:9000/media`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -197,6 +203,8 @@ can share one queue, database and media bucket.`,
 	f.DurationVar(&liveMaxAhead, "live-max-ahead", 5*time.Second, "close a live stream whose audio runs this far ahead of real time (0 = no limit)")
 	f.IntVar(&cfg.LiveStreamsPerTeam, "live-streams", 0, "concurrent live streams per team (default 10)")
 	addStoreFlags(c)
+	addModelsFlag(c)
+	addThreadsFlag(c)
 	rootCmd.AddCommand(c)
 }
 

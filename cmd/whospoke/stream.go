@@ -31,6 +31,10 @@ the events make. --pace max sends as fast as possible, which a server refuses
 unless it runs with --live-max-ahead 0. --transcription asks for the live
 transcript too and prints, instead of the events, one line per final turn:
 "[SPEAKER_00] 1.24-3.86 text".`,
+		Example: `  export WHOSPOKE_API_KEY=…                    # from whospoke keys create
+  whospoke stream meeting.wav                  # speaker events as JSON lines
+  whospoke stream meeting.wav --transcription  # who said what, as it is said
+  whospoke stream meeting.wav --url http://gpu1:8080 --rttm live.rttm --revision`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			url = flagOrEnv(url, "WHOSPOKE_URL")

@@ -34,6 +34,9 @@ turn covers most of it, and consecutive words of one speaker form turns
 (split at pauses over 1 s). --model tiny.en (default, English, fast) or base
 (99 languages; the language is detected unless --language is given).
 With one file, -o names the output file; with several, a folder.`,
+	Example: `  whospoke transcribe meeting.wav --format txt          # "[00:00:01.240] SPEAKER_00: text"
+  whospoke transcribe interview.mp3 --format srt -o interview.srt
+  whospoke transcribe entrevista.wav --model base --language es`,
 	Args: cobra.MinimumNArgs(1),
 	RunE: runTranscribe,
 }
@@ -51,6 +54,8 @@ func init() {
 	f.IntVar(&transcribeFlags.channel, "channel", -1, "use only this channel (0-based); default: mix all channels")
 	f.IntVar(&transcribeFlags.batch, "batch", 1, "encoder windows per call for turn starts")
 	f.DurationVar(&transcribeFlags.maxDuration, "max-duration", audio.DefaultMaxDuration, "refuse audio longer than this")
+	addModelsFlag(transcribeCmd)
+	addThreadsFlag(transcribeCmd)
 	rootCmd.AddCommand(transcribeCmd)
 }
 

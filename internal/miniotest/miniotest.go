@@ -4,7 +4,7 @@
 // Start runs a MinIO server on a free loopback port with its data in the
 // test's temporary directory, waits until it serves requests, and stops it
 // at cleanup. The server binary is found by Binary: $WHOSPOKE_MINIO, else
-// the pinned build that `make setup` (scripts/setup.sh) puts in
+// the pinned build that `make setup-test` (scripts/setup-test.sh) puts in
 // $XDG_DATA_HOME/whospoke/bin (~/.local/share/whospoke/bin), else `minio` on
 // the PATH. A missing binary skips the test, or fails it when $CI is set.
 package miniotest
@@ -61,7 +61,7 @@ func Start(tb testing.TB) string {
 }
 
 // Binary returns the path of the MinIO server binary: $WHOSPOKE_MINIO, else
-// the pinned one scripts/setup.sh builds into $XDG_DATA_HOME/whospoke/bin,
+// the pinned one scripts/setup-test.sh builds into $XDG_DATA_HOME/whospoke/bin,
 // else `minio` on PATH. Outside CI a missing binary skips tb; in CI it fails.
 func Binary(tb testing.TB) string {
 	tb.Helper()
@@ -81,9 +81,9 @@ func Binary(tb testing.TB) string {
 		return p
 	}
 	if os.Getenv("CI") != "" {
-		tb.Fatalf("miniotest: no MinIO server at %s or on PATH (make setup builds it)", p)
+		tb.Fatalf("miniotest: no MinIO server at %s or on PATH (make setup-test builds it)", p)
 	}
-	tb.Skipf("miniotest: no MinIO server at %s or on PATH, skipping; run make setup", p)
+	tb.Skipf("miniotest: no MinIO server at %s or on PATH, skipping; run make setup-test", p)
 	return ""
 }
 

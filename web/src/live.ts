@@ -1,4 +1,4 @@
-// Live diarization from the microphone over the Live protocol (CONTRACTS §2):
+// Live diarization from the microphone over the Live protocol (docs/API.md §2):
 // 100 ms pcm_f32le frames at 16 kHz from the AudioWorklet, speaker events
 // growing the timeline, transcript events as captions (the transcription
 // extension), and on stop the flushed final result.

@@ -56,7 +56,7 @@ export class Result {
 
 const f3 = (x: number) => x.toFixed(3);
 
-// RTTM as CONTRACTS §4: labels and file id without spaces.
+// RTTM as docs/API.md §4: labels and file id without spaces.
 export function rttm(r: Result): string {
   const uri = r.title.replace(/\.[^.]*$/, "").split(/\s+/).join("_") || "audio";
   return r.turns
