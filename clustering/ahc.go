@@ -1,9 +1,11 @@
-// Package clustering groups speaker embeddings into global speakers:
-// agglomerative clustering with centroid linkage on unit vectors, a distance
-// threshold or a fixed speaker count, small-cluster reassignment, and the
-// bisection that tests whether a cluster holds two voices. (The per-window
-// assignment that keeps two local speakers of one window apart is the
-// pipeline's, over internal/assignment.)
+// Package clustering groups speaker embeddings into global speakers, for
+// files and live streams alike: agglomerative clustering with centroid
+// linkage on unit vectors, a distance threshold or a fixed speaker count,
+// small-cluster reassignment; the constrained (Hungarian) assignment that
+// keeps two local speakers of one window apart, its refinement and the
+// nearest-centroid labelling; the bisection that tests whether a speaker
+// holds two voices and the split of such speakers; and the live path's
+// online clustering.
 package clustering
 
 import (

@@ -157,7 +157,7 @@ func (s *Session) diarize(ctx context.Context, samples []float32) error {
 	if s.diar == nil {
 		return nil
 	}
-	evs, err := s.diar.Push(samples)
+	evs, err := s.diar.Push(ctx, samples)
 	if err != nil {
 		return fmt.Errorf("livetranscribe: diarizer: %w", err)
 	}
@@ -434,7 +434,7 @@ func (s *Session) Close(ctx context.Context) error {
 		s.endTurn(s.total, false, 1)
 	}
 	if s.diar != nil {
-		err = s.speakerEvents(ctx, s.diar.Flush(), math.Inf(1))
+		err = s.speakerEvents(ctx, s.diar.Flush(ctx), math.Inf(1))
 		err = errors.Join(err, s.diar.Err())
 	}
 	s.jobs.push(job{kind: jobClose})

@@ -233,7 +233,7 @@ func (lc *liveConn) audio(m inMsg) bool {
 	if lc.tsess != nil {
 		err = lc.tsess.Push(s.liveCtx, samples)
 	} else {
-		events, err = lc.sess.Push(samples)
+		events, err = lc.sess.Push(s.liveCtx, samples)
 	}
 	lc.send(events, m.at)
 	if err != nil {
@@ -268,7 +268,7 @@ func (lc *liveConn) finish(code websocket.StatusCode, reason, status, msg string
 	if lc.tsess != nil {
 		lc.closeText(true)
 	} else {
-		lc.send(lc.sess.Flush(), time.Now())
+		lc.send(lc.sess.Flush(lc.s.liveCtx), time.Now())
 		if err := lc.sess.Err(); err != nil {
 			lc.sendError("Internal error: " + err.Error())
 		}
@@ -292,7 +292,7 @@ func (lc *liveConn) gone(err error) {
 	if lc.tsess != nil {
 		lc.closeText(false)
 	} else {
-		lc.sess.Flush()
+		lc.sess.Flush(lc.s.liveCtx)
 	}
 	lc.closed = true
 	status, msg := api.LiveDone, ""

@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/whospoke/whospoke/chunkembed"
 )
 
 // Config holds a stream's settings. The defaults are measured best on the dev
@@ -43,9 +45,11 @@ type Config struct {
 	// Onset and Offset binarise the aggregated activity (hysteresis): a
 	// speaker starts when it reaches Onset and ends when it falls below Offset.
 	Onset, Offset float64
-	// MinEmbedSeconds is the least speech a local speaker needs to be
-	// embedded (shorter ones are too noisy to identify and are dropped).
-	MinEmbedSeconds float64
+	// Embed says how local speakers are embedded: the chunk grid and shares
+	// and the least own speech (MinFallbackSeconds) a speaker without a
+	// chunk needs, shared with the offline pipeline but with the live
+	// values of chunkembed.LiveConfig.
+	Embed chunkembed.Config
 	// FallbackReuse: a local speaker embedded from its own speech (no chunk
 	// of its own) reuses that embedding for up to this many following steps
 	// while the overlapping buffers show it speaking at the same times,
@@ -61,18 +65,18 @@ type Config struct {
 // DefaultConfig returns the measured-best settings.
 func DefaultConfig() Config {
 	return Config{
-		Buffer:          4,
-		Step:            0.5,
-		Latency:         1,
-		MaxSpeakers:     8,
-		TauActive:       0.5,
-		RhoUpdate:       0.15,
-		DeltaNew:        0.5,
-		Onset:           0.5,
-		Offset:          0.5,
-		MinEmbedSeconds: 0.3,
-		FallbackReuse:   1,
-		BatchSize:       4,
+		Buffer:        4,
+		Step:          0.5,
+		Latency:       1,
+		MaxSpeakers:   8,
+		TauActive:     0.5,
+		RhoUpdate:     0.15,
+		DeltaNew:      0.5,
+		Onset:         0.5,
+		Offset:        0.5,
+		Embed:         chunkembed.LiveConfig(),
+		FallbackReuse: 1,
+		BatchSize:     4,
 	}
 }
 
@@ -107,8 +111,10 @@ func (c Config) Validate() error {
 	if !finite(c.DeltaNew) || c.DeltaNew <= 0 || c.DeltaNew > 2 {
 		bad("delta_new %v outside (0, 2] (cosine distance)", c.DeltaNew)
 	}
-	if !finite(c.MinEmbedSeconds) || c.MinEmbedSeconds < 0.1 || c.MinEmbedSeconds > c.Buffer {
-		bad("min embed %.3gs outside 0.1 s..buffer", c.MinEmbedSeconds)
+	if err := c.Embed.Validate(); err != nil {
+		bad("%v", err)
+	} else if c.Embed.ChunkSeconds > c.Buffer {
+		bad("embedding chunk %.3gs longer than the buffer", c.Embed.ChunkSeconds)
 	}
 	if c.FallbackReuse < 0 || c.FallbackReuse > 20 {
 		bad("fallback reuse %d outside 0..20 steps", c.FallbackReuse)

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -61,8 +62,14 @@ func envConfig(t *testing.T) Config {
 			cfg.Onset = x
 		case "Offset":
 			cfg.Offset = x
-		case "MinEmbedSeconds":
-			cfg.MinEmbedSeconds = x
+		case "MinEmbedSeconds", "MinFallbackSeconds":
+			cfg.Embed.MinFallbackSeconds = x
+		case "ChunkHop":
+			cfg.Embed.HopSeconds = x
+		case "MinSolo":
+			cfg.Embed.MinSolo = x
+		case "MaxOther":
+			cfg.Embed.MaxOther = x
 		case "FallbackReuse":
 			cfg.FallbackReuse = int(x)
 		default:
@@ -78,35 +85,62 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// evalLatencies are the decision latencies TestStreamDER measures:
+// WHOSPOKE_STREAM_LATENCIES="0.5,1,2" (default 1, the latency of the
+// targets), one pass over the dev set each.
+func evalLatencies(t *testing.T) []float64 {
+	list := cmp.Or(os.Getenv("WHOSPOKE_STREAM_LATENCIES"), "1")
+	var out []float64
+	for _, v := range strings.Split(list, ",") {
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			t.Fatalf("WHOSPOKE_STREAM_LATENCIES %q: %v", list, err)
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
 // TestStreamDER is the streaming measurement of docs/STREAMING_BENCH.md:
-// pooled DER over dev real/ + sim/ at latencies 0.5, 1 and 2 s (one pass:
-// the models' work does not depend on latency), next to the offline
-// pipeline's (WHOSPOKE_STREAM_OFFLINE=1), and the cost per stream.
+// pooled DER over dev real/ + sim/ at each latency of evalLatencies, next
+// to the offline pipeline's (WHOSPOKE_STREAM_OFFLINE=1), and the cost per
+// stream.
 //
 //	WHOSPOKE_STREAM_EVAL=1 go test -run StreamDER -v -timeout 60m ./stream/
 func TestStreamDER(t *testing.T) {
 	if os.Getenv("WHOSPOKE_STREAM_EVAL") == "" {
 		t.Skip("set WHOSPOKE_STREAM_EVAL=1")
 	}
+	files := devFiles(t)
+	refs, uems := devReference(t, files)
 	cfg := envConfig(t)
-	cfg.Latency = 0.5
-	e := testEngine(t, cfg)
-	latencies := []float64{0.5, 1, 2}
-	hyps := make([][]*annotation.Annotation, len(latencies))
-	var refs, offline []*annotation.Annotation
-	uems := map[string]annotation.Timeline{}
-	var audioSec float64
-	var wall, cpu time.Duration
-	var pipe *diarize.Pipeline
-	if os.Getenv("WHOSPOKE_STREAM_OFFLINE") != "" {
-		var err error
-		pipe, err = diarize.New(diarize.DefaultConfig(models.ResolveDir("")).WithThreads(2))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pipe.Close()
+	t.Logf("config %+v", cfg)
+	type row struct {
+		name string
+		hyps []*annotation.Annotation
 	}
-	for _, wav := range devFiles(t) {
+	var rows []row
+	for _, latency := range evalLatencies(t) {
+		cfg.Latency = latency
+		hyps, cost := streamDev(t, testEngine(t, cfg), files)
+		rows = append(rows, row{fmt.Sprintf("latency %gs", latency), hyps})
+		t.Logf("latency %gs cost: %s", latency, cost)
+	}
+	if os.Getenv("WHOSPOKE_STREAM_OFFLINE") != "" {
+		rows = append(rows, row{"offline", offlineDev(t, files)})
+	}
+	for _, collar := range []float64{0, 0.25} {
+		for _, r := range rows {
+			t.Logf("collar %.2f %-12s %s", collar, r.name, derRow(t, refs, r.hyps, uems, collar))
+		}
+	}
+}
+
+// devReference reads the reference turns and scored regions of the files.
+func devReference(t *testing.T, files []string) ([]*annotation.Annotation, map[string]annotation.Timeline) {
+	var refs []*annotation.Annotation
+	uems := map[string]annotation.Timeline{}
+	for _, wav := range files {
 		base := strings.TrimSuffix(wav, ".wav")
 		ref, err := eval.ReadRTTMPath(base + ".rttm")
 		if err != nil {
@@ -117,65 +151,76 @@ func TestStreamDER(t *testing.T) {
 		if u, err := eval.ReadUEMPath(base+".uem", nil); err == nil {
 			uems[uri] = u[uri]
 		}
+	}
+	return refs, uems
+}
+
+// uriOf is a dev file's URI (its base name, as in its RTTM).
+func uriOf(wav string) string { return strings.TrimSuffix(filepath.Base(wav), ".wav") }
+
+// streamDev streams each file through a session in 100 ms frames and
+// returns the hypotheses and a line on the cost.
+func streamDev(t *testing.T, e *Engine, files []string) ([]*annotation.Annotation, string) {
+	var hyps []*annotation.Annotation
+	var audioSec float64
+	var wall, cpu time.Duration
+	for _, wav := range files {
 		samples := loadSamples(t, wav)
 		audioSec += float64(len(samples)) / SampleRate
-
 		s := e.NewSession()
-		for _, l := range latencies[1:] {
-			s.extra = append(s.extra, &decider{latency: int64(l * SampleRate)})
-		}
 		t0, c0 := time.Now(), cpuTime()
-		events := append(push(t, s, samples, 1600, false), s.Flush()...)
+		events := append(push(t, s, samples, 1600, false), s.Flush(context.Background())...)
 		wall += time.Since(t0)
 		cpu += cpuTime() - c0
-		for i, evs := range append([][]Event{events}, s.extra[0].events, s.extra[1].events) {
-			if err := CheckEvents(evs, s.Duration(), true); err != nil {
-				t.Fatalf("%s latency %g: %v", uri, latencies[i], err)
-			}
-			a, err := ToAnnotation(uri, evs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			hyps[i] = append(hyps[i], a)
+		if err := CheckEvents(events, s.Duration(), true); err != nil {
+			t.Fatalf("%s: %v", wav, err)
 		}
-		if pipe != nil {
-			r, err := pipe.Diarize(context.Background(), audio.FromSamples(samples), diarize.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.Diarization.URI = uri
-			offline = append(offline, r.Diarization)
+		a, err := ToAnnotation(uriOf(wav), events)
+		if err != nil {
+			t.Fatal(err)
 		}
+		hyps = append(hyps, a)
 	}
-	t.Logf("config %+v", cfg)
-	for _, collar := range []float64{0, 0.25} {
-		opt := eval.Options{Collar: collar}
-		row := func(name string, h []*annotation.Annotation) {
-			rep, err := eval.Score(refs, h, uems, opt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var real, sim eval.Components
-			for _, f := range rep.Files {
-				if strings.HasPrefix(f.URI, "sim") {
-					sim.Add(f.DER)
-				} else {
-					real.Add(f.DER)
-				}
-			}
-			p := rep.Pooled.DER
-			t.Logf("collar %.2f %-12s pooled %5.2f %%  real %5.2f %%  sim %5.2f %%  (miss %.1f fa %.1f conf %.1f s)",
-				collar, name, 100*p.DER(), 100*real.DER(), 100*sim.DER(), p.Missed, p.FalseAlarm, p.Confusion)
-		}
-		for i, l := range latencies {
-			row(fmt.Sprintf("latency %gs", l), hyps[i])
-		}
-		if offline != nil {
-			row("offline", offline)
-		}
-	}
-	t.Logf("cost: %.0f s of audio, stream wall %.1f s (RTF %.3f), CPU %.1f s (%.3f CPU-s per audio-s), GOMAXPROCS %d",
+	return hyps, fmt.Sprintf("%.0f s of audio, stream wall %.1f s (RTF %.3f), CPU %.1f s (%.3f CPU-s per audio-s), GOMAXPROCS %d",
 		audioSec, wall.Seconds(), wall.Seconds()/audioSec, cpu.Seconds(), cpu.Seconds()/audioSec, runtime.GOMAXPROCS(0))
+}
+
+// offlineDev diarizes each file with the offline pipeline.
+func offlineDev(t *testing.T, files []string) []*annotation.Annotation {
+	pipe, err := diarize.New(diarize.DefaultConfig(models.ResolveDir("")).WithThreads(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pipe.Close()
+	var out []*annotation.Annotation
+	for _, wav := range files {
+		r, err := pipe.Diarize(context.Background(), audio.FromSamples(loadSamples(t, wav)), diarize.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Diarization.URI = uriOf(wav)
+		out = append(out, r.Diarization)
+	}
+	return out
+}
+
+// derRow scores hyps: pooled, real and simulated DER and the pooled errors.
+func derRow(t *testing.T, refs, hyps []*annotation.Annotation, uems map[string]annotation.Timeline, collar float64) string {
+	rep, err := eval.Score(refs, hyps, uems, eval.Options{Collar: collar})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var real, sim eval.Components
+	for _, f := range rep.Files {
+		if strings.HasPrefix(f.URI, "sim") {
+			sim.Add(f.DER)
+		} else {
+			real.Add(f.DER)
+		}
+	}
+	p := rep.Pooled.DER
+	return fmt.Sprintf("pooled %5.2f %%  real %5.2f %%  sim %5.2f %%  (miss %.1f fa %.1f conf %.1f s)",
+		100*p.DER(), 100*real.DER(), 100*sim.DER(), p.Missed, p.FalseAlarm, p.Confusion)
 }
 
 // TestStreamMemory measures the Go heap each open stream holds after 20 s of
@@ -200,7 +245,7 @@ func TestStreamMemory(t *testing.T) {
 	for i := range sessions {
 		sessions[i] = e.NewSession()
 		for off := 0; off < len(samples); off += 1600 {
-			if _, err := sessions[i].Push(samples[off : off+1600]); err != nil {
+			if _, err := sessions[i].Push(context.Background(), samples[off:off+1600]); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"github.com/whospoke/whospoke/segmentation"
 	"math"
 	"reflect"
@@ -181,7 +182,7 @@ func TestSilenceAndFlush(t *testing.T) {
 	s := e.NewSession()
 	var events []Event
 	for off := 0; off < len(samples); off += 1600 {
-		ev, err := s.Push(samples[off : off+1600])
+		ev, err := s.Push(context.Background(), samples[off:off+1600])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,26 +191,26 @@ func TestSilenceAndFlush(t *testing.T) {
 	if CheckEvents(events, 10, true) == nil {
 		t.Fatal("no turn open at 10 s: the test audio should be mid-conversation")
 	}
-	events = append(events, s.Flush()...)
+	events = append(events, s.Flush(context.Background())...)
 	if err := CheckEvents(events, 10, true); err != nil {
 		t.Fatal(err)
 	}
 	if last := events[len(events)-1]; last.Type != End || last.Time != 10 {
 		t.Errorf("last event %+v, want an end at 10 s", last)
 	}
-	if _, err := s.Push(samples[:1600]); err != ErrClosed {
+	if _, err := s.Push(context.Background(), samples[:1600]); err != ErrClosed {
 		t.Errorf("push after flush: %v", err)
 	}
-	if ev := s.Flush(); ev != nil {
+	if ev := s.Flush(context.Background()); ev != nil {
 		t.Errorf("second flush: %v", ev)
 	}
 	// An empty stream and one shorter than a step flush cleanly.
-	if ev := e.NewSession().Flush(); len(ev) != 0 {
+	if ev := e.NewSession().Flush(context.Background()); len(ev) != 0 {
 		t.Errorf("empty stream: %v", ev)
 	}
 	short := e.NewSession()
-	short.Push(samples[:3000])
-	if err := CheckEvents(short.Flush(), 3000.0/SampleRate, true); err != nil {
+	short.Push(context.Background(), samples[:3000])
+	if err := CheckEvents(short.Flush(context.Background()), 3000.0/SampleRate, true); err != nil {
 		t.Error(err)
 	}
 }
@@ -224,14 +225,14 @@ func TestConcurrentSessions(t *testing.T) {
 		wg.Go(func() {
 			s := e.NewSession()
 			for off := 0; off < len(samples); off += 1600 {
-				ev, err := s.Push(samples[off : off+1600])
+				ev, err := s.Push(context.Background(), samples[off:off+1600])
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				got[i] = append(got[i], ev...)
 			}
-			got[i] = append(got[i], s.Flush()...)
+			got[i] = append(got[i], s.Flush(context.Background())...)
 		})
 	}
 	wg.Wait()
@@ -268,7 +269,7 @@ func TestSpeakersAndMaxSpeakers(t *testing.T) {
 		t.Errorf("the two speakers' centroids are alike: cosine %.3f", c)
 	}
 	one := e.NewSession(WithMaxSpeakers(1))
-	events := append(push(t, one, samples, 1600, false), one.Flush()...)
+	events := append(push(t, one, samples, 1600, false), one.Flush(context.Background())...)
 	for _, ev := range events {
 		if ev.Speaker != "SPEAKER_00" {
 			t.Fatalf("max 1 speaker, got %v", ev)
