@@ -9,7 +9,7 @@
 // local speakers of one buffer never share a label), and the mapped
 // activities of the overlapping buffers are averaged (Hamming-weighted)
 // until a time is Latency old, when it is binarised into events.
-package stream
+package live
 
 import (
 	"errors"

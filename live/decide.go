@@ -1,4 +1,4 @@
-package stream
+package live
 
 // decider binarises aggregated activity, a fixed latency behind the audio,
 // into events.

@@ -1,4 +1,4 @@
-package stream
+package live
 
 import (
 	"cmp"
@@ -106,7 +106,7 @@ func evalLatencies(t *testing.T) []float64 {
 // to the offline pipeline's (WHOSPOKE_STREAM_OFFLINE=1), and the cost per
 // stream.
 //
-//	WHOSPOKE_STREAM_EVAL=1 go test -run StreamDER -v -timeout 60m ./stream/
+//	WHOSPOKE_STREAM_EVAL=1 go test -run StreamDER -v -timeout 60m ./live/
 func TestStreamDER(t *testing.T) {
 	if os.Getenv("WHOSPOKE_STREAM_EVAL") == "" {
 		t.Skip("set WHOSPOKE_STREAM_EVAL=1")
@@ -226,7 +226,7 @@ func derRow(t *testing.T, refs, hyps []*annotation.Annotation, uems map[string]a
 // TestStreamMemory measures the Go heap each open stream holds after 20 s of
 // conversation (steady state: the rolling buffers are full).
 //
-//	WHOSPOKE_STREAM_EVAL=1 go test -run StreamMemory -v ./stream/
+//	WHOSPOKE_STREAM_EVAL=1 go test -run StreamMemory -v ./live/
 func TestStreamMemory(t *testing.T) {
 	if os.Getenv("WHOSPOKE_STREAM_EVAL") == "" {
 		t.Skip("set WHOSPOKE_STREAM_EVAL=1")
