@@ -100,7 +100,7 @@ func (b *batcher[In, Out]) runBatch(batch []*call[In, Out]) {
 	}
 	outs, err := b.runSafe(ins)
 	if err == nil && len(outs) != len(ins) {
-		err = fmt.Errorf("stream: model call returned %d results for %d inputs", len(outs), len(ins))
+		err = fmt.Errorf("live: model call returned %d results for %d inputs", len(outs), len(ins))
 	}
 	for i, c := range batch {
 		if err != nil {
@@ -118,7 +118,7 @@ func (b *batcher[In, Out]) runBatch(batch []*call[In, Out]) {
 func (b *batcher[In, Out]) runSafe(ins []In) (outs []Out, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			outs, err = nil, fmt.Errorf("stream: model call failed: %v", v)
+			outs, err = nil, fmt.Errorf("live: model call failed: %v", v)
 		}
 	}()
 	return b.run(ins)

@@ -1,14 +1,17 @@
-// Package stream is whospoke's online diarization engine: it turns live
-// 16 kHz audio, pushed in frames of any size, into speaker start/end events
-// with stable labels, emitted a fixed decision latency behind the audio.
+// Package live is whospoke's live diarization: it turns 16 kHz audio, pushed
+// in frames of any size, into speaker start/end events with stable labels,
+// emitted a fixed decision latency behind the audio.
 //
-// The method is diart's (Coria et al., ASRU 2021): every Step the
-// segmentation model runs on the last Buffer seconds, each active local
-// speaker is embedded from the speech it holds alone, an online clustering
-// maps local speakers to global centroids (Hungarian-constrained, so two
-// local speakers of one buffer never share a label), and the mapped
-// activities of the overlapping buffers are averaged (Hamming-weighted)
-// until a time is Latency old, when it is binarised into events.
+// The method is diart's (Coria et al., ASRU 2021) on the offline pipeline's
+// parts: every Step the segmentation model runs on the last Buffer seconds,
+// each active local speaker is embedded by the shared chunk embedder
+// (package chunkembed: chunks where it speaks alone, else its own speech),
+// the online clustering of package clustering maps local speakers to global
+// centroids (Hungarian-constrained, so two local speakers of one buffer
+// never share a label), chunks are labelled by their nearest centroid, and
+// the mapped activities of the overlapping buffers are averaged
+// (Hamming-weighted) until a time is Latency old, when it is binarised into
+// events.
 package live
 
 import (
@@ -83,7 +86,7 @@ func DefaultConfig() Config {
 // Validate checks the settings.
 func (c Config) Validate() error {
 	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("stream: "+format, a...)) }
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("live: "+format, a...)) }
 	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 	if !finite(c.Buffer) || c.Buffer < 3 || c.Buffer > 10 {
 		bad("buffer %.3gs outside 3..10 s", c.Buffer)

@@ -75,7 +75,7 @@ func New(cfg Config, m Models) (*Engine, error) {
 		return nil, err
 	}
 	if m.Segmentation == nil || m.Embedding == nil {
-		return nil, errors.New("stream: models not loaded")
+		return nil, errors.New("live: models not loaded")
 	}
 	e := &Engine{cfg: cfg, models: m}
 	runners := cfg.Runners

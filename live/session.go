@@ -18,7 +18,7 @@ const SampleRate = segmentation.SampleRate
 const gridSamples = 160
 
 // ErrClosed is returned by Push after Flush.
-var ErrClosed = errors.New("stream: session already flushed")
+var ErrClosed = errors.New("live: session already flushed")
 
 // Session diarizes one live stream, as a thin incremental driver of the
 // shared engine: buffer (buffer.go) → segmentation → chunk embedder
@@ -125,7 +125,7 @@ func (s *Session) Flush(ctx context.Context) (events []Event) {
 func (s *Session) recoverPanic(err *error) {
 	if v := recover(); v != nil {
 		s.closed = true
-		*err = fmt.Errorf("stream: engine failure: %v", v)
+		*err = fmt.Errorf("live: engine failure: %v", v)
 	}
 }
 
