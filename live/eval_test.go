@@ -204,7 +204,9 @@ func offlineDev(t *testing.T, files []string) []*annotation.Annotation {
 	return out
 }
 
-// derRow scores hyps: pooled, real and simulated DER and the pooled errors.
+// derRow scores hyps: pooled, real and simulated DER and the pooled errors
+// (with WHOSPOKE_STREAM_PERFILE=1, each file's DER first, for the tuning
+// rule's per-file comparison).
 func derRow(t *testing.T, refs, hyps []*annotation.Annotation, uems map[string]annotation.Timeline, collar float64) string {
 	rep, err := eval.Score(refs, hyps, uems, eval.Options{Collar: collar})
 	if err != nil {
@@ -212,6 +214,9 @@ func derRow(t *testing.T, refs, hyps []*annotation.Annotation, uems map[string]a
 	}
 	var real, sim eval.Components
 	for _, f := range rep.Files {
+		if os.Getenv("WHOSPOKE_STREAM_PERFILE") != "" {
+			t.Logf("  %-28s %6.2f %%", f.URI, 100*f.DER.DER())
+		}
 		if strings.HasPrefix(f.URI, "sim") {
 			sim.Add(f.DER)
 		} else {
