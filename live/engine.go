@@ -53,8 +53,8 @@ func (m Models) Close() error {
 type Engine struct {
 	cfg    Config
 	models Models
-	// embedder is the offline pipeline's chunk embedder, its chunk batches
-	// going through emb.
+	// embedder is the chunk embedder the offline pipeline uses too, with
+	// the live settings (Config.Embed); its chunk batches go through emb.
 	embedder *chunkembed.Embedder
 	// Model calls of all sessions go through these, to be batched.
 	seg *batcher[[]float32, segmentation.Chunk]

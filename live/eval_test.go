@@ -32,18 +32,18 @@ func devFiles(t *testing.T) []string {
 	return files
 }
 
-// envConfig applies WHOSPOKE_STREAM_CFG="DeltaNew=0.5,RhoUpdate=0.2,…" (for
+// envConfig applies WHOSPOKE_LIVE_CFG="DeltaNew=0.5,RhoUpdate=0.2,…" (for
 // tuning sweeps) to the defaults.
 func envConfig(t *testing.T) Config {
 	cfg := DefaultConfig()
-	for _, kv := range strings.Split(os.Getenv("WHOSPOKE_STREAM_CFG"), ",") {
+	for _, kv := range strings.Split(os.Getenv("WHOSPOKE_LIVE_CFG"), ",") {
 		if kv == "" {
 			continue
 		}
 		k, v, _ := strings.Cut(kv, "=")
 		x, err := strconv.ParseFloat(v, 64)
 		if err != nil {
-			t.Fatalf("WHOSPOKE_STREAM_CFG %q: %v", kv, err)
+			t.Fatalf("WHOSPOKE_LIVE_CFG %q: %v", kv, err)
 		}
 		switch k {
 		case "Buffer":
@@ -73,7 +73,7 @@ func envConfig(t *testing.T) Config {
 		case "FallbackReuse":
 			cfg.FallbackReuse = int(x)
 		default:
-			t.Fatalf("WHOSPOKE_STREAM_CFG: unknown setting %q", k)
+			t.Fatalf("WHOSPOKE_LIVE_CFG: unknown setting %q", k)
 		}
 	}
 	return cfg
@@ -85,31 +85,31 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// evalLatencies are the decision latencies TestStreamDER measures:
-// WHOSPOKE_STREAM_LATENCIES="0.5,1,2" (default 1, the latency of the
+// evalLatencies are the decision latencies TestLiveDER measures:
+// WHOSPOKE_LIVE_LATENCIES="0.5,1,2" (default 1, the latency of the
 // targets), one pass over the dev set each.
 func evalLatencies(t *testing.T) []float64 {
-	list := cmp.Or(os.Getenv("WHOSPOKE_STREAM_LATENCIES"), "1")
+	list := cmp.Or(os.Getenv("WHOSPOKE_LIVE_LATENCIES"), "1")
 	var out []float64
 	for _, v := range strings.Split(list, ",") {
 		x, err := strconv.ParseFloat(v, 64)
 		if err != nil {
-			t.Fatalf("WHOSPOKE_STREAM_LATENCIES %q: %v", list, err)
+			t.Fatalf("WHOSPOKE_LIVE_LATENCIES %q: %v", list, err)
 		}
 		out = append(out, x)
 	}
 	return out
 }
 
-// TestStreamDER is the streaming measurement of docs/STREAMING_BENCH.md:
+// TestLiveDER is the streaming measurement of docs/STREAMING_BENCH.md:
 // pooled DER over dev real/ + sim/ at each latency of evalLatencies, next
-// to the offline pipeline's (WHOSPOKE_STREAM_OFFLINE=1), and the cost per
+// to the offline pipeline's (WHOSPOKE_LIVE_OFFLINE=1), and the cost per
 // stream.
 //
-//	WHOSPOKE_STREAM_EVAL=1 go test -run StreamDER -v -timeout 60m ./live/
-func TestStreamDER(t *testing.T) {
-	if os.Getenv("WHOSPOKE_STREAM_EVAL") == "" {
-		t.Skip("set WHOSPOKE_STREAM_EVAL=1")
+//	WHOSPOKE_LIVE_EVAL=1 go test -run LiveDER -v -timeout 60m ./live/
+func TestLiveDER(t *testing.T) {
+	if os.Getenv("WHOSPOKE_LIVE_EVAL") == "" {
+		t.Skip("set WHOSPOKE_LIVE_EVAL=1")
 	}
 	files := devFiles(t)
 	refs, uems := devReference(t, files)
@@ -126,7 +126,7 @@ func TestStreamDER(t *testing.T) {
 		rows = append(rows, row{fmt.Sprintf("latency %gs", latency), hyps})
 		t.Logf("latency %gs cost: %s", latency, cost)
 	}
-	if os.Getenv("WHOSPOKE_STREAM_OFFLINE") != "" {
+	if os.Getenv("WHOSPOKE_LIVE_OFFLINE") != "" {
 		rows = append(rows, row{"offline", offlineDev(t, files)})
 	}
 	for _, collar := range []float64{0, 0.25} {
@@ -205,7 +205,7 @@ func offlineDev(t *testing.T, files []string) []*annotation.Annotation {
 }
 
 // derRow scores hyps: pooled, real and simulated DER and the pooled errors
-// (with WHOSPOKE_STREAM_PERFILE=1, each file's DER first, for the tuning
+// (with WHOSPOKE_LIVE_PERFILE=1, each file's DER first, for the tuning
 // rule's per-file comparison).
 func derRow(t *testing.T, refs, hyps []*annotation.Annotation, uems map[string]annotation.Timeline, collar float64) string {
 	rep, err := eval.Score(refs, hyps, uems, eval.Options{Collar: collar})
@@ -214,7 +214,7 @@ func derRow(t *testing.T, refs, hyps []*annotation.Annotation, uems map[string]a
 	}
 	var real, sim eval.Components
 	for _, f := range rep.Files {
-		if os.Getenv("WHOSPOKE_STREAM_PERFILE") != "" {
+		if os.Getenv("WHOSPOKE_LIVE_PERFILE") != "" {
 			t.Logf("  %-28s %6.2f %%", f.URI, 100*f.DER.DER())
 		}
 		if strings.HasPrefix(f.URI, "sim") {
@@ -228,13 +228,13 @@ func derRow(t *testing.T, refs, hyps []*annotation.Annotation, uems map[string]a
 		100*p.DER(), 100*real.DER(), 100*sim.DER(), p.Missed, p.FalseAlarm, p.Confusion)
 }
 
-// TestStreamMemory measures the Go heap each open stream holds after 20 s of
+// TestLiveMemory measures the Go heap each open stream holds after 20 s of
 // conversation (steady state: the rolling buffers are full).
 //
-//	WHOSPOKE_STREAM_EVAL=1 go test -run StreamMemory -v ./live/
-func TestStreamMemory(t *testing.T) {
-	if os.Getenv("WHOSPOKE_STREAM_EVAL") == "" {
-		t.Skip("set WHOSPOKE_STREAM_EVAL=1")
+//	WHOSPOKE_LIVE_EVAL=1 go test -run LiveMemory -v ./live/
+func TestLiveMemory(t *testing.T) {
+	if os.Getenv("WHOSPOKE_LIVE_EVAL") == "" {
+		t.Skip("set WHOSPOKE_LIVE_EVAL=1")
 	}
 	e := testEngine(t, DefaultConfig())
 	samples := sampleHead(t)
