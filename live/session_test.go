@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"errors"
 	"github.com/whospoke/whospoke/segmentation"
 	"math"
 	"reflect"
@@ -168,6 +169,63 @@ func TestFrameSizes(t *testing.T) {
 		if got := run(t, e, samples, frame); !reflect.DeepEqual(got, want) {
 			t.Fatalf("frames of %d samples: %v\nwant %v", frame, got, want)
 		}
+	}
+}
+
+// A Push whose context has ended fails with its error once a step is due,
+// and leaves the session where it was: an empty Push with a live context
+// then runs that step, and the events are those of an uninterrupted stream.
+func TestPushCancelled(t *testing.T) {
+	e := testEngine(t, DefaultConfig())
+	samples, want := slice(t, e)
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	s := e.NewSession()
+	var got []Event
+	cancelled := false
+	for off := 0; off < len(samples); off += 1600 {
+		frame := samples[off:min(off+1600, len(samples))]
+		if off >= len(samples)/2 && !cancelled {
+			ev, err := s.Push(ended, frame)
+			got = append(got, ev...)
+			if err == nil {
+				continue // no step due: the audio is taken, no work done
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("push with an ended context: %v, want context.Canceled", err)
+			}
+			cancelled, frame = true, nil
+		}
+		ev, err := s.Push(context.Background(), frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ev...)
+	}
+	got = append(got, s.Flush(context.Background())...)
+	if !cancelled {
+		t.Fatal("no push was cancelled")
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("after a cancelled push: %v\nwant %v", got, want)
+	}
+}
+
+// Flush with an ended context still decides and closes every turn, from the
+// earlier buffers, and Err says why the last one did not run.
+func TestFlushCancelled(t *testing.T) {
+	e := testEngine(t, DefaultConfig())
+	samples := sampleHead(t)[:10*SampleRate+3000] // the last 3000 samples make no full step
+	s := e.NewSession()
+	events := push(t, s, samples, 1600, false)
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	events = append(events, s.Flush(ended)...)
+	if !errors.Is(s.Err(), context.Canceled) {
+		t.Errorf("Err after a cancelled flush: %v", s.Err())
+	}
+	if err := CheckEvents(events, s.Duration(), true); err != nil {
+		t.Fatal(err)
 	}
 }
 
