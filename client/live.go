@@ -19,7 +19,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/whospoke/whospoke/api"
-	"github.com/whospoke/whospoke/stream"
+	"github.com/whospoke/whospoke/live"
 )
 
 // Pace says how fast audio is sent.
@@ -287,18 +287,18 @@ func decodeEvent(data []byte, ev *Event) error {
 }
 
 // SpeakerEvents returns the speaker starts and ends among events as the
-// engine's events (for stream.CheckEvents and stream.ToAnnotation).
-func SpeakerEvents(events []Event) []stream.Event {
-	var out []stream.Event
+// engine's events (for live.CheckEvents and live.ToAnnotation).
+func SpeakerEvents(events []Event) []live.Event {
+	var out []live.Event
 	for _, e := range events {
 		if e.Speaker == nil {
 			continue
 		}
-		typ := stream.Start
+		typ := live.Start
 		if e.Type == api.EventSpeakerEnd {
-			typ = stream.End
+			typ = live.End
 		}
-		out = append(out, stream.Event{Type: typ, Speaker: e.Speaker.Speaker, Time: e.Speaker.Timestamp})
+		out = append(out, live.Event{Type: typ, Speaker: e.Speaker.Speaker, Time: e.Speaker.Timestamp})
 	}
 	return out
 }

@@ -1,9 +1,11 @@
-// Package clustering groups speaker embeddings into global speakers:
-// agglomerative clustering with centroid linkage on unit vectors, a distance
-// threshold or a fixed speaker count, small-cluster reassignment, and the
-// bisection that tests whether a cluster holds two voices. (The per-window
-// assignment that keeps two local speakers of one window apart is the
-// pipeline's, over internal/assignment.)
+// Package clustering groups speaker embeddings into global speakers, for
+// files and live streams alike: agglomerative clustering with centroid
+// linkage on unit vectors, a distance threshold or a fixed speaker count,
+// small-cluster reassignment; the constrained (Hungarian) assignment that
+// keeps two local speakers of one window apart, its refinement and the
+// nearest-centroid labelling; the bisection that tests whether a speaker
+// holds two voices and the split of such speakers; and the live path's
+// online clustering.
 package clustering
 
 import (
@@ -79,11 +81,23 @@ func Cluster(vecs []float32, dim int, cfg Config) ([]int, [][]float32, error) {
 	}
 	// Working items: groups of original vectors with their summed vector.
 	group, sums, counts := pregroup(vecs, dim, maxItems)
-	m := len(counts)
 	merges := ahc(sums, counts, dim)
 
-	// Choose the number of clusters: by threshold, then apply the
-	// min-cluster-size rule and the count constraints.
+	labels, large := cutDendrogram(merges, counts, n, cfg)
+	centroids, groupLabel := centroidsOf(labels, large, sums, dim)
+	out := make([]int, n)
+	for i := range n {
+		out[i] = groupLabel[group[i]]
+	}
+	return out, centroids, nil
+}
+
+// cutDendrogram chooses the clusters of the m = len(counts) working items:
+// by threshold, then by the min-cluster-size rule and the count
+// constraints (n is the number of original vectors). It returns each item's
+// cluster label and the labels of the large clusters, biggest first.
+func cutDendrogram(merges []merge, counts []float64, n int, cfg Config) ([]int, []int) {
+	m := len(counts)
 	cut := func(k int) []int { return applyMerges(m, merges, m-k) }
 	// Centroid linkage can invert (a later merge at a smaller distance), so
 	// count merges in order until the first one above the threshold.
@@ -109,23 +123,29 @@ func Cluster(vecs []float32, dim int, cfg Config) ([]int, [][]float32, error) {
 		want = 1
 	}
 	want = min(want, n)
-	if want != k || k == 0 {
-		// Re-cut the dendrogram: the fewest clusters that hold want large
-		// ones, so that outliers do not count as speakers; failing that,
-		// exactly want clusters.
-		large = nil
-		for c := want; c <= m && len(large) < want; c++ {
-			labels = cut(c)
-			large = largeClusters(labels, counts, cfg.MinClusterSize)
-		}
-		if len(large) < want {
-			labels = cut(want)
-			large = largeClusters(labels, counts, 1)
-		}
-		large = large[:want]
+	if want == k && k != 0 {
+		return labels, large
 	}
-	// Centroids of large clusters, then every group goes to the nearest one
-	// (its own when it is in a large cluster).
+	// Re-cut the dendrogram: the fewest clusters that hold want large ones,
+	// so that outliers do not count as speakers; failing that, exactly want
+	// clusters.
+	large = nil
+	for c := want; c <= m && len(large) < want; c++ {
+		labels = cut(c)
+		large = largeClusters(labels, counts, cfg.MinClusterSize)
+	}
+	if len(large) < want {
+		labels = cut(want)
+		large = largeClusters(labels, counts, 1)
+	}
+	return labels, large[:want]
+}
+
+// centroidsOf returns the unit centroids of the large clusters and each
+// working item's speaker: its own cluster's when that is large, else the
+// nearest centroid's.
+func centroidsOf(labels, large []int, sums []float32, dim int) ([][]float32, []int) {
+	m := len(labels)
 	centroids := make([][]float32, len(large))
 	index := map[int]int{}
 	for i, l := range large {
@@ -148,11 +168,7 @@ func Cluster(vecs []float32, dim int, cfg Config) ([]int, [][]float32, error) {
 		}
 		groupLabel[g] = nearest(sums[g*dim:(g+1)*dim], centroids)
 	}
-	out := make([]int, n)
-	for i := range n {
-		out[i] = groupLabel[group[i]]
-	}
-	return out, centroids, nil
+	return centroids, groupLabel
 }
 
 // largeClusters returns the cluster labels whose total count ≥ minSize,

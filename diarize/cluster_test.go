@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/whospoke/whospoke/chunkembed"
 	"github.com/whospoke/whospoke/clustering"
 	"github.com/whospoke/whospoke/embedding"
 )
@@ -33,7 +34,7 @@ func everyThird(j int) int {
 func pooledPair(w int, chunks *chunkSet, n int) pair {
 	p := pair{w: w, k: 0, clean: true, vec: make([]float32, embedding.Dim)}
 	for j := w; j < w+n; j++ {
-		p.uses = append(p.uses, chunkUse{j, 1})
+		p.uses = append(p.uses, chunkembed.Use{Chunk: int64(j), Weight: 1})
 		for i, x := range chunks.vecs[j] {
 			p.vec[i] += x
 		}
@@ -77,28 +78,13 @@ func TestClusterPairsRefined(t *testing.T) {
 			t.Errorf("window %d: local speaker 0 is speaker %d, not %d", w, s[0], m.window[0][0])
 		}
 	}
-	if m.assign(pairs, m.centroids(pairs, nil)) {
+	locals := make([]clustering.Local, len(pairs))
+	speaker := make([]int, len(pairs))
+	for i, p := range pairs {
+		locals[i], speaker[i] = clustering.Local{Window: p.w, Vec: p.vec}, m.window[p.w][p.k]
+	}
+	if clustering.AssignWindows(locals, clustering.Centroids(locals, speaker, make([][]float32, m.k)), speaker) {
 		t.Error("refinement stopped before a fixed point")
-	}
-}
-
-// centroids averages the assigned pairs and keeps the old centroid of a
-// speaker that holds none.
-func TestCentroids(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	a, b, old := unit(r, 0, 0.1), unit(r, 0, 0.1), unit(r, 5, 0)
-	m := &speakerMap{k: 2, window: [][3]int{{0, -1, -1}, {0, -1, -1}}}
-	got := m.centroids([]pair{{w: 0, k: 0, vec: a}, {w: 1, k: 0, vec: b}}, [][]float32{nil, old})
-	want := make([]float32, embedding.Dim)
-	for i := range want {
-		want[i] = a[i] + b[i]
-	}
-	embedding.Normalize(want)
-	if embedding.Cosine(got[0], want) < 0.9999 {
-		t.Errorf("centroid 0 is not the mean of its pairs: cosine %v", embedding.Cosine(got[0], want))
-	}
-	if &got[1][0] != &old[0] {
-		t.Error("an empty speaker lost its centroid")
 	}
 }
 
@@ -109,7 +95,7 @@ func TestChunkLabels(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	const windows, perWindow = 30, 9 // 2 s chunks every 1 s in a 10 s window
 	voice := everyThird
-	chunks := &chunkSet{length: 2 * 16000, hop: 16000}
+	chunks := &chunkSet{grid: chunkembed.Grid{Length: 2 * 16000, Hop: 16000}}
 	for j := range windows + perWindow {
 		chunks.vecs = append(chunks.vecs, unit(r, voice(j), 0.01))
 	}
@@ -117,7 +103,7 @@ func TestChunkLabels(t *testing.T) {
 	for w := range windows {
 		pairs = append(pairs, pooledPair(w, chunks, perWindow))
 		if w%2 == 1 { // voice 1 also heard apart in some windows
-			pairs = append(pairs, pair{w: w, k: 1, clean: true, vec: unit(r, 1, 0.01), uses: []chunkUse{{w + 1, 1}}})
+			pairs = append(pairs, pair{w: w, k: 1, clean: true, vec: unit(r, 1, 0.01), uses: []chunkembed.Use{{Chunk: int64(w + 1), Weight: 1}}})
 		}
 	}
 	m, err := clusterPairs(pairs, chunks, windows, clustering.Config{Threshold: 0.65, MinClusterSize: 2})
@@ -133,13 +119,13 @@ func TestChunkLabels(t *testing.T) {
 			t.Fatalf("window %d: the mixed local speaker is speaker %d, want the dominant voice's %d", w, m.window[w][0], speaker[0])
 		}
 		for _, u := range m.uses[w][0] {
-			if c := m.chunkSpeaker[u.chunk]; c != speaker[voice(u.chunk)] {
-				t.Errorf("window %d chunk %d: speaker %d, want %d", w, u.chunk, c, speaker[voice(u.chunk)])
+			if c := m.chunkSpeaker[u.Chunk]; c != speaker[voice(int(u.Chunk))] {
+				t.Errorf("window %d chunk %d: speaker %d, want %d", w, u.Chunk, c, speaker[voice(int(u.Chunk))])
 			}
 		}
 		// The middle of each chunk: its own voice.
 		for j := w; j < w+perWindow; j++ {
-			mid := int64(j)*chunks.hop + chunks.length/2
+			mid := int64(j)*chunks.grid.Hop + chunks.grid.Length/2
 			if got := m.speakerAt(w, 0, mid); got != speaker[voice(j)] {
 				t.Errorf("window %d, middle of chunk %d: speaker %d, want %d", w, j, got, speaker[voice(j)])
 			}
@@ -150,7 +136,7 @@ func TestChunkLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := plain.speakerAt(0, 0, chunks.hop*2+chunks.length/2); got != plain.window[0][0] {
+	if got := plain.speakerAt(0, 0, chunks.grid.Hop*2+chunks.grid.Length/2); got != plain.window[0][0] {
 		t.Errorf("without chunk labels speakerAt = %d, want the pair's %d", got, plain.window[0][0])
 	}
 }
@@ -182,7 +168,7 @@ func TestSplitMixed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(11, 12))
-			chunks := &chunkSet{length: 2 * 16000, hop: 16000}
+			chunks := &chunkSet{grid: chunkembed.Grid{Length: 2 * 16000, Hop: 16000}}
 			for j := range windows + perWindow {
 				chunks.vecs = append(chunks.vecs, unit(r, tc.voice(j), 0.047)) // within-voice cosine ≈ 0.7
 			}
@@ -210,38 +196,5 @@ func TestSplitMixed(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// Every qualifying speaker is split in one pass, the most distinct first,
-// as far as the room for more speakers allows.
-func TestSplitMixedRoom(t *testing.T) {
-	r := rand.New(rand.NewPCG(13, 14))
-	// Speaker 0 holds two voices that share axis 0 (between-voice cosine
-	// ≈ 0.5), speaker 1 two unrelated voices on axes 2 and 3 (≈ 0).
-	m := &speakerMap{k: 2, chunks: &chunkSet{length: 32000, hop: 16000}}
-	for j := range 40 {
-		spk, voice := j%2, (j/2)%2
-		v := unit(r, 2+voice, 0.047)
-		if spk == 0 { // axis 4 or 5 plus a shared axis 0
-			v = unit(r, 4+voice, 0.047)
-			for i, x := range unit(r, 0, 0.047) {
-				v[i] += x
-			}
-			embedding.Normalize(v)
-		}
-		m.chunks.vecs = append(m.chunks.vecs, v)
-		m.chunkSpeaker = append(m.chunkSpeaker, spk)
-	}
-	centroids := [][]float32{unit(r, 0, 0), unit(r, 2, 0)}
-	if got := m.splitMixed(centroids, 0); got != nil {
-		t.Errorf("no room: %d centroids, want no split", len(got))
-	}
-	one := m.splitMixed(centroids, 1)
-	if len(one) != 3 || &one[0][0] != &centroids[0][0] {
-		t.Fatalf("room for one: %d centroids (speaker 0 split: %v), want 3 with the more distinct speaker 1 split", len(one), &one[0][0] != &centroids[0][0])
-	}
-	if all := m.splitMixed(centroids, 10); len(all) != 4 {
-		t.Errorf("room for all: %d centroids, want 4", len(all))
 	}
 }

@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/whospoke/whospoke/chunkembed"
 	"github.com/whospoke/whospoke/clustering"
 	"github.com/whospoke/whospoke/embedding"
-	"github.com/whospoke/whospoke/features"
 	"github.com/whospoke/whospoke/segmentation"
 )
 
@@ -21,7 +21,7 @@ type Config struct {
 	Segmentation segmentation.Config
 	Embedding    embedding.Config
 	Clustering   clustering.Config
-	Embed        EmbedConfig
+	Embed        chunkembed.Config
 }
 
 // DefaultConfig returns the measured-best settings for models installed in dir.
@@ -30,7 +30,7 @@ func DefaultConfig(modelsDir string) Config {
 		Segmentation: segmentation.DefaultConfig(filepath.Join(modelsDir, "pyannote-segmentation-3.0", "model.onnx")),
 		Embedding:    embedding.Config{Model: filepath.Join(modelsDir, "3dspeaker-campplus-zh-en", "model.onnx")},
 		Clustering:   clustering.Config{Threshold: 0.65, MinClusterSize: 2},
-		Embed:        DefaultEmbedConfig(),
+		Embed:        chunkembed.DefaultConfig(),
 	}
 }
 
@@ -76,8 +76,8 @@ type Source = segmentation.Source
 type Pipeline struct {
 	cfg   Config
 	seg   *segmentation.Model
-	emb   *embedding.Model
-	fbank *features.Fbank
+	model *embedding.Model
+	emb   *chunkembed.Embedder
 }
 
 // New loads the models.
@@ -89,19 +89,25 @@ func New(cfg Config) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	emb, err := embedding.New(cfg.Embedding)
+	model, err := embedding.New(cfg.Embedding)
 	if err != nil {
 		seg.Close()
 		return nil, err
 	}
-	return &Pipeline{cfg: cfg, seg: seg, emb: emb, fbank: features.NewFbank()}, nil
+	emb, err := chunkembed.New(cfg.Embed, model, nil)
+	if err != nil {
+		seg.Close()
+		model.Close()
+		return nil, err
+	}
+	return &Pipeline{cfg: cfg, seg: seg, model: model, emb: emb}, nil
 }
 
 // Config returns the pipeline's configuration.
 func (p *Pipeline) Config() Config { return p.cfg }
 
 // Close frees the models.
-func (p *Pipeline) Close() error { return errors.Join(p.seg.Close(), p.emb.Close()) }
+func (p *Pipeline) Close() error { return errors.Join(p.seg.Close(), p.model.Close()) }
 
 // Diarize answers who spoke when in src.
 func (p *Pipeline) Diarize(ctx context.Context, src Source, opt Options) (*Result, error) {
@@ -138,22 +144,12 @@ func (p *Pipeline) Diarize(ctx context.Context, src Source, opt Options) (*Resul
 }
 
 // ErrTooLittleSpeech is returned by EmbedSpeech for audio too short to embed.
-var ErrTooLittleSpeech = errors.New("too little speech to embed")
+var ErrTooLittleSpeech = chunkembed.ErrTooLittleSpeech
 
 // EmbedSpeech returns the unit-length speaker embedding of 16 kHz samples,
 // computed exactly as the pipeline embeds its chunks (fbank, per-utterance
 // mean normalisation, CAM++). Voiceprints and identification use it so that
 // their vectors live in the clustering's space.
 func (p *Pipeline) EmbedSpeech(samples []float32) ([]float32, error) {
-	if p.fbank.NumFrames(len(samples)) < embedding.MinFrames {
-		return nil, ErrTooLittleSpeech
-	}
-	feats := p.fbank.Compute(samples, nil)
-	features.SubtractMean(feats, features.NumMelBins)
-	v, err := p.emb.Embed(feats, 1, len(feats)/features.NumMelBins)
-	if err != nil {
-		return nil, err
-	}
-	embedding.Normalize(v)
-	return v, nil
+	return p.emb.Speech(samples)
 }

@@ -31,159 +31,210 @@ func reconstruct(seg *segmentation.Output, m *speakerMap) *Result {
 func reconstructBlocks(seg *segmentation.Output, m *speakerMap, block int) *Result {
 	duration := float64(seg.NumSamples) / segmentation.SampleRate
 	numFrames := int(math.Ceil(float64(seg.NumSamples) / segmentation.FrameStep))
-	K := m.k
-	hard := make([]float32, block*K) // summed hard activity
-	soft := make([]float32, block*K) // summed probabilities
-	count := make([]float32, block)  // summed local speaker counts
-	cover := make([]float32, block)  // windows covering the frame
-
-	on := make([]bool, K)     // the current frame's speakers
-	act := make([]float64, K) // the current frame's mean probabilities, capped at 1
-	conf := make([]float64, numFrames)
-	names := make([]string, K)
-	next := 0
-
-	// Turns close as frames go; their confidence waits for the last names.
-	type turn struct {
-		annotation.Turn
-		frames int
-		sums   []float64 // per speaker, summed act over the turn's frames
-	}
-	var turns []turn
-	open := make([]int, K)       // first frame of the speaker's open turn; -1: none
-	sums := make([][]float64, K) // the open turn's sums
-	for c := range open {
-		open[c] = -1
-	}
-	closeTurn := func(c, e int) {
-		g := open[c]
-		turns = append(turns, turn{annotation.Turn{Segment: frameSpan(g, e, duration), Speaker: names[c]}, e - g, sums[c]})
-		open[c], sums[c] = -1, nil
-	}
-	res := &Result{Duration: duration, Diarization: &annotation.Annotation{}, Exclusive: &annotation.Annotation{}}
-	exclSpk, exclStart := -1, 0 // the exclusive run in progress
-
+	acc := newBlockSums(block, m.k)
+	r := newTurnBuilder(m.k, numFrames, duration)
 	first := 0 // the first window that may reach the block
 	for b0 := 0; b0 < numFrames; b0 += block {
 		b1 := min(b0+block, numFrames)
-		clear(hard)
-		clear(soft)
-		clear(count)
-		clear(cover)
-		// Windows in ascending order, as a whole-file pass would add them, so
-		// the float32 sums are the same.
-		for w := first; w < len(seg.Starts); w++ {
-			off := int(math.Round(float64(seg.Starts[w]) / segmentation.FrameStep))
-			if off >= b1 {
-				break // starts are sorted
-			}
-			if off+segmentation.NumFrames <= b0 {
-				if w == first {
-					first++
-				}
-				continue
-			}
-			for f := max(0, b0-off); f < segmentation.NumFrames && off+f < b1; f++ {
-				i := off + f - b0
-				cover[i]++
-				for k := range segmentation.LocalSpeakers {
-					active := seg.Active[w][f][k]
-					if active {
-						count[i]++
-					}
-					c := m.speakerAt(w, k, seg.Starts[w]+int64(f*segmentation.FrameStep+segmentation.FrameSize/2))
-					if c < 0 {
-						continue
-					}
-					if active {
-						hard[i*K+c]++
-					}
-					soft[i*K+c] += seg.Probs[w][f][k]
-				}
-			}
-		}
-
-		// Decide the active speakers of every frame.
+		first = acc.add(seg, m, b0, b1, first)
 		for g := b0; g < b1; g++ {
-			i := g - b0
-			clear(on)
-			excl := -1
-			if cover[i] > 0 {
-				// The n (≤ 3) most active speakers, by summed hard activity,
-				// then probability, then index: a few selection passes, not a
-				// sort, since this runs for every frame.
-				n := min(int(math.Round(float64(count[i]/cover[i]))), K)
-				row, srow := hard[i*K:(i+1)*K], soft[i*K:(i+1)*K]
-				for range n {
-					best := -1
-					for c := range K {
-						if !on[c] && (best < 0 || row[c] > row[best] || row[c] == row[best] && srow[c] > srow[best]) {
-							best = c
-						}
-					}
-					if row[best] <= 0 {
-						break // fewer speakers active here than the count says
-					}
-					on[best] = true
-					if excl < 0 {
-						excl = best
-					}
-				}
-				// Confidence: probability of the decided configuration, with
-				// each speaker's activity probability averaged over covering
-				// windows.
-				p := 1.0
-				for c := range K {
-					act[c] = math.Min(1, float64(srow[c]/cover[i]))
-					if on[c] {
-						p *= act[c]
-					} else {
-						p *= 1 - act[c]
-					}
-				}
-				conf[g] = 100 * p
-			}
+			r.frame(g, acc, g-b0)
+		}
+	}
+	return r.finish(numFrames)
+}
 
-			for c := range K {
-				if !on[c] {
-					if open[c] >= 0 {
-						closeTurn(c, g)
-					}
+// blockSums is the windows' activity summed over a block of frames.
+type blockSums struct {
+	k     int
+	hard  []float32 // summed hard activity, frame×speaker
+	soft  []float32 // summed probabilities, frame×speaker
+	count []float32 // summed local speaker counts
+	cover []float32 // windows covering the frame
+}
+
+func newBlockSums(block, k int) *blockSums {
+	return &blockSums{k: k, hard: make([]float32, block*k), soft: make([]float32, block*k),
+		count: make([]float32, block), cover: make([]float32, block)}
+}
+
+// add sums, over frames [b0, b1), the windows from first on, and returns the
+// first window that may reach the next block.
+func (a *blockSums) add(seg *segmentation.Output, m *speakerMap, b0, b1, first int) int {
+	clear(a.hard)
+	clear(a.soft)
+	clear(a.count)
+	clear(a.cover)
+	K := a.k
+	// Windows in ascending order, as a whole-file pass would add them, so
+	// the float32 sums are the same.
+	for w := first; w < len(seg.Starts); w++ {
+		off := int(math.Round(float64(seg.Starts[w]) / segmentation.FrameStep))
+		if off >= b1 {
+			break // starts are sorted
+		}
+		if off+segmentation.NumFrames <= b0 {
+			if w == first {
+				first++
+			}
+			continue
+		}
+		for f := max(0, b0-off); f < segmentation.NumFrames && off+f < b1; f++ {
+			i := off + f - b0
+			a.cover[i]++
+			for k := range segmentation.LocalSpeakers {
+				active := seg.Active[w][f][k]
+				if active {
+					a.count[i]++
+				}
+				c := m.speakerAt(w, k, seg.Starts[w]+int64(f*segmentation.FrameStep+segmentation.FrameSize/2))
+				if c < 0 {
 					continue
 				}
-				// Public labels SPEAKER_00… in order of first appearance.
-				if names[c] == "" {
-					names[c] = annotation.SpeakerLabel(next)
-					next++
+				if active {
+					a.hard[i*K+c]++
 				}
-				if open[c] < 0 {
-					open[c], sums[c] = g, make([]float64, K)
-				}
-				for o, a := range act {
-					sums[c][o] += a
-				}
-			}
-
-			if excl != exclSpk {
-				if exclSpk >= 0 {
-					res.Exclusive.Turns = append(res.Exclusive.Turns, annotation.Turn{Segment: frameSpan(exclStart, g, duration), Speaker: names[exclSpk]})
-				}
-				exclSpk, exclStart = excl, g
+				a.soft[i*K+c] += seg.Probs[w][f][k]
 			}
 		}
 	}
+	return first
+}
+
+// turn is a closed turn whose confidence waits for the last names.
+type turn struct {
+	annotation.Turn
+	frames int
+	sums   []float64 // per speaker, summed act over the turn's frames
+}
+
+// turnBuilder decides each frame's speakers and turns frames into turns.
+type turnBuilder struct {
+	k        int
+	duration float64
+	on       []bool    // the current frame's speakers
+	act      []float64 // the current frame's mean probabilities, capped at 1
+	conf     []float64 // per frame
+	names    []string  // public labels, given in order of first speech
+	next     int
+	turns    []turn
+	open     []int       // first frame of the speaker's open turn; -1: none
+	sums     [][]float64 // the open turns' sums
+	res      *Result
+	// The exclusive run in progress.
+	exclSpk, exclStart int
+}
+
+func newTurnBuilder(k, numFrames int, duration float64) *turnBuilder {
+	r := &turnBuilder{k: k, duration: duration, on: make([]bool, k), act: make([]float64, k),
+		conf: make([]float64, numFrames), names: make([]string, k), open: make([]int, k), sums: make([][]float64, k),
+		res:     &Result{Duration: duration, Diarization: &annotation.Annotation{}, Exclusive: &annotation.Annotation{}},
+		exclSpk: -1}
+	for c := range r.open {
+		r.open[c] = -1
+	}
+	return r
+}
+
+// frame decides frame g's speakers from row i of the block's sums and
+// extends or closes turns.
+func (r *turnBuilder) frame(g int, a *blockSums, i int) {
+	clear(r.on)
+	excl := -1
+	if a.cover[i] > 0 {
+		excl = r.decide(g, a, i)
+	}
+	for c := range r.k {
+		if !r.on[c] {
+			if r.open[c] >= 0 {
+				r.closeTurn(c, g)
+			}
+			continue
+		}
+		// Public labels SPEAKER_00… in order of first appearance.
+		if r.names[c] == "" {
+			r.names[c] = annotation.SpeakerLabel(r.next)
+			r.next++
+		}
+		if r.open[c] < 0 {
+			r.open[c], r.sums[c] = g, make([]float64, r.k)
+		}
+		for o, x := range r.act {
+			r.sums[c][o] += x
+		}
+	}
+	if excl != r.exclSpk {
+		r.closeExclusive(g)
+		r.exclSpk, r.exclStart = excl, g
+	}
+}
+
+// decide sets r.on to the frame's speakers and r.act to their activity,
+// records the frame's confidence, and returns the most active speaker (-1:
+// none).
+func (r *turnBuilder) decide(g int, a *blockSums, i int) int {
+	K := r.k
+	excl := -1
+	// The n (≤ 3) most active speakers, by summed hard activity, then
+	// probability, then index: a few selection passes, not a sort, since
+	// this runs for every frame.
+	n := min(int(math.Round(float64(a.count[i]/a.cover[i]))), K)
+	row, srow := a.hard[i*K:(i+1)*K], a.soft[i*K:(i+1)*K]
+	for range n {
+		best := -1
+		for c := range K {
+			if !r.on[c] && (best < 0 || row[c] > row[best] || row[c] == row[best] && srow[c] > srow[best]) {
+				best = c
+			}
+		}
+		if row[best] <= 0 {
+			break // fewer speakers active here than the count says
+		}
+		r.on[best] = true
+		if excl < 0 {
+			excl = best
+		}
+	}
+	// Confidence: probability of the decided configuration, with each
+	// speaker's activity probability averaged over covering windows.
+	p := 1.0
 	for c := range K {
-		if open[c] >= 0 {
-			closeTurn(c, numFrames)
+		r.act[c] = math.Min(1, float64(srow[c]/a.cover[i]))
+		if r.on[c] {
+			p *= r.act[c]
+		} else {
+			p *= 1 - r.act[c]
 		}
 	}
-	if exclSpk >= 0 {
-		res.Exclusive.Turns = append(res.Exclusive.Turns, annotation.Turn{Segment: frameSpan(exclStart, numFrames, duration), Speaker: names[exclSpk]})
-	}
+	r.conf[g] = 100 * p
+	return excl
+}
 
+func (r *turnBuilder) closeTurn(c, e int) {
+	g := r.open[c]
+	r.turns = append(r.turns, turn{annotation.Turn{Segment: frameSpan(g, e, r.duration), Speaker: r.names[c]}, e - g, r.sums[c]})
+	r.open[c], r.sums[c] = -1, nil
+}
+
+// closeExclusive ends the exclusive run in progress, if any, at frame g.
+func (r *turnBuilder) closeExclusive(g int) {
+	if r.exclSpk >= 0 {
+		r.res.Exclusive.Turns = append(r.res.Exclusive.Turns, annotation.Turn{Segment: frameSpan(r.exclStart, g, r.duration), Speaker: r.names[r.exclSpk]})
+	}
+}
+
+// finish closes what is open at the end and returns the result.
+func (r *turnBuilder) finish(numFrames int) *Result {
+	for c := range r.k {
+		if r.open[c] >= 0 {
+			r.closeTurn(c, numFrames)
+		}
+	}
+	r.closeExclusive(numFrames)
+	res := r.res
 	// (start, end, speaker) is unique: a speaker's turns are disjoint.
-	sort.SliceStable(turns, func(i, j int) bool {
-		a, b := turns[i], turns[j]
+	sort.SliceStable(r.turns, func(i, j int) bool {
+		a, b := r.turns[i], r.turns[j]
 		if a.Start != b.Start {
 			return a.Start < b.Start
 		}
@@ -192,23 +243,23 @@ func reconstructBlocks(seg *segmentation.Output, m *speakerMap, block int) *Resu
 		}
 		return a.Speaker < b.Speaker
 	})
-	for _, t := range turns {
+	for _, t := range r.turns {
 		// Turn-level confidence: each speaker's mean activity probability
 		// over the turn's frames, for every speaker named in the end.
 		tc := map[string]float64{}
 		for o, s := range t.sums {
-			if names[o] != "" {
-				tc[names[o]] = math.Round(100 * s / float64(t.frames))
+			if r.names[o] != "" {
+				tc[r.names[o]] = math.Round(100 * s / float64(t.frames))
 			}
 		}
 		res.Diarization.Turns = append(res.Diarization.Turns, t.Turn)
 		res.TurnConfidence = append(res.TurnConfidence, tc)
 	}
-	res.Speakers = make([]string, next)
-	for i := range next {
+	res.Speakers = make([]string, r.next)
+	for i := range r.next {
 		res.Speakers[i] = annotation.SpeakerLabel(i)
 	}
-	res.Confidence = resampleConfidence(conf, duration)
+	res.Confidence = resampleConfidence(r.conf, r.duration)
 	return res
 }
 

@@ -7,7 +7,7 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/whospoke/whospoke/stream"
+	"github.com/whospoke/whospoke/live"
 	"github.com/whospoke/whospoke/vad"
 	"github.com/whospoke/whospoke/whisper"
 )
@@ -36,7 +36,7 @@ type Config struct {
 	ShortFinals bool
 	// Live is the diarization engine that sessions with Options.Diarize use;
 	// it may be the server's live engine.
-	Live *stream.Engine
+	Live *live.Engine
 }
 
 // DefaultTurnDetection is AssemblyAI's default end-of-turn behaviour.

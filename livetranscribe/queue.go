@@ -4,7 +4,7 @@ import (
 	"context"
 	"sync"
 
-	"github.com/whospoke/whospoke/stream"
+	"github.com/whospoke/whospoke/live"
 )
 
 type jobKind int
@@ -28,7 +28,7 @@ type job struct {
 	silent     bool    // final: the VAD heard no speech in it
 	committed  bool    // final: ended by the client
 	confidence float64 // final: end-of-turn confidence
-	speakers   []stream.Event
+	speakers   []live.Event
 	decided    float64
 }
 

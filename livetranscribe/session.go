@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/whospoke/whospoke/internal/safego"
-	"github.com/whospoke/whospoke/stream"
+	"github.com/whospoke/whospoke/live"
 	"github.com/whospoke/whospoke/vad"
 )
 
@@ -52,8 +52,8 @@ type Session struct {
 	opt    Options
 	events chan Event
 	vad    *vad.Stream
-	diar   *stream.Session // nil without Options.Diarize
-	tl     *timeline       // the diarizer's decisions, for splitting turns
+	diar   *live.Session // nil without Options.Diarize
+	tl     *timeline     // the diarizer's decisions, for splitting turns
 
 	// audio holds samples from global index base on: what the open turn
 	// (and the pre-roll of the next one) still needs.
@@ -120,9 +120,9 @@ func (e *Engine) NewSession(opt Options) (*Session, error) {
 		tl: newTimeline(), jobs: newQueue(), done: make(chan struct{})}
 	s.hyp.id = -1
 	if opt.Diarize {
-		var so []stream.Option
+		var so []live.Option
 		if opt.MaxSpeakers > 0 {
-			so = append(so, stream.WithMaxSpeakers(opt.MaxSpeakers))
+			so = append(so, live.WithMaxSpeakers(opt.MaxSpeakers))
 		}
 		s.diar = e.cfg.Live.NewSession(so...)
 	}
@@ -173,7 +173,7 @@ func (s *Session) diarize(ctx context.Context, samples []float32) error {
 	if s.diar == nil {
 		return nil
 	}
-	evs, err := s.diar.Push(samples)
+	evs, err := s.diar.Push(ctx, samples)
 	if err != nil {
 		return fmt.Errorf("livetranscribe: diarizer: %w", err)
 	}
@@ -187,11 +187,11 @@ func (s *Session) decidedTime() float64 {
 	return max(0, s.diar.Duration()-c.Latency-c.Step)
 }
 
-func (s *Session) speakerEvents(ctx context.Context, evs []stream.Event, decided float64) error {
+func (s *Session) speakerEvents(ctx context.Context, evs []live.Event, decided float64) error {
 	s.tl.add(evs, decided)
 	for _, e := range evs {
 		k := SpeakerStart
-		if e.Type == stream.End {
+		if e.Type == live.End {
 			k = SpeakerEnd
 		}
 		if err := s.emit(ctx, Event{Kind: k, Time: e.Time, Speaker: e.Speaker}); err != nil {
@@ -209,14 +209,14 @@ func (s *Session) speakerEvents(ctx context.Context, evs []stream.Event, decided
 // speakerChange finds, among new diarizer events, a change of speaker inside
 // the open turn: the turn's first speaker has stopped, another has started,
 // and nobody else speaks. The turn is split halfway between the two.
-func (s *Session) speakerChange(evs []stream.Event) (int64, bool) {
+func (s *Session) speakerChange(evs []live.Event) (int64, bool) {
 	if !s.turn.open || s.opt.Turns.Mode != TurnsBySilence {
 		return 0, false
 	}
 	start := float64(s.turn.start) / SampleRate
 	first := s.tl.dominant(start, start+minSplitSeconds)
 	for _, e := range evs {
-		if e.Type != stream.Start || e.Speaker == first || first == "" {
+		if e.Type != live.Start || e.Speaker == first || first == "" {
 			continue
 		}
 		spans := s.tl.spans[first]
@@ -463,7 +463,7 @@ func (s *Session) Close(ctx context.Context) error {
 		s.endTurn(s.total, false, 1)
 	}
 	if s.diar != nil {
-		err = s.speakerEvents(ctx, s.diar.Flush(), math.Inf(1))
+		err = s.speakerEvents(ctx, s.diar.Flush(ctx), math.Inf(1))
 		err = errors.Join(err, s.diar.Err())
 	}
 	s.jobs.push(job{kind: jobClose})

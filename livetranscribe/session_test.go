@@ -16,7 +16,7 @@ import (
 	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/eval"
 	"github.com/whospoke/whospoke/internal/testenv"
-	"github.com/whospoke/whospoke/stream"
+	livediar "github.com/whospoke/whospoke/live"
 	"github.com/whospoke/whospoke/whisper"
 )
 
@@ -32,12 +32,12 @@ func testEngine(t testing.TB) *Engine {
 	t.Helper()
 	engineOnce.Do(func() {
 		dir := testenv.ModelsDir("whisper-tiny.en")
-		var m stream.Models
-		if m, engineErr = stream.LoadModels(dir, 1); engineErr != nil {
+		var m livediar.Models
+		if m, engineErr = livediar.LoadModels(dir, 1); engineErr != nil {
 			return
 		}
-		var live *stream.Engine
-		if live, engineErr = stream.New(stream.DefaultConfig(), m); engineErr != nil {
+		var live *livediar.Engine
+		if live, engineErr = livediar.New(livediar.DefaultConfig(), m); engineErr != nil {
 			return
 		}
 		shared, engineErr = New(Config{ModelsDir: dir, Live: live, ShortFinals: os.Getenv("WHOSPOKE_LIVE_SHORT_FINALS") != ""})

@@ -3,7 +3,7 @@ package livetranscribe
 import (
 	"math"
 
-	"github.com/whospoke/whospoke/stream"
+	"github.com/whospoke/whospoke/live"
 )
 
 // timeline is what the live diarizer has said so far: each speaker's
@@ -17,13 +17,13 @@ type timeline struct {
 func newTimeline() *timeline { return &timeline{spans: map[string][][2]float64{}} }
 
 // add records diarizer events (in time order) and the new decided time.
-func (t *timeline) add(events []stream.Event, decided float64) {
+func (t *timeline) add(events []live.Event, decided float64) {
 	for _, e := range events {
 		sp := t.spans[e.Speaker]
 		switch e.Type {
-		case stream.Start:
+		case live.Start:
 			t.spans[e.Speaker] = append(sp, [2]float64{e.Time, math.Inf(1)})
-		case stream.End:
+		case live.End:
 			if n := len(sp); n > 0 && math.IsInf(sp[n-1][1], 1) {
 				sp[n-1][1] = e.Time
 			}

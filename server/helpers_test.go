@@ -17,11 +17,11 @@ import (
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/diarize"
 	"github.com/whospoke/whospoke/internal/testenv"
+	"github.com/whospoke/whospoke/live"
 	"github.com/whospoke/whospoke/livetranscribe"
 	"github.com/whospoke/whospoke/media"
 	"github.com/whospoke/whospoke/queue"
 	"github.com/whospoke/whospoke/store"
-	"github.com/whospoke/whospoke/stream"
 	"go.uber.org/goleak"
 )
 
@@ -54,21 +54,21 @@ func pipeline(t testing.TB) *diarize.Pipeline {
 
 var (
 	liveOnce sync.Once
-	liveEng  *stream.Engine
+	liveEng  *live.Engine
 	liveErr  error
 )
 
 // liveEngine loads the live models (one thread per call) once.
-func liveEngine(t testing.TB) *stream.Engine {
+func liveEngine(t testing.TB) *live.Engine {
 	t.Helper()
 	pipeline(t)
 	liveOnce.Do(func() {
-		m, err := stream.LoadModels(modelDir, 1)
+		m, err := live.LoadModels(modelDir, 1)
 		if err != nil {
 			liveErr = err
 			return
 		}
-		liveEng, liveErr = stream.New(stream.DefaultConfig(), m)
+		liveEng, liveErr = live.New(live.DefaultConfig(), m)
 	})
 	if liveErr != nil {
 		t.Fatalf("loading live models: %v", liveErr)

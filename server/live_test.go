@@ -20,7 +20,7 @@ import (
 	"github.com/whospoke/whospoke/client"
 	"github.com/whospoke/whospoke/diarize"
 	"github.com/whospoke/whospoke/identify"
-	"github.com/whospoke/whospoke/stream"
+	"github.com/whospoke/whospoke/live"
 )
 
 // fast lets tests stream faster than real time.
@@ -80,13 +80,13 @@ func TestLiveSample(t *testing.T) {
 	}
 	evs := client.SpeakerEvents(res.Events)
 	dur := float64(res.Sent) / 10
-	if err := stream.CheckEvents(evs, dur, true); err != nil {
+	if err := live.CheckEvents(evs, dur, true); err != nil {
 		t.Fatal(err)
 	}
 	if len(evs) != len(res.Events) {
 		t.Errorf("unexpected non-speaker events: %+v", eventsOfType(res, api.EventError))
 	}
-	hyp, err := stream.ToAnnotation("sample", evs)
+	hyp, err := live.ToAnnotation("sample", evs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestLiveSample(t *testing.T) {
 	if err != nil || len(refs) != 1 {
 		t.Fatal(err)
 	}
-	checkTurnsWithin(t, refs[0], hyp, stream.DefaultConfig().Latency)
+	checkTurnsWithin(t, refs[0], hyp, live.DefaultConfig().Latency)
 
 	resp, body = ts.do(t, "GET", "/v1/live/"+sess.ID, ts.Key, nil)
 	st := decode[api.LiveStream](t, body)
@@ -127,7 +127,7 @@ func mustOpen(t testing.TB, path string) *os.File {
 // beyond an online system at 1 s latency: it merges them.)
 func checkTurnsWithin(t *testing.T, ref, hyp *annotation.Annotation, tol float64) {
 	t.Helper()
-	names := stream.MatchLabels(hyp, ref) // reference label → live label
+	names := live.MatchLabels(hyp, ref) // reference label → live label
 	for _, rt := range ref.Turns {
 		if rt.End-rt.Start < 2 {
 			continue
@@ -255,7 +255,7 @@ func TestLiveTooFast(t *testing.T) {
 	if err == nil || res.CloseCode != websocket.StatusPolicyViolation || !strings.Contains(res.CloseReason, "faster than real time") {
 		t.Fatalf("close %d %q, err %v", res.CloseCode, res.CloseReason, err)
 	}
-	if err := stream.CheckEvents(client.SpeakerEvents(res.Events), 12, true); err != nil {
+	if err := live.CheckEvents(client.SpeakerEvents(res.Events), 12, true); err != nil {
 		t.Fatalf("events not flushed before the close: %v", err)
 	}
 }
@@ -269,7 +269,7 @@ func TestLiveIdle(t *testing.T) {
 	if err != nil || !strings.Contains(res.CloseReason, "no audio for 500ms") {
 		t.Fatalf("close %d %q, err %v", res.CloseCode, res.CloseReason, err)
 	}
-	if err := stream.CheckEvents(client.SpeakerEvents(res.Events), 10, true); err != nil || len(res.Events) == 0 {
+	if err := live.CheckEvents(client.SpeakerEvents(res.Events), 10, true); err != nil || len(res.Events) == 0 {
 		t.Fatalf("idle close without a flush: %v (%d events)", err, len(res.Events))
 	}
 	if time.Since(start) > 30*time.Second {
@@ -400,16 +400,16 @@ func TestLiveRevisionAndMatch(t *testing.T) {
 	if len(prints) != 2 {
 		t.Fatalf("%d speakers with 5 s of speech, want 2", len(prints))
 	}
-	live, err := ts.client().Stream(context.Background(), a, client.StreamOptions{Pace: client.Max,
+	streamed, err := ts.client().Stream(context.Background(), a, client.StreamOptions{Pace: client.Max,
 		Request: api.LiveRequest{Revision: true, Voiceprints: prints}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	revs := eventsOfType(live, api.EventRevision)
-	if len(revs) != 1 || live.Events[len(live.Events)-1].Type != api.EventRevision {
-		t.Fatalf("%d revisions; last event %s", len(revs), live.Events[len(live.Events)-1].Raw)
+	revs := eventsOfType(streamed, api.EventRevision)
+	if len(revs) != 1 || streamed.Events[len(streamed.Events)-1].Type != api.EventRevision {
+		t.Fatalf("%d revisions; last event %s", len(revs), streamed.Events[len(streamed.Events)-1].Raw)
 	}
-	hyp, _ := stream.ToAnnotation("s", client.SpeakerEvents(live.Events))
+	hyp, _ := live.ToAnnotation("s", client.SpeakerEvents(streamed.Events))
 	rev := &annotation.Annotation{}
 	for _, tr := range revs[0].Revision.Diarization {
 		rev.Turns = append(rev.Turns, annotation.Turn{Segment: annotation.Segment{Start: tr.Start, End: tr.End}, Speaker: tr.Speaker})
@@ -429,9 +429,9 @@ func TestLiveRevisionAndMatch(t *testing.T) {
 		t.Fatalf("revision has %d turns, offline %d", len(rev.Turns), len(res.Diarization.Turns))
 	}
 	// Every live speaker matches, and as the offline speaker it is.
-	offlineOf := stream.MatchLabels(res.Diarization, hyp) // live → offline
+	offlineOf := live.MatchLabels(res.Diarization, hyp) // live → offline
 	seen := map[string]bool{}
-	for _, e := range live.Events {
+	for _, e := range streamed.Events {
 		if e.Speaker == nil || e.Speaker.Match == "" {
 			continue
 		}
@@ -470,7 +470,7 @@ func TestLiveShutdown(t *testing.T) {
 	if res.CloseCode != websocket.StatusGoingAway || err == nil {
 		t.Fatalf("close %d %q err %v", res.CloseCode, res.CloseReason, err)
 	}
-	if err := stream.CheckEvents(client.SpeakerEvents(res.Events), float64(res.Sent)/10, true); err != nil {
+	if err := live.CheckEvents(client.SpeakerEvents(res.Events), float64(res.Sent)/10, true); err != nil {
 		t.Fatalf("not flushed at shutdown: %v", err)
 	}
 }
@@ -498,7 +498,7 @@ func TestLiveSoak(t *testing.T) {
 				t.Errorf("stream %d: %v", i, err)
 				return
 			}
-			if err := stream.CheckEvents(client.SpeakerEvents(res.Events), 120, true); err != nil {
+			if err := live.CheckEvents(client.SpeakerEvents(res.Events), 120, true); err != nil {
 				t.Errorf("stream %d: %v", i, err)
 			}
 			if n := len(eventsOfType(res, api.EventSpeakerStart)); n < 10 {

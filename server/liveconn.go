@@ -18,8 +18,8 @@ import (
 	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/diarize"
 	"github.com/whospoke/whospoke/identify"
+	"github.com/whospoke/whospoke/live"
 	"github.com/whospoke/whospoke/livetranscribe"
-	"github.com/whospoke/whospoke/stream"
 )
 
 // Close codes of the live WebSocket besides 1000 (end of stream, idle,
@@ -97,7 +97,7 @@ type liveConn struct {
 	c    *websocket.Conn
 	id   string
 	req  api.LiveRequest
-	sess *stream.Session
+	sess *live.Session
 	// tsess replaces sess on a stream with transcription: it runs the
 	// diarizer itself and reports on textEvents.
 	tsess      *livetranscribe.Session
@@ -107,7 +107,7 @@ type liveConn struct {
 	frames  int64     // valid audio frames received
 	first   time.Time // arrival of the first audio frame
 	rec     *audio.Recorder
-	events  []stream.Event // everything sent, kept only for a revision's labels
+	events  []live.Event // everything sent, kept only for a revision's labels
 	prints  []identify.Enrolled
 	matches map[string]string // live label → matched voiceprint label
 	closed  bool
@@ -187,9 +187,9 @@ func (lc *liveConn) startSession() error {
 	if lc.req.Transcription {
 		return lc.startText()
 	}
-	var opts []stream.Option
+	var opts []live.Option
 	if lc.req.MaxSpeakers != nil {
-		opts = append(opts, stream.WithMaxSpeakers(*lc.req.MaxSpeakers))
+		opts = append(opts, live.WithMaxSpeakers(*lc.req.MaxSpeakers))
 	}
 	lc.sess = lc.s.live.NewSession(opts...)
 	return nil
@@ -228,12 +228,12 @@ func (lc *liveConn) audio(m inMsg) bool {
 		}
 	}
 	s.metrics.liveFrames.WithLabelValues("processed").Inc()
-	var events []stream.Event
+	var events []live.Event
 	var err error
 	if lc.tsess != nil {
 		err = lc.tsess.Push(s.liveCtx, samples)
 	} else {
-		events, err = lc.sess.Push(samples)
+		events, err = lc.sess.Push(s.liveCtx, samples)
 	}
 	lc.send(events, m.at)
 	if err != nil {
@@ -268,7 +268,7 @@ func (lc *liveConn) finish(code websocket.StatusCode, reason, status, msg string
 	if lc.tsess != nil {
 		lc.closeText(true)
 	} else {
-		lc.send(lc.sess.Flush(), time.Now())
+		lc.send(lc.sess.Flush(lc.s.liveCtx), time.Now())
 		if err := lc.sess.Err(); err != nil {
 			lc.sendError("Internal error: " + err.Error())
 		}
@@ -292,7 +292,7 @@ func (lc *liveConn) gone(err error) {
 	if lc.tsess != nil {
 		lc.closeText(false)
 	} else {
-		lc.sess.Flush()
+		lc.sess.Flush(lc.s.liveCtx)
 	}
 	lc.closed = true
 	status, msg := api.LiveDone, ""
@@ -305,7 +305,7 @@ func (lc *liveConn) gone(err error) {
 
 // send writes events, adding voiceprint matches, and records each one's
 // latency from the arrival of the message that made it decidable.
-func (lc *liveConn) send(events []stream.Event, arrived time.Time) {
+func (lc *liveConn) send(events []live.Event, arrived time.Time) {
 	if len(events) == 0 {
 		return
 	}
@@ -378,12 +378,12 @@ func (lc *liveConn) sendRevision() {
 		lc.sendError("Revision failed: " + err.Error())
 		return
 	}
-	live, err := stream.ToAnnotation(lc.id, lc.events)
+	sent, err := live.ToAnnotation(lc.id, lc.events)
 	if err != nil {
 		lc.sendError("Revision failed: " + err.Error())
 		return
 	}
-	names := stream.MatchLabels(live, res.Diarization)
+	names := live.MatchLabels(sent, res.Diarization)
 	turns := make([]api.Turn, 0, len(res.Diarization.Turns))
 	for _, t := range res.Diarization.Turns {
 		turns = append(turns, api.Turn{Speaker: names[t.Speaker], Start: annotation.Millis(t.Start), End: annotation.Millis(t.End)})

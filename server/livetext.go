@@ -7,8 +7,8 @@ import (
 
 	"github.com/whospoke/whospoke/annotation"
 	"github.com/whospoke/whospoke/api"
+	"github.com/whospoke/whospoke/live"
 	"github.com/whospoke/whospoke/livetranscribe"
-	"github.com/whospoke/whospoke/stream"
 )
 
 // Live streams with `transcription: true`: a livetranscribe session (with
@@ -40,11 +40,11 @@ func (lc *liveConn) startText() error {
 func (lc *liveConn) textEvent(ev livetranscribe.Event) {
 	switch ev.Kind {
 	case livetranscribe.SpeakerStart, livetranscribe.SpeakerEnd:
-		typ := stream.Start
+		typ := live.Start
 		if ev.Kind == livetranscribe.SpeakerEnd {
-			typ = stream.End
+			typ = live.End
 		}
-		lc.send([]stream.Event{{Type: typ, Speaker: ev.Speaker, Time: ev.Time}}, time.Now())
+		lc.send([]live.Event{{Type: typ, Speaker: ev.Speaker, Time: ev.Time}}, time.Now())
 	case livetranscribe.Partial, livetranscribe.Final:
 		if len(ev.Turn.Words) > 0 {
 			lc.write(api.LiveEvent{Type: api.EventTranscript, Data: transcriptOf(ev.Turn, ev.Kind == livetranscribe.Final)})

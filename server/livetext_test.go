@@ -15,7 +15,7 @@ import (
 	"github.com/whospoke/whospoke/client"
 	"github.com/whospoke/whospoke/eval"
 	"github.com/whospoke/whospoke/internal/testenv"
-	"github.com/whospoke/whospoke/stream"
+	"github.com/whospoke/whospoke/live"
 )
 
 // The first 16 s of the two-speaker digit conversation through Live with
@@ -35,7 +35,7 @@ func TestLiveTranscription(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.CheckEvents(client.SpeakerEvents(res.Events), src.Duration(), true); err != nil {
+	if err := live.CheckEvents(client.SpeakerEvents(res.Events), src.Duration(), true); err != nil {
 		t.Errorf("speaker events: %v", err)
 	}
 	var text []string

@@ -20,11 +20,11 @@ import (
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/diarize"
 	"github.com/whospoke/whospoke/fetch"
+	"github.com/whospoke/whospoke/live"
 	"github.com/whospoke/whospoke/livetranscribe"
 	"github.com/whospoke/whospoke/media"
 	"github.com/whospoke/whospoke/queue"
 	"github.com/whospoke/whospoke/store"
-	"github.com/whospoke/whospoke/stream"
 	"github.com/whospoke/whospoke/webhook"
 )
 
@@ -140,7 +140,7 @@ type Deps struct {
 	// Live runs live streams; without it POST /v1/live answers 503. Its
 	// models may be the pipeline's or (better for many streams: one thread
 	// per call) a set of their own.
-	Live *stream.Engine
+	Live *live.Engine
 	// LiveTranscriber runs live transcription (AssemblyAI v3 /v3/ws, OpenAI
 	// Realtime transcription, `transcription: true` on Live); without it
 	// those answer 503 (400 for the Live extension).
@@ -168,7 +168,7 @@ type Server struct {
 	mu      sync.Mutex
 	running map[string]context.CancelFunc
 
-	live *stream.Engine
+	live *live.Engine
 	// livetext is Deps.LiveTranscriber (nil: no live transcription).
 	livetext *livetranscribe.Engine
 	// openText opens its sessions (nil without it; tests may script it).

@@ -16,7 +16,7 @@ import (
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/client"
-	"github.com/whospoke/whospoke/stream"
+	"github.com/whospoke/whospoke/live"
 )
 
 // TestLiveSoakRSS runs many live streams at once for a long time and checks
@@ -66,7 +66,7 @@ func TestLiveSoakRSS(t *testing.T) {
 				t.Errorf("stream %d: %v", i, err)
 				return
 			}
-			if err := stream.CheckEvents(client.SpeakerEvents(res.Events), length.Seconds(), true); err != nil {
+			if err := live.CheckEvents(client.SpeakerEvents(res.Events), length.Seconds(), true); err != nil {
 				t.Errorf("stream %d: %v", i, err)
 			}
 			if len(eventsOfType(res, api.EventSpeakerStart)) == 0 {

@@ -15,13 +15,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/whospoke/whospoke/live"
 	"github.com/whospoke/whospoke/livetranscribe"
 	"github.com/whospoke/whospoke/media"
 	"github.com/whospoke/whospoke/models"
 	"github.com/whospoke/whospoke/queue"
 	"github.com/whospoke/whospoke/server"
 	"github.com/whospoke/whospoke/store"
-	"github.com/whospoke/whospoke/stream"
 	"github.com/whospoke/whospoke/transcribe"
 )
 
@@ -144,12 +144,12 @@ can share one queue, database and media bucket.`,
 			defer p.Close()
 			// Live streams get models of their own on one thread per call:
 			// concurrent streams, not threads, fill the cores.
-			lm, err := stream.LoadModels(models.ResolveDir(modelsDirFlag), 1)
+			lm, err := live.LoadModels(models.ResolveDir(modelsDirFlag), 1)
 			if err != nil {
 				return err
 			}
 			defer lm.Close()
-			live, err := stream.New(stream.DefaultConfig(), lm)
+			live, err := live.New(live.DefaultConfig(), lm)
 			if err != nil {
 				return err
 			}

@@ -12,7 +12,7 @@ import (
 	"github.com/whospoke/whospoke/annotation"
 	"github.com/whospoke/whospoke/api"
 	"github.com/whospoke/whospoke/client"
-	"github.com/whospoke/whospoke/stream"
+	"github.com/whospoke/whospoke/live"
 )
 
 func init() {
@@ -94,7 +94,7 @@ transcript too and prints, instead of the events, one line per final turn:
 
 // writeEventsRTTM turns the speaker events into turns.
 func writeEventsRTTM(path, uri string, events []client.Event) error {
-	a, err := stream.ToAnnotation(uri, client.SpeakerEvents(events))
+	a, err := live.ToAnnotation(uri, client.SpeakerEvents(events))
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
-package stream
+package live
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -32,15 +34,20 @@ func newBatcher[In, Out any](maxBatch, maxRunning int, run func([]In) ([]Out, er
 	return &batcher[In, Out]{run: run, maxBatch: max(1, maxBatch), maxRunning: max(1, maxRunning)}
 }
 
-// do runs one input, batched with whatever else is waiting.
-func (b *batcher[In, Out]) do(in In) (Out, error) {
+// do runs one input, batched with whatever else is waiting. A caller whose
+// ctx ends while its input waits in the queue leaves with ctx's error; one
+// that runs batches finishes the batch in progress (a model call cannot be
+// stopped halfway, and other callers' inputs are in it).
+func (b *batcher[In, Out]) do(ctx context.Context, in In) (Out, error) {
 	c := &call[In, Out]{in: in, done: make(chan struct{})}
+	if err := ctx.Err(); err != nil {
+		return c.out, err
+	}
 	b.mu.Lock()
 	b.pending = append(b.pending, c)
 	if b.running >= b.maxRunning {
 		b.mu.Unlock()
-		<-c.done
-		return c.out, c.err
+		return b.wait(ctx, c)
 	}
 	b.running++
 	// Run batches until the queue is empty: our own call is in the first.
@@ -66,8 +73,24 @@ func (b *batcher[In, Out]) do(in In) (Out, error) {
 	b.running--
 	b.mu.Unlock()
 	// Another runner may have taken our call and still be running it.
-	<-c.done
-	return c.out, c.err
+	return b.wait(ctx, c)
+}
+
+// wait waits for a queued call to be run, or for ctx to end; a call still
+// queued then leaves the queue.
+func (b *batcher[In, Out]) wait(ctx context.Context, c *call[In, Out]) (Out, error) {
+	select {
+	case <-c.done:
+		return c.out, c.err
+	case <-ctx.Done():
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if i := slices.Index(b.pending, c); i >= 0 {
+		b.pending = slices.Delete(b.pending, i, i+1)
+	}
+	var zero Out
+	return zero, ctx.Err()
 }
 
 func (b *batcher[In, Out]) runBatch(batch []*call[In, Out]) {
@@ -77,7 +100,7 @@ func (b *batcher[In, Out]) runBatch(batch []*call[In, Out]) {
 	}
 	outs, err := b.runSafe(ins)
 	if err == nil && len(outs) != len(ins) {
-		err = fmt.Errorf("stream: model call returned %d results for %d inputs", len(outs), len(ins))
+		err = fmt.Errorf("live: model call returned %d results for %d inputs", len(outs), len(ins))
 	}
 	for i, c := range batch {
 		if err != nil {
@@ -95,7 +118,7 @@ func (b *batcher[In, Out]) runBatch(batch []*call[In, Out]) {
 func (b *batcher[In, Out]) runSafe(ins []In) (outs []Out, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			outs, err = nil, fmt.Errorf("stream: model call failed: %v", v)
+			outs, err = nil, fmt.Errorf("live: model call failed: %v", v)
 		}
 	}()
 	return b.run(ins)

@@ -1,20 +1,25 @@
-// Package stream is whospoke's online diarization engine: it turns live
-// 16 kHz audio, pushed in frames of any size, into speaker start/end events
-// with stable labels, emitted a fixed decision latency behind the audio.
+// Package live is whospoke's live diarization: it turns 16 kHz audio, pushed
+// in frames of any size, into speaker start/end events with stable labels,
+// emitted a fixed decision latency behind the audio.
 //
-// The method is diart's (Coria et al., ASRU 2021): every Step the
-// segmentation model runs on the last Buffer seconds, each active local
-// speaker is embedded from the speech it holds alone, an online clustering
-// maps local speakers to global centroids (Hungarian-constrained, so two
-// local speakers of one buffer never share a label), and the mapped
-// activities of the overlapping buffers are averaged (Hamming-weighted)
-// until a time is Latency old, when it is binarised into events.
-package stream
+// The method is diart's (Coria et al., ASRU 2021) on the offline pipeline's
+// parts: every Step the segmentation model runs on the last Buffer seconds,
+// each active local speaker is embedded by the shared chunk embedder
+// (package chunkembed: chunks where it speaks alone, else its own speech),
+// the online clustering of package clustering maps local speakers to global
+// centroids (Hungarian-constrained, so two local speakers of one buffer
+// never share a label), chunks are labelled by their nearest centroid, and
+// the mapped activities of the overlapping buffers are averaged
+// (Hamming-weighted) until a time is Latency old, when it is binarised into
+// events.
+package live
 
 import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/whospoke/whospoke/chunkembed"
 )
 
 // Config holds a stream's settings. The defaults are measured best on the dev
@@ -43,9 +48,11 @@ type Config struct {
 	// Onset and Offset binarise the aggregated activity (hysteresis): a
 	// speaker starts when it reaches Onset and ends when it falls below Offset.
 	Onset, Offset float64
-	// MinEmbedSeconds is the least speech a local speaker needs to be
-	// embedded (shorter ones are too noisy to identify and are dropped).
-	MinEmbedSeconds float64
+	// Embed says how local speakers are embedded: the chunk grid and shares
+	// and the least own speech (MinFallbackSeconds) a speaker without a
+	// chunk needs, shared with the offline pipeline but with the live
+	// values of chunkembed.LiveConfig.
+	Embed chunkembed.Config
 	// FallbackReuse: a local speaker embedded from its own speech (no chunk
 	// of its own) reuses that embedding for up to this many following steps
 	// while the overlapping buffers show it speaking at the same times,
@@ -61,25 +68,25 @@ type Config struct {
 // DefaultConfig returns the measured-best settings.
 func DefaultConfig() Config {
 	return Config{
-		Buffer:          4,
-		Step:            0.5,
-		Latency:         1,
-		MaxSpeakers:     8,
-		TauActive:       0.5,
-		RhoUpdate:       0.15,
-		DeltaNew:        0.5,
-		Onset:           0.5,
-		Offset:          0.5,
-		MinEmbedSeconds: 0.3,
-		FallbackReuse:   1,
-		BatchSize:       4,
+		Buffer:        4,
+		Step:          0.5,
+		Latency:       1,
+		MaxSpeakers:   8,
+		TauActive:     0.5,
+		RhoUpdate:     0.15,
+		DeltaNew:      0.5,
+		Onset:         0.5,
+		Offset:        0.5,
+		Embed:         chunkembed.LiveConfig(),
+		FallbackReuse: 1,
+		BatchSize:     4,
 	}
 }
 
 // Validate checks the settings.
 func (c Config) Validate() error {
 	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("stream: "+format, a...)) }
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("live: "+format, a...)) }
 	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 	if !finite(c.Buffer) || c.Buffer < 3 || c.Buffer > 10 {
 		bad("buffer %.3gs outside 3..10 s", c.Buffer)
@@ -107,8 +114,10 @@ func (c Config) Validate() error {
 	if !finite(c.DeltaNew) || c.DeltaNew <= 0 || c.DeltaNew > 2 {
 		bad("delta_new %v outside (0, 2] (cosine distance)", c.DeltaNew)
 	}
-	if !finite(c.MinEmbedSeconds) || c.MinEmbedSeconds < 0.1 || c.MinEmbedSeconds > c.Buffer {
-		bad("min embed %.3gs outside 0.1 s..buffer", c.MinEmbedSeconds)
+	if err := c.Embed.Validate(); err != nil {
+		bad("%v", err)
+	} else if c.Embed.ChunkSeconds > c.Buffer {
+		bad("embedding chunk %.3gs longer than the buffer", c.Embed.ChunkSeconds)
 	}
 	if c.FallbackReuse < 0 || c.FallbackReuse > 20 {
 		bad("fallback reuse %d outside 0..20 steps", c.FallbackReuse)

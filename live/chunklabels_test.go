@@ -1,8 +1,9 @@
-package stream
+package live
 
 import (
 	"testing"
 
+	"github.com/whospoke/whospoke/chunkembed"
 	"github.com/whospoke/whospoke/embedding"
 	"github.com/whospoke/whospoke/segmentation"
 )
@@ -16,17 +17,13 @@ func TestChunkLabels(t *testing.T) {
 		v[a] = scale
 		return v
 	}
-	s := &Session{
-		d:         &decider{},
-		clust:     clusterer{centroids: [][]float32{axis(0, 5), axis(1, 3)}}, // sums, not unit
-		chunkVecs: map[int64][]float32{0: axis(1, 1), 1: axis(0, 1)},
-		acc:       make([][]float32, 2),
-	}
+	centroids := [][]float32{axis(0, 5), axis(1, 3)} // sums, not unit
+	chunkVecs := map[int64][]float32{0: axis(1, 1), 1: axis(0, 1)}
 	// Local 0 (mapped to speaker 0) holds voice 1 in chunk 0 and voice 0
 	// in chunk 1; local 1 is not mapped; local 2 has no chunks.
-	locals := []local{{k: 0, uses: []chunkUse{{0, 1}, {1, 1}}}, {k: 1, uses: []chunkUse{{0, 1}}}, {k: 2}}
+	locals := []local{{index: 0, uses: []chunkembed.Use{{Chunk: 0, Weight: 1}, {Chunk: 1, Weight: 1}}}, {index: 1, uses: []chunkembed.Use{{Chunk: 0, Weight: 1}}}, {index: 2}}
 	mapping := []int{0, -1, -1}
-	labels := s.chunkLabels(locals, mapping)
+	labels := chunkLabels(locals, mapping, chunkVecs, centroids)
 	if labels[0][0] != 1 || labels[0][1] != 0 || labels[1] != nil || labels[2] != nil {
 		t.Fatalf("labels %v, want chunk 0 → 1 and chunk 1 → 0 for local 0 only", labels)
 	}
@@ -37,14 +34,17 @@ func TestChunkLabels(t *testing.T) {
 	for f := range ch.Probs {
 		ch.Probs[f][0] = 1
 	}
-	s.aggregate(&ch, mapping, labels, 0, 2*chunkLen)
-	for cell := range 2 * chunkLen / gridSamples {
+	grid := chunkembed.LiveConfig().Grid()
+	var a activityGrid
+	a.grow(2, 0)
+	a.aggregate(&ch, mapping, labels, grid, 0, 2*grid.Length, 0)
+	for cell := range 2 * grid.Length / gridSamples {
 		want := 1 // chunk 0: voice 1
-		if cell*gridSamples >= chunkLen {
+		if cell*gridSamples >= grid.Length {
 			want = 0
 		}
-		if s.acc[want][cell] <= 0 || s.acc[1-want][cell] != 0 {
-			t.Fatalf("cell %d: activity %v / %v, want it all on speaker %d", cell, s.acc[0][cell], s.acc[1][cell], want)
+		if a.speakers[want][cell] <= 0 || a.speakers[1-want][cell] != 0 {
+			t.Fatalf("cell %d: activity %v / %v, want it all on speaker %d", cell, a.speakers[0][cell], a.speakers[1][cell], want)
 		}
 	}
 }

@@ -1,10 +1,12 @@
-package stream
+package live
 
 import (
+	"context"
 	"errors"
 	"runtime"
 	"slices"
 
+	"github.com/whospoke/whospoke/chunkembed"
 	"github.com/whospoke/whospoke/diarize"
 	"github.com/whospoke/whospoke/embedding"
 	"github.com/whospoke/whospoke/features"
@@ -51,10 +53,12 @@ func (m Models) Close() error {
 type Engine struct {
 	cfg    Config
 	models Models
-	fbank  *features.Fbank
+	// embedder is the chunk embedder the offline pipeline uses too, with
+	// the live settings (Config.Embed); its chunk batches go through emb.
+	embedder *chunkembed.Embedder
 	// Model calls of all sessions go through these, to be batched.
 	seg *batcher[[]float32, segmentation.Chunk]
-	emb *batcher[embedInput, [][]float32]
+	emb *batcher[embedInput, []float32]
 }
 
 // embedInput is one session's chunks for the embedding model: n chunks of
@@ -71,9 +75,9 @@ func New(cfg Config, m Models) (*Engine, error) {
 		return nil, err
 	}
 	if m.Segmentation == nil || m.Embedding == nil {
-		return nil, errors.New("stream: models not loaded")
+		return nil, errors.New("live: models not loaded")
 	}
-	e := &Engine{cfg: cfg, models: m, fbank: features.NewFbank()}
+	e := &Engine{cfg: cfg, models: m}
 	runners := cfg.Runners
 	if runners == 0 {
 		runners = runtime.GOMAXPROCS(0)
@@ -85,32 +89,43 @@ func New(cfg Config, m Models) (*Engine, error) {
 		}
 		return m.Segmentation.InferChunks(all, len(bufs))
 	})
-	e.emb = newBatcher(cfg.BatchSize, runners, func(ins []embedInput) ([][][]float32, error) {
-		n, all := 0, ins[0].feats
-		for _, in := range ins {
-			n += in.n
-		}
-		if len(ins) > 1 {
-			all = make([]float32, 0, n*len(ins[0].feats)/ins[0].n)
-			for _, in := range ins {
-				all = append(all, in.feats...)
-			}
-		}
-		frames := len(all) / (n * features.NumMelBins)
-		out, err := m.Embedding.Embed(all, n, frames)
-		if err != nil {
-			return nil, err
-		}
-		res := make([][][]float32, len(ins))
-		for i, in := range ins {
-			res[i] = make([][]float32, in.n)
-			for j := range in.n {
-				res[i][j], out = out[:embedding.Dim:embedding.Dim], out[embedding.Dim:]
-			}
-		}
-		return res, nil
+	e.emb = newBatcher(cfg.BatchSize, runners, func(ins []embedInput) ([][]float32, error) {
+		return embedBatch(m.Embedding, ins)
 	})
+	var err error
+	e.embedder, err = chunkembed.New(cfg.Embed, m.Embedding, func(ctx context.Context, feats []float32, n, _ int) ([]float32, error) {
+		return e.emb.do(ctx, embedInput{feats: feats, n: n})
+	})
+	if err != nil {
+		return nil, err
+	}
 	return e, nil
+}
+
+// embedBatch embeds the chunks of several sessions in one model call and
+// returns each session's vectors (n·embedding.Dim values each).
+func embedBatch(model *embedding.Model, ins []embedInput) ([][]float32, error) {
+	n, all := 0, ins[0].feats
+	for _, in := range ins {
+		n += in.n
+	}
+	if len(ins) > 1 {
+		all = make([]float32, 0, n*len(ins[0].feats)/ins[0].n)
+		for _, in := range ins {
+			all = append(all, in.feats...)
+		}
+	}
+	frames := len(all) / (n * features.NumMelBins)
+	out, err := model.Embed(all, n, frames)
+	if err != nil {
+		return nil, err
+	}
+	res := make([][]float32, len(ins))
+	for i, in := range ins {
+		size := in.n * embedding.Dim
+		res[i], out = out[:size:size], out[size:]
+	}
+	return res, nil
 }
 
 // Config returns the engine's settings.

@@ -1,4 +1,4 @@
-package stream
+package live
 
 import (
 	"context"
@@ -9,7 +9,12 @@ import (
 	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/internal/testenv"
 	"github.com/whospoke/whospoke/models"
+	"go.uber.org/goleak"
 )
+
+// TestMain fails the package when a test leaves a goroutine behind (a
+// session or batcher waiter that never returned).
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var (
 	modelsOnce sync.Once
@@ -68,7 +73,7 @@ func push(t testing.TB, s *Session, samples []float32, frame int, check bool) []
 	t.Helper()
 	var events []Event
 	for off := 0; off < len(samples); off += frame {
-		ev, err := s.Push(samples[off:min(off+frame, len(samples))])
+		ev, err := s.Push(context.Background(), samples[off:min(off+frame, len(samples))])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +91,7 @@ func push(t testing.TB, s *Session, samples []float32, frame int, check bool) []
 func run(t testing.TB, e *Engine, samples []float32, frame int) []Event {
 	t.Helper()
 	s := e.NewSession()
-	events := append(push(t, s, samples, frame, true), s.Flush()...)
+	events := append(push(t, s, samples, frame, true), s.Flush(context.Background())...)
 	if err := s.Err(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
-package stream
+package live
 
 import (
+	"context"
+	"errors"
 	"github.com/whospoke/whospoke/segmentation"
 	"math"
 	"reflect"
@@ -170,6 +172,63 @@ func TestFrameSizes(t *testing.T) {
 	}
 }
 
+// A Push whose context has ended fails with its error once a step is due,
+// and leaves the session where it was: an empty Push with a live context
+// then runs that step, and the events are those of an uninterrupted stream.
+func TestPushCancelled(t *testing.T) {
+	e := testEngine(t, DefaultConfig())
+	samples, want := slice(t, e)
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	s := e.NewSession()
+	var got []Event
+	cancelled := false
+	for off := 0; off < len(samples); off += 1600 {
+		frame := samples[off:min(off+1600, len(samples))]
+		if off >= len(samples)/2 && !cancelled {
+			ev, err := s.Push(ended, frame)
+			got = append(got, ev...)
+			if err == nil {
+				continue // no step due: the audio is taken, no work done
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("push with an ended context: %v, want context.Canceled", err)
+			}
+			cancelled, frame = true, nil
+		}
+		ev, err := s.Push(context.Background(), frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ev...)
+	}
+	got = append(got, s.Flush(context.Background())...)
+	if !cancelled {
+		t.Fatal("no push was cancelled")
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("after a cancelled push: %v\nwant %v", got, want)
+	}
+}
+
+// Flush with an ended context still decides and closes every turn, from the
+// earlier buffers, and Err says why the last one did not run.
+func TestFlushCancelled(t *testing.T) {
+	e := testEngine(t, DefaultConfig())
+	samples := sampleHead(t)[:10*SampleRate+3000] // the last 3000 samples make no full step
+	s := e.NewSession()
+	events := push(t, s, samples, 1600, false)
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	events = append(events, s.Flush(ended)...)
+	if !errors.Is(s.Err(), context.Canceled) {
+		t.Errorf("Err after a cancelled flush: %v", s.Err())
+	}
+	if err := CheckEvents(events, s.Duration(), true); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestSilenceAndFlush(t *testing.T) {
 	e := testEngine(t, DefaultConfig())
 	if ev := run(t, e, make([]float32, 6*SampleRate), 1600); len(ev) != 0 {
@@ -181,7 +240,7 @@ func TestSilenceAndFlush(t *testing.T) {
 	s := e.NewSession()
 	var events []Event
 	for off := 0; off < len(samples); off += 1600 {
-		ev, err := s.Push(samples[off : off+1600])
+		ev, err := s.Push(context.Background(), samples[off:off+1600])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,26 +249,26 @@ func TestSilenceAndFlush(t *testing.T) {
 	if CheckEvents(events, 10, true) == nil {
 		t.Fatal("no turn open at 10 s: the test audio should be mid-conversation")
 	}
-	events = append(events, s.Flush()...)
+	events = append(events, s.Flush(context.Background())...)
 	if err := CheckEvents(events, 10, true); err != nil {
 		t.Fatal(err)
 	}
 	if last := events[len(events)-1]; last.Type != End || last.Time != 10 {
 		t.Errorf("last event %+v, want an end at 10 s", last)
 	}
-	if _, err := s.Push(samples[:1600]); err != ErrClosed {
+	if _, err := s.Push(context.Background(), samples[:1600]); err != ErrClosed {
 		t.Errorf("push after flush: %v", err)
 	}
-	if ev := s.Flush(); ev != nil {
+	if ev := s.Flush(context.Background()); ev != nil {
 		t.Errorf("second flush: %v", ev)
 	}
 	// An empty stream and one shorter than a step flush cleanly.
-	if ev := e.NewSession().Flush(); len(ev) != 0 {
+	if ev := e.NewSession().Flush(context.Background()); len(ev) != 0 {
 		t.Errorf("empty stream: %v", ev)
 	}
 	short := e.NewSession()
-	short.Push(samples[:3000])
-	if err := CheckEvents(short.Flush(), 3000.0/SampleRate, true); err != nil {
+	short.Push(context.Background(), samples[:3000])
+	if err := CheckEvents(short.Flush(context.Background()), 3000.0/SampleRate, true); err != nil {
 		t.Error(err)
 	}
 }
@@ -224,14 +283,14 @@ func TestConcurrentSessions(t *testing.T) {
 		wg.Go(func() {
 			s := e.NewSession()
 			for off := 0; off < len(samples); off += 1600 {
-				ev, err := s.Push(samples[off : off+1600])
+				ev, err := s.Push(context.Background(), samples[off:off+1600])
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				got[i] = append(got[i], ev...)
 			}
-			got[i] = append(got[i], s.Flush()...)
+			got[i] = append(got[i], s.Flush(context.Background())...)
 		})
 	}
 	wg.Wait()
@@ -268,7 +327,7 @@ func TestSpeakersAndMaxSpeakers(t *testing.T) {
 		t.Errorf("the two speakers' centroids are alike: cosine %.3f", c)
 	}
 	one := e.NewSession(WithMaxSpeakers(1))
-	events := append(push(t, one, samples, 1600, false), one.Flush()...)
+	events := append(push(t, one, samples, 1600, false), one.Flush(context.Background())...)
 	for _, ev := range events {
 		if ev.Speaker != "SPEAKER_00" {
 			t.Fatalf("max 1 speaker, got %v", ev)

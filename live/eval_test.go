@@ -1,0 +1,261 @@
+package live
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/whospoke/whospoke/annotation"
+	"github.com/whospoke/whospoke/audio"
+	"github.com/whospoke/whospoke/diarize"
+	"github.com/whospoke/whospoke/eval"
+	"github.com/whospoke/whospoke/internal/testenv"
+	"github.com/whospoke/whospoke/models"
+)
+
+// devFiles lists the dev set's real/ and sim/ recordings (wav paths).
+func devFiles(t *testing.T) []string {
+	dir := testenv.DevSet(t)
+	var files []string
+	for _, part := range []string{"real", "sim"} {
+		m, _ := filepath.Glob(filepath.Join(dir, part, "*.wav"))
+		files = append(files, m...)
+	}
+	return files
+}
+
+// envConfig applies WHOSPOKE_LIVE_CFG="DeltaNew=0.5,RhoUpdate=0.2,…" (for
+// tuning sweeps) to the defaults.
+func envConfig(t *testing.T) Config {
+	cfg := DefaultConfig()
+	for _, kv := range strings.Split(os.Getenv("WHOSPOKE_LIVE_CFG"), ",") {
+		if kv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			t.Fatalf("WHOSPOKE_LIVE_CFG %q: %v", kv, err)
+		}
+		switch k {
+		case "Buffer":
+			cfg.Buffer = x
+		case "Step":
+			cfg.Step = x
+		case "MaxSpeakers":
+			cfg.MaxSpeakers = int(x)
+		case "TauActive":
+			cfg.TauActive = x
+		case "RhoUpdate":
+			cfg.RhoUpdate = x
+		case "DeltaNew":
+			cfg.DeltaNew = x
+		case "Onset":
+			cfg.Onset = x
+		case "Offset":
+			cfg.Offset = x
+		case "MinEmbedSeconds", "MinFallbackSeconds":
+			cfg.Embed.MinFallbackSeconds = x
+		case "ChunkHop":
+			cfg.Embed.HopSeconds = x
+		case "MinSolo":
+			cfg.Embed.MinSolo = x
+		case "MaxOther":
+			cfg.Embed.MaxOther = x
+		case "FallbackReuse":
+			cfg.FallbackReuse = int(x)
+		default:
+			t.Fatalf("WHOSPOKE_LIVE_CFG: unknown setting %q", k)
+		}
+	}
+	return cfg
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// evalLatencies are the decision latencies TestLiveDER measures:
+// WHOSPOKE_LIVE_LATENCIES="0.5,1,2" (default 1, the latency of the
+// targets), one pass over the dev set each.
+func evalLatencies(t *testing.T) []float64 {
+	list := cmp.Or(os.Getenv("WHOSPOKE_LIVE_LATENCIES"), "1")
+	var out []float64
+	for _, v := range strings.Split(list, ",") {
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			t.Fatalf("WHOSPOKE_LIVE_LATENCIES %q: %v", list, err)
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// TestLiveDER is the streaming measurement of docs/STREAMING_BENCH.md:
+// pooled DER over dev real/ + sim/ at each latency of evalLatencies, next
+// to the offline pipeline's (WHOSPOKE_LIVE_OFFLINE=1), and the cost per
+// stream.
+//
+//	WHOSPOKE_LIVE_EVAL=1 go test -run LiveDER -v -timeout 60m ./live/
+func TestLiveDER(t *testing.T) {
+	if os.Getenv("WHOSPOKE_LIVE_EVAL") == "" {
+		t.Skip("set WHOSPOKE_LIVE_EVAL=1")
+	}
+	files := devFiles(t)
+	refs, uems := devReference(t, files)
+	cfg := envConfig(t)
+	t.Logf("config %+v", cfg)
+	type row struct {
+		name string
+		hyps []*annotation.Annotation
+	}
+	var rows []row
+	for _, latency := range evalLatencies(t) {
+		cfg.Latency = latency
+		hyps, cost := streamDev(t, testEngine(t, cfg), files)
+		rows = append(rows, row{fmt.Sprintf("latency %gs", latency), hyps})
+		t.Logf("latency %gs cost: %s", latency, cost)
+	}
+	if os.Getenv("WHOSPOKE_LIVE_OFFLINE") != "" {
+		rows = append(rows, row{"offline", offlineDev(t, files)})
+	}
+	for _, collar := range []float64{0, 0.25} {
+		for _, r := range rows {
+			t.Logf("collar %.2f %-12s %s", collar, r.name, derRow(t, refs, r.hyps, uems, collar))
+		}
+	}
+}
+
+// devReference reads the reference turns and scored regions of the files.
+func devReference(t *testing.T, files []string) ([]*annotation.Annotation, map[string]annotation.Timeline) {
+	var refs []*annotation.Annotation
+	uems := map[string]annotation.Timeline{}
+	for _, wav := range files {
+		base := strings.TrimSuffix(wav, ".wav")
+		ref, err := eval.ReadRTTMPath(base + ".rttm")
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, ref...)
+		uri := ref[0].URI
+		if u, err := eval.ReadUEMPath(base+".uem", nil); err == nil {
+			uems[uri] = u[uri]
+		}
+	}
+	return refs, uems
+}
+
+// uriOf is a dev file's URI (its base name, as in its RTTM).
+func uriOf(wav string) string { return strings.TrimSuffix(filepath.Base(wav), ".wav") }
+
+// streamDev streams each file through a session in 100 ms frames and
+// returns the hypotheses and a line on the cost.
+func streamDev(t *testing.T, e *Engine, files []string) ([]*annotation.Annotation, string) {
+	var hyps []*annotation.Annotation
+	var audioSec float64
+	var wall, cpu time.Duration
+	for _, wav := range files {
+		samples := loadSamples(t, wav)
+		audioSec += float64(len(samples)) / SampleRate
+		s := e.NewSession()
+		t0, c0 := time.Now(), cpuTime()
+		events := append(push(t, s, samples, 1600, false), s.Flush(context.Background())...)
+		wall += time.Since(t0)
+		cpu += cpuTime() - c0
+		if err := CheckEvents(events, s.Duration(), true); err != nil {
+			t.Fatalf("%s: %v", wav, err)
+		}
+		a, err := ToAnnotation(uriOf(wav), events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hyps = append(hyps, a)
+	}
+	return hyps, fmt.Sprintf("%.0f s of audio, stream wall %.1f s (RTF %.3f), CPU %.1f s (%.3f CPU-s per audio-s), GOMAXPROCS %d",
+		audioSec, wall.Seconds(), wall.Seconds()/audioSec, cpu.Seconds(), cpu.Seconds()/audioSec, runtime.GOMAXPROCS(0))
+}
+
+// offlineDev diarizes each file with the offline pipeline.
+func offlineDev(t *testing.T, files []string) []*annotation.Annotation {
+	pipe, err := diarize.New(diarize.DefaultConfig(models.ResolveDir("")).WithThreads(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pipe.Close()
+	var out []*annotation.Annotation
+	for _, wav := range files {
+		r, err := pipe.Diarize(context.Background(), audio.FromSamples(loadSamples(t, wav)), diarize.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Diarization.URI = uriOf(wav)
+		out = append(out, r.Diarization)
+	}
+	return out
+}
+
+// derRow scores hyps: pooled, real and simulated DER and the pooled errors
+// (with WHOSPOKE_LIVE_PERFILE=1, each file's DER first, for the tuning
+// rule's per-file comparison).
+func derRow(t *testing.T, refs, hyps []*annotation.Annotation, uems map[string]annotation.Timeline, collar float64) string {
+	rep, err := eval.Score(refs, hyps, uems, eval.Options{Collar: collar})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var real, sim eval.Components
+	for _, f := range rep.Files {
+		if os.Getenv("WHOSPOKE_LIVE_PERFILE") != "" {
+			t.Logf("  %-28s %6.2f %%", f.URI, 100*f.DER.DER())
+		}
+		if strings.HasPrefix(f.URI, "sim") {
+			sim.Add(f.DER)
+		} else {
+			real.Add(f.DER)
+		}
+	}
+	p := rep.Pooled.DER
+	return fmt.Sprintf("pooled %5.2f %%  real %5.2f %%  sim %5.2f %%  (miss %.1f fa %.1f conf %.1f s)",
+		100*p.DER(), 100*real.DER(), 100*sim.DER(), p.Missed, p.FalseAlarm, p.Confusion)
+}
+
+// TestLiveMemory measures the Go heap each open stream holds after 20 s of
+// conversation (steady state: the rolling buffers are full).
+//
+//	WHOSPOKE_LIVE_EVAL=1 go test -run LiveMemory -v ./live/
+func TestLiveMemory(t *testing.T) {
+	if os.Getenv("WHOSPOKE_LIVE_EVAL") == "" {
+		t.Skip("set WHOSPOKE_LIVE_EVAL=1")
+	}
+	e := testEngine(t, DefaultConfig())
+	samples := sampleHead(t)
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	const n = 4
+	before := heap()
+	sessions := make([]*Session, n)
+	for i := range sessions {
+		sessions[i] = e.NewSession()
+		for off := 0; off < len(samples); off += 1600 {
+			if _, err := sessions[i].Push(context.Background(), samples[off:off+1600]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	after := heap()
+	t.Logf("Go heap per open stream: %.0f KiB", float64(after-before)/n/1024)
+	runtime.KeepAlive(sessions)
+}

@@ -1,0 +1,200 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/whospoke/whospoke/clustering"
+	"github.com/whospoke/whospoke/features"
+	"github.com/whospoke/whospoke/segmentation"
+)
+
+// SampleRate is the rate, in Hz, of the samples a session takes.
+const SampleRate = segmentation.SampleRate
+
+// gridSamples is the resolution of decisions and event times (10 ms).
+const gridSamples = 160
+
+// ErrClosed is returned by Push after Flush.
+var ErrClosed = errors.New("live: session already flushed")
+
+// Session diarizes one live stream, as a thin incremental driver of the
+// shared engine: buffer (buffer.go) → segmentation → chunk embedder
+// (embed.go) → online clustering → aggregation (aggregate.go) → events
+// (decide.go). It is not safe for concurrent use.
+type Session struct {
+	engine *Engine
+	cfg    Config
+	// Geometry in samples.
+	bufLen, stepLen int64
+
+	audio    audioBuffer
+	nextStep int64 // end sample of the next buffer to process
+	lastEnd  int64 // end sample of the last buffer processed (0 = none)
+
+	chunkVecs map[int64][]float32 // embedded chunks still inside the buffer
+	// The last buffer's segmentation (it ended at lastEnd) and own-speech
+	// embeddings, which the next buffer may reuse (Config.FallbackReuse).
+	prev     *segmentation.Chunk
+	memos    []memo
+	speakers clustering.Online
+
+	activity activityGrid
+	decider  decider
+	closed   bool
+	err      error
+}
+
+// Option adjusts one session's settings.
+type Option func(*Config)
+
+// WithMaxSpeakers caps the session's speakers at n (1..100; the engine's
+// setting otherwise).
+func WithMaxSpeakers(n int) Option {
+	return func(c *Config) {
+		if n >= 1 && n <= 100 {
+			c.MaxSpeakers = n
+		}
+	}
+}
+
+// NewSession starts a stream.
+func (e *Engine) NewSession(opts ...Option) *Session {
+	c := e.cfg
+	for _, o := range opts {
+		o(&c)
+	}
+	s := &Session{
+		engine:   e,
+		cfg:      c,
+		bufLen:   int64(math.Round(c.Buffer * SampleRate)),
+		stepLen:  int64(math.Round(c.Step * SampleRate)),
+		speakers: clustering.Online{MaxSpeakers: c.MaxSpeakers, DeltaNew: c.DeltaNew, RhoUpdate: c.RhoUpdate},
+		decider:  decider{latency: int64(math.Round(c.Latency * SampleRate)), onset: c.Onset, offset: c.Offset},
+	}
+	s.nextStep = s.stepLen
+	return s
+}
+
+// Push adds 16 kHz mono samples and returns the events they made decidable
+// (in time order). The frame size does not matter: the same audio gives the
+// same events however it is split. When ctx ends, the step in progress fails
+// with its error and the session stays where it was.
+func (s *Session) Push(ctx context.Context, samples []float32) (events []Event, err error) {
+	defer s.recoverPanic(&err)
+	if s.closed {
+		return nil, ErrClosed
+	}
+	s.audio.push(samples)
+	for s.nextStep <= s.audio.total {
+		if err := s.process(ctx, s.nextStep); err != nil {
+			return events, err
+		}
+		s.nextStep += s.stepLen
+		events = s.decider.decide(&s.activity, (s.lastEnd-s.decider.latency)/gridSamples, events)
+	}
+	s.trim()
+	return events, nil
+}
+
+// Flush ends the stream: the audio after the last step is processed, every
+// remaining time is decided and every open turn is closed at the end of the
+// audio. The session takes no more audio afterwards. Should the last
+// buffer fail to run (ctx ended, a model failed), its audio is decided from
+// the earlier buffers and Err reports why.
+func (s *Session) Flush(ctx context.Context) (events []Event) {
+	defer s.recoverPanic(&s.err)
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if total := s.audio.total; total > s.lastEnd && total > 0 {
+		s.err = s.process(ctx, total)
+	}
+	events = s.decider.finish(&s.activity, s.audio.total, nil)
+	s.audio.release()
+	s.activity, s.prev, s.memos = activityGrid{}, nil, nil
+	return events
+}
+
+// recoverPanic turns a panic in the session into *err and closes the
+// session (its state may be broken): one stream's failure must not take
+// down the process and every other stream with it.
+func (s *Session) recoverPanic(err *error) {
+	if v := recover(); v != nil {
+		s.closed = true
+		*err = fmt.Errorf("live: engine failure: %v", v)
+	}
+}
+
+// Err is the error of Flush's last buffer, if any.
+func (s *Session) Err() error { return s.err }
+
+// Duration is the audio pushed so far, in seconds.
+func (s *Session) Duration() float64 { return float64(s.audio.total) / SampleRate }
+
+// NumSpeakers is the number of speakers that have spoken so far.
+func (s *Session) NumSpeakers() int { return s.decider.numLabels }
+
+// Speakers maps the label of each speaker that has spoken so far to its
+// voice centroid (unit length; a copy), for matching against voiceprints.
+func (s *Session) Speakers() map[string][]float32 {
+	out := map[string][]float32{}
+	for g, l := range s.decider.labels {
+		if l == "" || g >= len(s.speakers.Centroids) {
+			continue
+		}
+		v := append([]float32(nil), s.speakers.Centroids[g]...)
+		var n float64
+		for _, x := range v {
+			n += float64(x) * float64(x)
+		}
+		if n = math.Sqrt(n); n > 0 {
+			for i := range v {
+				v[i] = float32(float64(v[i]) / n)
+			}
+		}
+		out[l] = v
+	}
+	return out
+}
+
+// process runs the buffer ending at sample end.
+func (s *Session) process(ctx context.Context, end int64) error {
+	start := end - s.bufLen
+	buf := s.audio.window(start, end)
+	s.audio.computeFeats(s.engine.embedder.Fbank(), end)
+
+	ch, err := s.engine.seg.do(ctx, buf)
+	if err != nil {
+		return err
+	}
+	locals := s.localSpeakers(&ch, start)
+	if err := s.embed(ctx, locals, &ch, start, end); err != nil {
+		return err
+	}
+	mapping := s.speakers.Assign(onlineLocals(locals))
+	centroids := s.speakers.Centroids
+	s.activity.grow(len(centroids), 0)
+	labels := chunkLabels(locals, mapping, s.chunkVecs, centroids)
+	s.activity.aggregate(&ch, mapping, labels, s.engine.embedder.Config().Grid(), start, end, s.decider.decided)
+	s.lastEnd = end
+	return nil
+}
+
+// segFrame is the frame of a buffer starting at start whose centre is
+// nearest to sample x (clamped).
+func segFrame(x, start int64, n int) int {
+	f := int(math.Round(float64(x-start-segmentation.FrameSize/2) / segmentation.FrameStep))
+	return min(max(f, 0), n-1)
+}
+
+// trim drops audio, features and grid cells no future buffer or decision needs.
+func (s *Session) trim() {
+	// Flush's last buffer may end up to a step before nextStep.
+	first := s.nextStep - s.stepLen - s.bufLen
+	s.audio.trim(first-features.FrameLength, first/features.FrameShift-1)
+	s.activity.trim(s.decider.decided)
+}
