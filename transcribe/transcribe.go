@@ -61,6 +61,12 @@ type Options struct {
 	BatchSize int
 	// Progress, when set, receives decoding progress in frames.
 	Progress func(done, total int)
+	// Activity, when set, is the diarization with overlap
+	// (diarize.Result.Diarization: every speaker's frame-level activity as
+	// turns); each word then takes the speaker most active inside its own
+	// span, so a word said over another speaker's turn keeps its speaker.
+	// Nil: the exclusive diarization given to Transcribe decides.
+	Activity *annotation.Annotation
 }
 
 // Validate checks the options.
@@ -162,7 +168,11 @@ func Transcribe(ctx context.Context, m *whisper.Model, src whisper.Source, excl 
 	if clipSpeakers != nil {
 		res.Words = labelByClip(words, wopt.Clips, clipSpeakers)
 	} else {
-		res.Words = AssignSpeakers(words, turns)
+		attr := turns
+		if opt.Activity != nil {
+			attr = sortedTurns(opt.Activity)
+		}
+		res.Words = AssignSpeakers(words, attr)
 	}
 	res.Turns = GroupTurns(res.Words, opt.Pause)
 	return res, nil
