@@ -3,7 +3,9 @@ package eval
 import "testing"
 
 func TestScoreAttribution(t *testing.T) {
-	w := func(s, e float64, text, spk string) TimedWord { return TimedWord{Start: s, End: e, Text: text, Speaker: spk} }
+	w := func(s, e float64, text, spk string) TimedWord {
+		return TimedWord{Start: s, End: e, Text: text, Speaker: spk}
+	}
 	ref := []TimedWord{
 		w(0, 1, "one", "A"), w(1, 2, "two", "A"), w(2, 3, "one", "A"),
 		w(4, 5, "three", "B"), w(5, 6, "four", "B"), w(6, 7, "five", "B"),
