@@ -161,7 +161,7 @@ func lossBreakdown(s eval.Attribution, ref, diar *annotation.Annotation, timed b
 		switch {
 		case owner[int(math.Round(h.Start*1000))*100000+int(math.Round(h.End*1000))] == "*":
 			causes["merged"]++
-		case timed && s.Mapping[mostActive(diar, span)] != r.Speaker:
+		case timed && s.Mapping[mostActive(sortedTurns(diar), span.Start, span.End)] != r.Speaker:
 			causes["diarization"]++
 		case timed && math.Min(r.End, h.End)-math.Max(r.Start, h.Start) < (r.End-r.Start)/2:
 			causes["word time"]++
@@ -190,23 +190,6 @@ func lossBreakdown(s eval.Attribution, ref, diar *annotation.Annotation, timed b
 		}
 	}
 	return fmt.Sprintf("wrong %d: causes %v; flags %v", wrong, causes, flags)
-}
-
-// mostActive is the speaker of a with most time inside span ("" if none).
-func mostActive(a *annotation.Annotation, span annotation.Segment) string {
-	act := map[string]float64{}
-	for _, t := range a.Turns {
-		if o := t.Segment.Intersect(span).Duration(); o > 0 {
-			act[t.Speaker] += o
-		}
-	}
-	best, bestA := "", 0.0
-	for s, v := range act {
-		if v > bestA || v == bestA && s < best {
-			best, bestA = s, v
-		}
-	}
-	return best
 }
 
 func dumpWords(s eval.Attribution) {

@@ -76,6 +76,17 @@ type Word struct {
 	Start, End  float64
 	Text        string // with its leading space, as Whisper spells it
 	Probability float64
+	// Pieces are the word's tokens with their aligned times (inside the
+	// word's), so a word can be split between speakers (a numeral read by
+	// two). Empty when the word was not aligned.
+	Pieces []Piece
+}
+
+// Piece is one token of a word: its text (bytes of the token; a character
+// split across tokens is not valid UTF-8 alone) and aligned time.
+type Piece struct {
+	Start, End float64
+	Text       string
 }
 
 // Segment is one timestamped stretch of text.
