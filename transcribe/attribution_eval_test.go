@@ -85,6 +85,10 @@ func TestEvalAttribution(t *testing.T) {
 				100*s.Accuracy(), s.Right, s.Matched, 100*s.MatchedShare(), 100*w.WER, start)
 			if run.label == "system" {
 				fmt.Printf("<!-- %s: %s -->\n", filepath.Base(name), lossBreakdown(s, oracle, res.Diarization, timed))
+				if timed {
+					st, en := signedTimeErrors(s)
+					fmt.Printf("<!-- %s: median signed error (transcript − reference) start %+.3f s, end %+.3f s -->\n", filepath.Base(name), st, en)
+				}
 				if os.Getenv("WHOSPOKE_TRANSCRIBE_EVAL_WORDS") != "" {
 					dumpWords(s)
 				}
@@ -126,14 +130,33 @@ func medianStartError(s eval.Attribution) float64 {
 	return d[len(d)/2]
 }
 
+// signedTimeErrors are the median signed start and end differences
+// (transcript − reference) of matched words: a constant lag shows here.
+func signedTimeErrors(s eval.Attribution) (start, end float64) {
+	var ds, de []float64
+	for i, j := range s.Match {
+		if j >= 0 {
+			ds = append(ds, s.Hyp[j].Start-s.Ref[i].Start)
+			de = append(de, s.Hyp[j].End-s.Ref[i].End)
+		}
+	}
+	if len(ds) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	sort.Float64s(ds)
+	sort.Float64s(de)
+	return ds[len(ds)/2], de[len(de)/2]
+}
+
 // lossBreakdown classifies the matched words with the wrong speaker. Cause
 // (first that applies): "merged" = the transcript word also holds a piece
 // matched to another reference speaker (a numeral across a turn change);
 // "diarization" = the diarization's most active speaker over the reference
-// word's own span maps to another speaker (so perfect word times would not
-// help); "word time" = the transcript word overlaps less than half of the
-// reference word; else "other". Flags counted alongside: within 0.5 s of a
-// reference turn change, in reference overlap, in a reference turn < 1 s.
+// word's own span (an STM's: its segment) maps to another speaker, so
+// perfect word times would not help; "word time" = the transcript word
+// overlaps less than half of the reference word; else "other". Flags
+// counted alongside: within 0.5 s of a reference turn's edge, in reference
+// overlap, in a reference turn < 1 s.
 // timed says the reference has word times (not an STM's turn times).
 func lossBreakdown(s eval.Attribution, ref, diar *annotation.Annotation, timed bool) string {
 	causes := map[string]int{}
@@ -161,7 +184,7 @@ func lossBreakdown(s eval.Attribution, ref, diar *annotation.Annotation, timed b
 		switch {
 		case owner[int(math.Round(h.Start*1000))*100000+int(math.Round(h.End*1000))] == "*":
 			causes["merged"]++
-		case timed && s.Mapping[mostActive(sortedTurns(diar), span.Start, span.End)] != r.Speaker:
+		case s.Mapping[mostActive(sortedTurns(diar), span.Start, span.End)] != r.Speaker:
 			causes["diarization"]++
 		case timed && math.Min(r.End, h.End)-math.Max(r.Start, h.Start) < (r.End-r.Start)/2:
 			causes["word time"]++
