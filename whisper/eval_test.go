@@ -183,6 +183,8 @@ func TestEvalDecodeModes(t *testing.T) {
 			t.Logf("%s: %q | greedy %q | reference mode %q (ref %q)", filepath.Base(c.Path), texts[0], texts[1], texts[2], c.Text)
 		}
 	}
-	pct := func(e int) string { return fmt.Sprintf("%.1f %% (%d/%d)", 100*float64(e)/float64(refWords), e, refWords) }
+	pct := func(e int) string {
+		return fmt.Sprintf("%.1f %% (%d/%d)", 100*float64(e)/float64(refWords), e, refWords)
+	}
 	t.Logf("%d clips: WER long-form %s, long-form greedy %s, one window greedy without timestamps %s", len(clips), pct(errs[0]), pct(errs[1]), pct(errs[2]))
 }
