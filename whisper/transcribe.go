@@ -453,6 +453,7 @@ type lookahead struct {
 	next    int // index of the next clip not yet pre-encoded
 	last    *encoded
 	lastKey [3]int
+	spare   *encoded // the window before last, its tensors reused by the next encode
 	total   int
 }
 
@@ -486,8 +487,8 @@ func (a *lookahead) get(seek, size, width int) (*encoded, error) {
 		return a.last, nil
 	}
 	if a.last != nil {
-		a.last.release()
-		a.last = nil
+		a.spare.release()
+		a.spare, a.last = a.last, nil
 	}
 	a.lastKey = key
 	if e, ok := a.ready[key]; ok {
@@ -522,6 +523,15 @@ func (a *lookahead) get(seek, size, width int) (*encoded, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(mels) == 0 {
+		e, err := a.m.encodeInto(mel, a.spare)
+		a.spare = nil // reused, or released on failure
+		if err != nil {
+			return nil, err
+		}
+		a.last = e
+		return e, nil
+	}
 	encs, err := a.m.encode(append([][]float32{mel}, mels...)...)
 	if err != nil {
 		return nil, err
@@ -535,6 +545,7 @@ func (a *lookahead) get(seek, size, width int) (*encoded, error) {
 
 func (a *lookahead) release() {
 	a.last.release()
+	a.spare.release()
 	for _, e := range a.ready {
 		e.release()
 	}
