@@ -1,7 +1,8 @@
 // Package transcribe makes speaker-attributed transcripts: it chooses which
 // audio Whisper decodes from a diarization (speech regions or speaker
-// turns), runs the recogniser, gives every word the speaker whose exclusive
-// turn covers most of it, and groups words into turns.
+// turns), runs the recogniser, gives every word the speaker most active
+// inside the word's own span (splitting a numeral read by two speakers),
+// and groups words into turns.
 package transcribe
 
 import (
