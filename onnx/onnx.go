@@ -164,6 +164,19 @@ func (s *Session) Run(inputs ...ort.Value) ([]ort.Value, error) {
 	return outs, nil
 }
 
+// RunInto runs the model on the inputs, writing into outputs the caller
+// allocated (shapes as the model gives them), so that repeated runs reuse
+// memory instead of copying each output into a fresh Go slice.
+func (s *Session) RunInto(inputs, outputs []ort.Value) error {
+	if len(inputs) != len(s.inputs) || len(outputs) != len(s.outputs) {
+		return fmt.Errorf("model %s: %d inputs and %d outputs given, want %d and %d", s.path, len(inputs), len(outputs), len(s.inputs), len(s.outputs))
+	}
+	if err := s.sess.Run(inputs, outputs); err != nil {
+		return fmt.Errorf("running %s: %w", filepath.Base(s.path), err)
+	}
+	return nil
+}
+
 // Close frees the session.
 func (s *Session) Close() error {
 	if s == nil || s.sess == nil {

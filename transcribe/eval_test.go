@@ -188,3 +188,32 @@ func stmWords(t *testing.T, path string) []eval.TimedWord {
 	}
 	return out
 }
+
+// TestEvalLongFile diarizes and transcribes one long file, for profiling
+// (BENCHMARKS.md, "Transcription"): run it with the go test profile flags,
+//
+//	WHOSPOKE_TRANSCRIBE_LONG=long11min.wav go test ./transcribe/ -run EvalLongFile -v -timeout 60m -cpuprofile cpu.out -memprofile mem.out
+func TestEvalLongFile(t *testing.T) {
+	path := os.Getenv("WHOSPOKE_TRANSCRIBE_LONG")
+	if path == "" {
+		t.Skip("set WHOSPOKE_TRANSCRIBE_LONG to a recording to profile a long transcription")
+	}
+	m, p := load(t)
+	ctx := context.Background()
+	a, err := audio.Open(ctx, path, audio.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	st := time.Now()
+	res, err := p.Diarize(ctx, a, diarize.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := time.Now()
+	tr, err := Transcribe(ctx, m, a, res.Exclusive, Options{Activity: res.Diarization})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%.1f s of audio: diarization %.1f s, transcription %.1f s wall, %d words", a.Duration(), mid.Sub(st).Seconds(), time.Since(mid).Seconds(), len(tr.Words))
+}

@@ -78,7 +78,7 @@ func (s *Service) Transcribe(ctx context.Context, src diarize.Source, res *diari
 	if err != nil {
 		return api.Transcription{}, err
 	}
-	r, err := Transcribe(ctx, m, src, res.Exclusive, Options{})
+	r, err := Transcribe(ctx, m, src, res.Exclusive, Options{Activity: res.Diarization})
 	if err != nil {
 		return api.Transcription{}, err
 	}

@@ -1,10 +1,12 @@
 // Package transcribe makes speaker-attributed transcripts: it chooses which
 // audio Whisper decodes from a diarization (speech regions or speaker
-// turns), runs the recogniser, gives every word the speaker whose exclusive
-// turn covers most of it, and groups words into turns.
+// turns), runs the recogniser, gives every word the speaker most active
+// inside the word's own span (splitting a numeral read by two speakers),
+// and groups words into turns.
 package transcribe
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -61,6 +63,12 @@ type Options struct {
 	BatchSize int
 	// Progress, when set, receives decoding progress in frames.
 	Progress func(done, total int)
+	// Activity, when set, is the diarization with overlap
+	// (diarize.Result.Diarization: every speaker's frame-level activity as
+	// turns); each word then takes the speaker most active inside its own
+	// span, so a word said over another speaker's turn keeps its speaker.
+	// Nil: the exclusive diarization given to Transcribe decides.
+	Activity *annotation.Annotation
 }
 
 // Validate checks the options.
@@ -162,7 +170,11 @@ func Transcribe(ctx context.Context, m *whisper.Model, src whisper.Source, excl 
 	if clipSpeakers != nil {
 		res.Words = labelByClip(words, wopt.Clips, clipSpeakers)
 	} else {
-		res.Words = AssignSpeakers(words, turns)
+		attr := turns
+		if opt.Activity != nil {
+			attr = sortedTurns(opt.Activity)
+		}
+		res.Words = AssignSpeakers(words, attr)
 	}
 	res.Turns = GroupTurns(res.Words, opt.Pause)
 	return res, nil
@@ -257,9 +269,12 @@ func labelByClip(words []whisper.Word, clips [][2]float64, spk []string) []api.W
 	return out
 }
 
-// AssignSpeakers gives each word the speaker whose turns overlap it most;
-// a word no turn touches takes the nearest turn's speaker. turns must be
-// sorted by start.
+// AssignSpeakers gives each word the speaker most active inside the
+// word's span (turns may overlap: each speaker's turns count for it); a
+// word no turn touches takes the nearest turn's speaker. A numeral whose
+// digits span a speaker change is split there: each digit is a spoken word,
+// timed by its token's aligned time (shared evenly by a token's digits).
+// turns must be sorted by start.
 func AssignSpeakers(words []whisper.Word, turns []annotation.Turn) []api.WordItem {
 	out := make([]api.WordItem, 0, len(words))
 	for _, w := range words {
@@ -267,32 +282,88 @@ func AssignSpeakers(words []whisper.Word, turns []annotation.Turn) []api.WordIte
 		if text == "" {
 			continue
 		}
-		item := api.WordItem{Start: annotation.Millis(w.Start), End: annotation.Millis(w.End), Text: text}
-		overlap := map[string]float64{}
-		nearest, nearestD := "", math.Inf(1)
-		for _, t := range turns {
-			if t.Start > w.End+30 {
-				break
+		if parts := splitNumeral(w, turns); len(parts) > 1 {
+			out = append(out, parts...)
+			continue
+		}
+		out = append(out, api.WordItem{Start: annotation.Millis(w.Start), End: annotation.Millis(w.End), Text: text, Speaker: mostActive(turns, w.Start, w.End)})
+	}
+	return out
+}
+
+// mostActive is the speaker with most time inside [s, e] among turns
+// (sorted by start), else the speaker of the nearest turn; ties go to the
+// smaller label.
+func mostActive(turns []annotation.Turn, s, e float64) string {
+	var act map[string]float64
+	speaker, best := "", 0.0
+	nearest, nearestD := "", math.Inf(1)
+	for _, t := range turns {
+		if t.Start > e+30 {
+			break
+		}
+		if o := math.Min(t.End, e) - math.Max(t.Start, s); o > 0 {
+			if act == nil {
+				act = map[string]float64{}
 			}
-			o := math.Min(t.End, w.End) - math.Max(t.Start, w.Start)
-			if o > 0 {
-				overlap[t.Speaker] += o
-			}
-			d := math.Max(0, math.Max(t.Start-w.End, w.Start-t.End))
-			if d < nearestD {
-				nearest, nearestD = t.Speaker, d
+			act[t.Speaker] += o
+			if a := act[t.Speaker]; a > best || (a == best && t.Speaker < speaker) {
+				speaker, best = t.Speaker, a
 			}
 		}
-		best := 0.0
-		for s, o := range overlap {
-			if o > best || (o == best && s < item.Speaker) {
-				item.Speaker, best = s, o
-			}
+		if d := math.Max(0, math.Max(t.Start-e, s-t.End)); d < nearestD {
+			nearest, nearestD = t.Speaker, d
 		}
-		if item.Speaker == "" {
-			item.Speaker = nearest
+	}
+	if speaker == "" {
+		return nearest
+	}
+	return speaker
+}
+
+// splitNumeral cuts a word with digits into runs of one speaker (each
+// digit timed by its token, a multi-digit token's time shared evenly);
+// other characters stay with the digit before them. It returns nil unless
+// the word holds digits of more than one speaker.
+func splitNumeral(w whisper.Word, turns []annotation.Turn) []api.WordItem {
+	type unit struct {
+		text       string
+		start, end float64
+		digit      bool
+	}
+	var units []unit
+	for _, p := range w.Pieces {
+		digits := strings.TrimSpace(p.Text)
+		if digits == "" || strings.Trim(digits, "0123456789") != "" {
+			units = append(units, unit{text: p.Text, start: p.Start, end: p.End})
+			continue
 		}
-		out = append(out, item)
+		step := (p.End - p.Start) / float64(len(digits))
+		lead := p.Text[:len(p.Text)-len(strings.TrimLeft(p.Text, " "))]
+		for i := range len(digits) {
+			units = append(units, unit{lead + digits[i:i+1], p.Start + float64(i)*step, p.Start + float64(i+1)*step, true})
+			lead = ""
+		}
+	}
+	var out []api.WordItem
+	speaker := ""
+	for _, u := range units {
+		if u.digit {
+			speaker = mostActive(turns, u.start, u.end)
+		}
+		if n := len(out); n > 0 && (!u.digit || out[n-1].Speaker == speaker || out[n-1].Speaker == "") {
+			out[n-1].Speaker = cmp.Or(out[n-1].Speaker, speaker) // leading punctuation joins the first digit
+			out[n-1].Text += u.text
+			out[n-1].End = annotation.Millis(u.end)
+			continue
+		}
+		out = append(out, api.WordItem{Start: annotation.Millis(u.start), End: annotation.Millis(u.end), Text: u.text, Speaker: speaker})
+	}
+	if len(out) < 2 {
+		return nil
+	}
+	for i := range out {
+		out[i].Text = strings.TrimSpace(out[i].Text)
 	}
 	return out
 }

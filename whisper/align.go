@@ -19,6 +19,7 @@ var spaceless = map[string]bool{"zh": true, "ja": true, "th": true, "lo": true, 
 type wordTiming struct {
 	word        string
 	tokens      []int
+	pieces      []Piece // one per token, window-relative times
 	start, end  float64
 	probability float64
 }
@@ -141,7 +142,11 @@ func (m *Model) findAlignment(d *decoder, enc *encoded, lang string, text []int,
 		if n := min(b, len(probs)) - a; n > 0 {
 			p /= float64(n)
 		}
-		out = append(out, wordTiming{word: words[i], tokens: groups[i], start: jumps[a], end: jumps[b], probability: p})
+		pieces := make([]Piece, 0, b-a)
+		for k := a; k < min(b, len(text)); k++ {
+			pieces = append(pieces, Piece{Text: string(m.tok.Piece(text[k])), Start: jumps[k], End: jumps[k+1]})
+		}
+		out = append(out, wordTiming{word: words[i], tokens: groups[i], pieces: pieces, start: jumps[a], end: jumps[b], probability: p})
 	}
 	return out, nil
 }
@@ -247,7 +252,8 @@ func mergePunctuation(al []wordTiming) {
 		if strings.HasPrefix(prev.word, " ") && strings.Contains(prependPunct, strings.TrimSpace(prev.word)) {
 			next.word = prev.word + next.word
 			next.tokens = append(append([]int(nil), prev.tokens...), next.tokens...)
-			prev.word, prev.tokens = "", nil
+			next.pieces = append(append([]Piece(nil), prev.pieces...), next.pieces...)
+			prev.word, prev.tokens, prev.pieces = "", nil, nil
 		} else {
 			j = i
 		}
@@ -259,7 +265,8 @@ func mergePunctuation(al []wordTiming) {
 		if !strings.HasSuffix(prev.word, " ") && strings.Contains(appendPunct, next.word) {
 			prev.word += next.word
 			prev.tokens = append(append([]int(nil), prev.tokens...), next.tokens...)
-			next.word, next.tokens = "", nil
+			prev.pieces = append(append([]Piece(nil), prev.pieces...), next.pieces...)
+			next.word, next.tokens, next.pieces = "", nil, nil
 		} else {
 			i = j
 		}
@@ -329,7 +336,7 @@ func (m *Model) addWordTimestamps(d *decoder, enc *encoded, segs []Segment, lang
 		for wi < len(al) && saved < len(perSeg[si]) {
 			t := al[wi]
 			if t.word != "" {
-				words = append(words, Word{Text: t.word, Start: round2(timeOffset + t.start), End: round2(timeOffset + t.end), Probability: t.probability})
+				words = append(words, Word{Text: t.word, Start: round2(timeOffset + t.start), End: round2(timeOffset + t.end), Probability: t.probability, Pieces: offsetPieces(t.pieces, timeOffset)})
 			}
 			saved += len(t.tokens)
 			wi++
@@ -356,10 +363,32 @@ func (m *Model) addWordTimestamps(d *decoder, enc *encoded, segs []Segment, lang
 			}
 			last = seg.End
 		}
+		for i := range words {
+			clampPieces(&words[i])
+		}
 		seg.Words = words
 	}
 	if end, ok := lastWordEnd(segs); ok {
 		*lastSpeech = end
 	}
 	return nil
+}
+
+// offsetPieces moves window-relative token times into the recording.
+func offsetPieces(ps []Piece, offset float64) []Piece {
+	out := make([]Piece, len(ps))
+	for i, p := range ps {
+		out[i] = Piece{Text: p.Text, Start: round2(offset + p.Start), End: round2(offset + p.End)}
+	}
+	return out
+}
+
+// clampPieces keeps a word's token times inside the word, whose bounds
+// the rules above may have moved.
+func clampPieces(w *Word) {
+	for i := range w.Pieces {
+		p := &w.Pieces[i]
+		p.Start = min(max(p.Start, w.Start), w.End)
+		p.End = min(max(p.End, p.Start), w.End)
+	}
 }

@@ -264,7 +264,7 @@ func (m *Model) decodeWindow(ctx context.Context, d *decoder, enc *encoded, opt 
 			logSoftmax(logits, logprobs)
 			next = argmax(logits)
 			if rng != nil {
-				next = sample(logits, opt.Temperature, rng)
+				next = sample(logits, opt.Temperature, rng, d.lp) // d.lp is free again here
 			}
 			return nil
 		})
@@ -449,13 +449,16 @@ func logSumExp(x []float64) float64 {
 	return mx + math.Log(z)
 }
 
-func sample(logits []float32, temp float64, rng *rand.Rand) int {
+// sample draws a token from softmax(logits/temp); scratch holds at least
+// len(logits) values (a fallback window samples up to 224 times: a fresh
+// vocabulary-sized slice each time made most of Whisper's Go garbage).
+func sample(logits []float32, temp float64, rng *rand.Rand, scratch []float64) int {
 	mx := math.Inf(-1)
 	for _, v := range logits {
 		mx = math.Max(mx, float64(v)/temp)
 	}
 	var z float64
-	p := make([]float64, len(logits))
+	p := scratch[:len(logits)]
 	for i, v := range logits {
 		p[i] = math.Exp(float64(v)/temp - mx)
 		z += p[i]

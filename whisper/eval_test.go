@@ -125,3 +125,66 @@ func (s evalSums) String() string {
 	}
 	return out
 }
+
+// TestEvalDecodeModes looks for the source of the batch transcriber's WER
+// gap to the reference decoding (issue 18) on dev single-speaker clips with
+// transcripts (asr/jfk, the 42 FSDD digit strings): the same clip decoded
+// (a) as batch transcription does, openai's long-form loop with timestamps,
+// conditioning and the temperature fallback; (b) the same at temperature 0
+// only; (c) the reference mode, one window greedy without timestamps.
+// Opt-in:
+//
+//	WHOSPOKE_WHISPER_EVAL=1 go test ./whisper/ -run EvalDecodeModes -v -timeout 60m
+func TestEvalDecodeModes(t *testing.T) {
+	if os.Getenv("WHOSPOKE_WHISPER_EVAL") == "" {
+		t.Skip("set WHOSPOKE_WHISPER_EVAL=1 to run the decoding-mode evaluation")
+	}
+	dev := testenv.DevSet(t)
+	m := model(t, "whisper-tiny.en")
+	b, err := os.ReadFile(filepath.Join(dev, "asr/jfk.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clips := []struct{ Path, Text string }{{"../asr/jfk.wav", string(b)}}
+	if b, err = os.ReadFile(filepath.Join(dev, "speakers/fsdd_digit_utterances.json")); err != nil {
+		t.Fatal(err)
+	}
+	var digits []struct{ Path, Text string }
+	if err := json.Unmarshal(b, &digits); err != nil {
+		t.Fatal(err)
+	}
+	clips = append(clips, digits...)
+	ctx := context.Background()
+	greedy := DefaultOptions()
+	greedy.Temperatures = []float64{0}
+	var errs [3]int
+	refWords := 0
+	for _, c := range clips {
+		a := loadAudio(t, filepath.Join(dev, "speakers", c.Path))
+		var texts [3]string
+		for i, opt := range []Options{DefaultOptions(), greedy} {
+			r, err := m.Transcribe(ctx, a, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			texts[i] = r.Text
+		}
+		r, err := m.Decode(ctx, m.LogMel(samples(t, a)), DecodeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts[2] = r.Text
+		ref := eval.NormaliseWords(c.Text)
+		refWords += len(ref)
+		for i, tx := range texts {
+			errs[i] += eval.WordErrors(ref, eval.NormaliseWords(tx))
+		}
+		if texts[0] != texts[2] {
+			t.Logf("%s: %q | greedy %q | reference mode %q (ref %q)", filepath.Base(c.Path), texts[0], texts[1], texts[2], c.Text)
+		}
+	}
+	pct := func(e int) string {
+		return fmt.Sprintf("%.1f %% (%d/%d)", 100*float64(e)/float64(refWords), e, refWords)
+	}
+	t.Logf("%d clips: WER long-form %s, long-form greedy %s, one window greedy without timestamps %s", len(clips), pct(errs[0]), pct(errs[1]), pct(errs[2]))
+}

@@ -170,6 +170,46 @@ func (m *Model) encode(mels ...[]float32) ([]*encoded, error) {
 	return m.splitBatch(outs, b, ctx)
 }
 
+// encodeInto encodes one window (as encode) into reuse's tensors when their
+// width matches, so a long transcription keeps one spare cross-attention
+// K/V pair instead of copying each window's into fresh Go memory; reuse
+// may be nil, and is released when it does not fit.
+func (m *Model) encodeInto(mel []float32, reuse *encoded) (*encoded, error) {
+	frames := len(mel) / NMels
+	if err := m.checkWindow(frames); err != nil {
+		return nil, err
+	}
+	if len(mel) != NMels*frames {
+		return nil, fmt.Errorf("whisper: mel has %d values, want 80×%d", len(mel), frames)
+	}
+	e := reuse
+	if e == nil || e.k == nil || e.ctx != frames/2 {
+		reuse.release()
+		shape := ort.NewShape(int64(m.mc.Dims.NTextLayer), 1, int64(frames/2), int64(m.mc.Dims.NTextState))
+		k, err := ort.NewEmptyTensor[float32](shape)
+		if err != nil {
+			return nil, err
+		}
+		v, err := ort.NewEmptyTensor[float32](shape)
+		if err != nil {
+			k.Destroy()
+			return nil, err
+		}
+		e = &encoded{k: k, v: v, ctx: frames / 2}
+	}
+	in, err := ort.NewTensor(ort.NewShape(1, NMels, int64(frames)), mel)
+	if err != nil {
+		e.release()
+		return nil, err
+	}
+	defer in.Destroy()
+	if err := m.enc.RunInto([]ort.Value{in}, []ort.Value{e.k, e.v}); err != nil {
+		e.release()
+		return nil, err
+	}
+	return e, nil
+}
+
 // checkWindow checks an encoder window width in mel frames.
 func (m *Model) checkWindow(frames int) error {
 	switch {

@@ -76,6 +76,17 @@ type Word struct {
 	Start, End  float64
 	Text        string // with its leading space, as Whisper spells it
 	Probability float64
+	// Pieces are the word's tokens with their aligned times (inside the
+	// word's), so a word can be split between speakers (a numeral read by
+	// two). Empty when the word was not aligned.
+	Pieces []Piece
+}
+
+// Piece is one token of a word: its text (bytes of the token; a character
+// split across tokens is not valid UTF-8 alone) and aligned time.
+type Piece struct {
+	Start, End float64
+	Text       string
 }
 
 // Segment is one timestamped stretch of text.
@@ -442,6 +453,7 @@ type lookahead struct {
 	next    int // index of the next clip not yet pre-encoded
 	last    *encoded
 	lastKey [3]int
+	spare   *encoded // the window before last, its tensors reused by the next encode
 	total   int
 }
 
@@ -475,8 +487,8 @@ func (a *lookahead) get(seek, size, width int) (*encoded, error) {
 		return a.last, nil
 	}
 	if a.last != nil {
-		a.last.release()
-		a.last = nil
+		a.spare.release()
+		a.spare, a.last = a.last, nil
 	}
 	a.lastKey = key
 	if e, ok := a.ready[key]; ok {
@@ -511,6 +523,15 @@ func (a *lookahead) get(seek, size, width int) (*encoded, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(mels) == 0 {
+		e, err := a.m.encodeInto(mel, a.spare)
+		a.spare = nil // reused, or released on failure
+		if err != nil {
+			return nil, err
+		}
+		a.last = e
+		return e, nil
+	}
 	encs, err := a.m.encode(append([][]float32{mel}, mels...)...)
 	if err != nil {
 		return nil, err
@@ -524,6 +545,7 @@ func (a *lookahead) get(seek, size, width int) (*encoded, error) {
 
 func (a *lookahead) release() {
 	a.last.release()
+	a.spare.release()
 	for _, e := range a.ready {
 		e.release()
 	}

@@ -254,6 +254,18 @@ func TestTranscribeJFK(t *testing.T) {
 			t.Errorf("word %d %q [%.2f, %.2f] not monotonic or outside the audio", i, w.Text, w.Start, w.End)
 		}
 		prev = w.Start
+		// Its tokens' times lie inside it, in order, and spell it.
+		text, from := "", w.Start
+		for _, p := range w.Pieces {
+			text += p.Text
+			if p.Start < from || p.End < p.Start || p.End > w.End {
+				t.Errorf("word %d %q [%.2f, %.2f]: piece %+v out of order or outside it", i, w.Text, w.Start, w.End, p)
+			}
+			from = p.Start
+		}
+		if text != w.Text {
+			t.Errorf("word %d %q: pieces spell %q", i, w.Text, text)
+		}
 	}
 }
 

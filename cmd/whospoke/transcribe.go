@@ -138,6 +138,7 @@ func transcribeFile(cmd *cobra.Command, p *diarize.Pipeline, wm *whisper.Model, 
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	topt.Activity = res.Diarization
 	tr, err := transcribe.Transcribe(cmd.Context(), wm, a, res.Exclusive, topt)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
