@@ -169,7 +169,11 @@ func TestEvalDecodeModes(t *testing.T) {
 			}
 			texts[i] = r.Text
 		}
-		r, err := m.Decode(ctx, m.LogMel(samples(t, a)), DecodeOptions{})
+		mel, err := m.LogMel(samples(t, a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := m.Decode(ctx, mel, DecodeOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
