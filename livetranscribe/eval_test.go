@@ -42,19 +42,21 @@ func TestEvalLive(t *testing.T) {
 	}
 	names := []string{"sim/sim07_digits_2spk", "sim/sim06_digits_3spk", "real/pyannote_sample"}
 	var finalLat, partialLat []float64
-	fmt.Println("| file | live WER | batch WER | live speaker acc. | batch speaker acc. | finals | final latency p50 / p95 | partial latency p95 |")
+	fmt.Println("| file | live WER | batch WER | live attribution (matched) | batch attribution (matched) | finals | final latency p50 / p95 | partial latency p95 |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, name := range names {
 		path := filepath.Join(dev, name+".wav")
 		samples := loadSamples(t, path)
 		ref := files[name]()
 		timed := runTimed(t, e, samples)
-		live := eval.ScoreTranscript(ref, finalWords(timed.events))
-		batch := eval.ScoreTranscript(ref, batchWords(t, path))
+		liveHyp, batchHyp := finalWords(timed.events), batchWords(t, path)
+		live, batch := eval.ScoreTranscript(ref, liveHyp), eval.ScoreTranscript(ref, batchHyp)
+		liveAttr, batchAttr := eval.ScoreAttribution(ref, liveHyp), eval.ScoreAttribution(ref, batchHyp)
 		fl, pl := timed.latencies()
 		finalLat, partialLat = append(finalLat, fl...), append(partialLat, pl...)
-		fmt.Printf("| %s | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %d | %.2f / %.2f s | %.2f s |\n", filepath.Base(name),
-			100*live.WER, 100*batch.WER, 100*live.SpeakerAccuracy, 100*batch.SpeakerAccuracy, len(fl),
+		fmt.Printf("| %s | %.1f %% | %.1f %% | %.1f %% (%.0f %%) | %.1f %% (%.0f %%) | %d | %.2f / %.2f s | %.2f s |\n", filepath.Base(name),
+			100*live.WER, 100*batch.WER, 100*liveAttr.Accuracy(), 100*liveAttr.MatchedShare(),
+			100*batchAttr.Accuracy(), 100*batchAttr.MatchedShare(), len(fl),
 			pct(fl, 50), pct(fl, 95), pct(pl, 95))
 	}
 	fmt.Printf("all finals: latency p50 %.2f s, p95 %.2f s (n=%d); partials p95 %.2f s (n=%d)\n",
@@ -204,7 +206,7 @@ func batchWords(t testing.TB, path string) []eval.TimedWord {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := transcribe.Transcribe(ctx, shared.asr, a, res.Exclusive, transcribe.Options{})
+	tr, err := transcribe.Transcribe(ctx, shared.asr, a, res.Exclusive, transcribe.Options{Activity: res.Diarization})
 	if err != nil {
 		t.Fatal(err)
 	}
