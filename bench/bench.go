@@ -36,19 +36,38 @@ type Config struct {
 	Peer      string    // shared/tools dir with the reference system; "" to skip it
 	WorkDir   string    // scratch space for long files and hypotheses
 	Log       io.Writer
+	// Conditions are the channels every file is scored through (default
+	// clean; see Conditions). Long files and the peer use the clean files.
+	Conditions []string
+	CacheDir   string // where converted files are kept (default: the user's cache dir)
 }
 
 // FileResult is one diarized file.
 type FileResult struct {
-	Part, URI      string
-	Seconds, Wall  float64
-	RefSpk, HypSpk int
-	DER0, DER25    float64
+	Condition, Part, URI string
+	Seconds, Wall        float64
+	RefSpk, HypSpk       int
+	// RefCounted is the reference speakers with at least 1 s of speech in
+	// the scored region, the count the speaker count is judged against.
+	RefCounted  int
+	DER0, DER25 float64
+	C0, C25     eval.Components // DER's parts at collar 0 and 0.25
+}
+
+// CountErr is the speakers found minus the counted reference speakers.
+func (f FileResult) CountErr() int { return f.HypSpk - f.RefCounted }
+
+// Label names a part under a condition: "real", "real (phone)".
+func Label(part, cond string) string {
+	if cond == "" || cond == Clean {
+		return part
+	}
+	return part + " (" + cond + ")"
 }
 
 // PartResult is the pooled score of one part.
 type PartResult struct {
-	Part                             string
+	Condition, Part                  string
 	DER0, DER25, DER0NoOv, DER25NoOv float64
 	JER                              float64
 	Audio, Wall                      float64
@@ -77,6 +96,7 @@ type Report struct {
 	Config  diarize.Config
 	Files   []FileResult
 	Parts   []PartResult
+	Groups  []GroupResult // per condition: parts, halves of real, all
 	Long    []LongResult
 	Peer    *PeerResult
 }
@@ -92,6 +112,15 @@ func Run(ctx context.Context, p *diarize.Pipeline, cfg Config) (*Report, error) 
 	if len(cfg.Parts) == 0 {
 		cfg.Parts = []string{"real", "sim"}
 	}
+	if len(cfg.Conditions) == 0 {
+		cfg.Conditions = []string{Clean}
+	}
+	if err := checkConditions(cfg.Conditions); err != nil {
+		return nil, err
+	}
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = defaultCacheDir()
+	}
 	if cfg.WorkDir == "" {
 		d, err := os.MkdirTemp("", "whospoke-bench-")
 		if err != nil {
@@ -102,17 +131,22 @@ func Run(ctx context.Context, p *diarize.Pipeline, cfg Config) (*Report, error) 
 	}
 	rep := &Report{Date: time.Now().UTC(), Machine: Machine(), Config: p.Config()}
 	var wavs []string
-	for _, part := range cfg.Parts {
-		pr, files, err := scorePart(ctx, p, &cfg, part)
-		if err != nil {
-			return nil, err
-		}
-		rep.Parts = append(rep.Parts, pr)
-		rep.Files = append(rep.Files, files...)
-		for _, f := range files {
-			wavs = append(wavs, filepath.Join(cfg.Set, part, f.URI+".wav"))
+	for _, cond := range cfg.Conditions {
+		for _, part := range cfg.Parts {
+			pr, files, err := scorePart(ctx, p, &cfg, cond, part)
+			if err != nil {
+				return nil, err
+			}
+			rep.Parts = append(rep.Parts, pr)
+			rep.Files = append(rep.Files, files...)
+			for _, f := range files {
+				if cond == Clean {
+					wavs = append(wavs, filepath.Join(cfg.Set, part, f.URI+".wav"))
+				}
+			}
 		}
 	}
+	rep.Groups = groups(rep.Files, cfg.Conditions)
 	if cfg.Peer != "" {
 		peer, err := runPeerSet(ctx, &cfg)
 		if err != nil {
@@ -131,8 +165,8 @@ func Run(ctx context.Context, p *diarize.Pipeline, cfg Config) (*Report, error) 
 	return rep, nil
 }
 
-func scorePart(ctx context.Context, p *diarize.Pipeline, cfg *Config, part string) (PartResult, []FileResult, error) {
-	pr := PartResult{Part: part}
+func scorePart(ctx context.Context, p *diarize.Pipeline, cfg *Config, cond, part string) (PartResult, []FileResult, error) {
+	pr := PartResult{Condition: cond, Part: part}
 	wavs, _ := filepath.Glob(filepath.Join(cfg.Set, part, "*.wav"))
 	sort.Strings(wavs)
 	var refs, hyps []*annotation.Annotation
@@ -152,7 +186,11 @@ func scorePart(ctx context.Context, p *diarize.Pipeline, cfg *Config, part strin
 				uems[id] = t
 			}
 		}
-		a, err := audio.Open(ctx, wav, audio.DefaultOptions())
+		input, err := conditioned(ctx, cond, wav, cfg.CacheDir)
+		if err != nil {
+			return pr, nil, err
+		}
+		a, err := audio.Open(ctx, input, audio.DefaultOptions())
 		if err != nil {
 			return pr, nil, err
 		}
@@ -166,22 +204,22 @@ func scorePart(ctx context.Context, p *diarize.Pipeline, cfg *Config, part strin
 		hyp := res.Diarization
 		hyp.URI = id
 		refs, hyps = append(refs, ref), append(hyps, hyp)
-		fr := FileResult{Part: part, URI: id, Seconds: res.Duration, Wall: wall, RefSpk: len(ref.Labels()), HypSpk: len(res.Speakers)}
-		for _, c := range []float64{0, 0.25} {
-			d, err := eval.DER(ref, hyp, uems[id], eval.Options{Collar: c})
-			if err != nil {
-				return pr, nil, err
-			}
-			if c == 0 {
-				fr.DER0 = 100 * d.DER()
-			} else {
-				fr.DER25 = 100 * d.DER()
-			}
+		fr := FileResult{Condition: cond, Part: part, URI: id, Seconds: res.Duration, Wall: wall,
+			RefSpk: len(ref.Labels()), HypSpk: len(res.Speakers), RefCounted: countedSpeakers(ref, uems[id])}
+		if fr.C0, err = eval.DER(ref, hyp, uems[id], eval.Options{}); err != nil {
+			return pr, nil, err
 		}
+		if fr.C25, err = eval.DER(ref, hyp, uems[id], eval.Options{Collar: 0.25}); err != nil {
+			return pr, nil, err
+		}
+		fr.DER0, fr.DER25 = 100*fr.C0.DER(), 100*fr.C25.DER()
 		files = append(files, fr)
 		pr.Audio += res.Duration
 		pr.Wall += wall
-		cfg.logf("%-6s %-28s %6.1fs  %d/%d speakers  DER %.1f%%  %.2fs", part, id, fr.Seconds, fr.HypSpk, fr.RefSpk, fr.DER0, wall)
+		c := fr.C0
+		cfg.logf("%-12s %-24s %6.1fs  %d/%d speakers (%+d)  DER %.1f%% (miss %.1f fa %.1f conf %.1f)  %.2fs",
+			Label(part, cond), id, fr.Seconds, fr.HypSpk, fr.RefCounted, fr.CountErr(), fr.DER0,
+			pct(c.Missed, c.Scored), pct(c.FalseAlarm, c.Scored), pct(c.Confusion, c.Scored), wall)
 	}
 	for _, o := range []struct {
 		dst *float64
@@ -200,6 +238,14 @@ func scorePart(ctx context.Context, p *diarize.Pipeline, cfg *Config, part strin
 		}
 	}
 	return pr, files, nil
+}
+
+// pct is part as a percentage of whole (0 when whole is 0).
+func pct(part, whole float64) float64 {
+	if whole == 0 {
+		return 0
+	}
+	return 100 * part / whole
 }
 
 // runLong builds a WAV of the given length from the set's files and times a

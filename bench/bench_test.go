@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/whospoke/whospoke/audio"
+	"github.com/whospoke/whospoke/eval"
 )
 
 func TestConcatWAV(t *testing.T) {
@@ -44,16 +45,21 @@ func TestConcatWAV(t *testing.T) {
 func TestWriteMarkdown(t *testing.T) {
 	r := &Report{
 		Date: time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC), Machine: "test machine", Command: "whospoke bench",
-		Parts: []PartResult{{Part: "real", DER0: 20, DER25: 12, Audio: 100, Wall: 2}},
-		Files: []FileResult{{Part: "real", URI: "f1", Seconds: 30, DER0: 20}},
-		Long:  []LongResult{{Hours: 1, Wall: 60, RTF: 60.0 / 3600, PeakRSSMB: 400, PeerWall: 150}},
-		Peer:  &PeerResult{DER: map[string]float64{"real c=0": 25, "real c=0.25": 15}, RTF: 0.1},
+		Parts: []PartResult{{Part: "real", DER0: 20, DER25: 12, Audio: 100, Wall: 2}, {Condition: Phone, Part: "real", DER0: 30, Audio: 100, Wall: 2}},
+		Files: []FileResult{{Part: "real", URI: "f1", Seconds: 30, DER0: 20, HypSpk: 3, RefCounted: 2,
+			C0: eval.Components{Scored: 10, Missed: 1, FalseAlarm: 0.5, Confusion: 0.5}}},
+		Groups: []GroupResult{{Condition: Clean, Group: "all", Files: 1, CountSmall: 1,
+			C0: eval.Components{Scored: 10, Missed: 1, FalseAlarm: 0.5, Confusion: 0.5}}},
+		Long: []LongResult{{Hours: 1, Wall: 60, RTF: 60.0 / 3600, PeakRSSMB: 400, PeerWall: 150}},
+		Peer: &PeerResult{DER: map[string]float64{"real c=0": 25, "real c=0.25": 15}, RTF: 0.1},
 	}
 	var b bytes.Buffer
 	if err := WriteMarkdown(&b, r); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"2026-11-21", "test machine", "| real | **20.00**", "| real | 25.00 | 15.00 | 20.00 | 0.80 |", "| 1 h | 60.0s | 0.0167 | 400 MB | 150.0s | 0.40 |", "| real | f1 |"} {
+	for _, want := range []string{"2026-11-21", "test machine", "| real | **20.00**", "| real | 25.00 | 15.00 | 20.00 | 0.80 |", "| 1 h | 60.0s | 0.0167 | 400 MB | 150.0s | 0.40 |", "| real | f1 | 30.0s | 3/2 | +1 | 20.00 | 10.00 | 5.00 | 5.00 |",
+		"| real (phone) | **30.00**", "| clean | all | 1 | **20.00** | 10.00 | 5.00 | 5.00 |",
+		"- clean: count exact on 0 of 1 files; off by more than one on 0 of 1 files with ≤ 4 speakers"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}

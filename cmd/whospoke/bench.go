@@ -15,7 +15,7 @@ import (
 )
 
 var benchFlags struct {
-	set, out, peer, long string
+	set, out, peer, long, condition string
 	// Settings to measure against the defaults (BENCHMARKS.md's design table).
 	step, threshold, chunk, hop float64
 	minCluster                  int
@@ -72,7 +72,7 @@ as markdown. The tuning flags measure one setting against the defaults.`,
 		}
 		rep, err := bench.Run(cmd.Context(), p, bench.Config{
 			Set: set, Binary: exe, Threads: threadsFlag, LongHours: hours,
-			Peer: benchFlags.peer, Log: os.Stderr,
+			Peer: benchFlags.peer, Conditions: parseConditions(benchFlags.condition), Log: os.Stderr,
 		})
 		if err != nil {
 			return err
@@ -103,6 +103,7 @@ func init() {
 	f.StringVar(&benchFlags.out, "out", "-", "where to write the markdown report (- = stdout)")
 	f.StringVar(&benchFlags.peer, "peer", "", "`folder` of the reference system's runner (run_peer_set.sh) to measure side by side")
 	f.StringVar(&benchFlags.long, "long", "1,4", "comma-separated `hours`: lengths of concatenated long files to time (0 = none)")
+	f.StringVar(&benchFlags.condition, "condition", bench.Clean, "comma-separated channels to score every file through: clean, phone (8 kHz μ-law telephone channel; converted files cached in the user cache dir)")
 	f.Float64Var(&benchFlags.step, "step", 0, "segmentation step in seconds (0 = default)")
 	f.Float64Var(&benchFlags.threshold, "threshold", 0, "clustering distance threshold (0 = default)")
 	f.IntVar(&benchFlags.minCluster, "min-cluster-size", 0, "smallest cluster that is a speaker (0 = default)")
@@ -127,4 +128,15 @@ func parseHours(s string) ([]float64, error) {
 		}
 	}
 	return hours, nil
+}
+
+// parseConditions reads --condition; bench.Run rejects an unknown name.
+func parseConditions(s string) []string {
+	var conds []string
+	for _, c := range strings.Split(s, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			conds = append(conds, c)
+		}
+	}
+	return conds
 }
