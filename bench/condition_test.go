@@ -86,7 +86,21 @@ func TestPhoneChannel(t *testing.T) {
 	writeWAV16(t, src, x)
 	ctx := context.Background()
 	cache := filepath.Join(dir, "cache")
-	out, err := conditioned(ctx, Phone, src, cache)
+	for _, cond := range []string{Phone, Narrowband} {
+		t.Run(cond, func(t *testing.T) { testChannel(t, cond, src, cache, x) })
+	}
+	if got, _ := conditioned(ctx, Clean, src, cache); got != src {
+		t.Errorf("clean condition gave %q, want the file itself", got)
+	}
+	if _, err := conditioned(ctx, "radio", src, cache); err == nil {
+		t.Error("an unknown condition was accepted")
+	}
+}
+
+func testChannel(t *testing.T, cond, src, cache string, x []float32) {
+	const sr = audio.SampleRate
+	ctx := context.Background()
+	out, err := conditioned(ctx, cond, src, cache)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +120,11 @@ func TestPhoneChannel(t *testing.T) {
 	if in := highShare(speech(x), 4000); in < 0.3 {
 		t.Fatalf("test signal has only %.2f of its energy above 4 kHz", in)
 	}
-	if out := highShare(speech(y), 4000); out > 1e-3 {
-		t.Errorf("%.4f of the converted energy lies above 4 kHz, want under 0.001", out)
+	// Under 0.3 % of the energy above 4 kHz where the clean signal has over
+	// 30 %: what is left is the resampler's transition band next to 4 kHz
+	// (about 0.06 % with the 3400 Hz low-pass in front, 0.2 % without).
+	if out := highShare(speech(y), 4000); out > 3e-3 {
+		t.Errorf("%.4f of the converted energy lies above 4 kHz, want under 0.003", out)
 	}
 	// Band-limited, not lost, and still in place: the sound stays where it
 	// was and the silence around it stays silent.
@@ -123,14 +140,8 @@ func TestPhoneChannel(t *testing.T) {
 		t.Errorf("the sound's first 40 ms have RMS %.4f after conversion: moved in time", r)
 	}
 	// A second call finds the cached file.
-	again, err := conditioned(ctx, Phone, src, cache)
+	again, err := conditioned(ctx, cond, src, cache)
 	if err != nil || again != out {
 		t.Errorf("second conversion gave %q, %v; want the cached %q", again, err, out)
-	}
-	if got, _ := conditioned(ctx, Clean, src, cache); got != src {
-		t.Errorf("clean condition gave %q, want the file itself", got)
-	}
-	if _, err := conditioned(ctx, "radio", src, cache); err == nil {
-		t.Error("an unknown condition was accepted")
 	}
 }

@@ -103,7 +103,7 @@ func init() {
 	f.StringVar(&benchFlags.out, "out", "-", "where to write the markdown report (- = stdout)")
 	f.StringVar(&benchFlags.peer, "peer", "", "`folder` of the reference system's runner (run_peer_set.sh) to measure side by side")
 	f.StringVar(&benchFlags.long, "long", "1,4", "comma-separated `hours`: lengths of concatenated long files to time (0 = none)")
-	f.StringVar(&benchFlags.condition, "condition", bench.Clean, "comma-separated channels to score every file through: clean, phone (8 kHz μ-law telephone channel; converted files cached in the user cache dir)")
+	f.StringVar(&benchFlags.condition, "condition", bench.Clean, "comma-separated channels to score every file through: clean, phone (300–3400 Hz, 8 kHz μ-law), narrowband (8 kHz μ-law only); converted files are cached in the user cache dir")
 	f.Float64Var(&benchFlags.step, "step", 0, "segmentation step in seconds (0 = default)")
 	f.Float64Var(&benchFlags.threshold, "threshold", 0, "clustering distance threshold (0 = default)")
 	f.IntVar(&benchFlags.minCluster, "min-cluster-size", 0, "smallest cluster that is a speaker (0 = default)")
