@@ -72,7 +72,7 @@ func writeGroups(p func(string, ...any), gs []GroupResult) {
 	}
 	p("\n### Per condition and half (pooled; halves of real as in bench/split.go)\n\n")
 	p("Missed, false alarm and confusion in %% of scored speaker time, collar 0. Count: exact on k of n files; off by more than one on m of the files with ≤ 4 reference speakers (speakers with ≥ 1 s of speech).\n\n")
-	p("| condition | files | n | DER c=0 | missed | false alarm | confusion | DER c=0.25 | count exact | count off by > 1 (≤ 4 spk) |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	p("| condition | group | files | DER c=0 | missed | false alarm | confusion | DER c=0.25 | count exact | count off by > 1 (≤ 4 spk) |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, g := range gs {
 		c := g.C0
 		p("| %s | %s | %d | **%.2f** | %.2f | %.2f | %.2f | %.2f | %d/%d | %d/%d |\n", g.Condition, g.Group, g.Files, g.DER0(),
