@@ -139,10 +139,11 @@ func Run(ctx context.Context, p *diarize.Pipeline, cfg Config) (*Report, error) 
 			}
 			rep.Parts = append(rep.Parts, pr)
 			rep.Files = append(rep.Files, files...)
+			if cond != Clean {
+				continue
+			}
 			for _, f := range files {
-				if cond == Clean {
-					wavs = append(wavs, filepath.Join(cfg.Set, part, f.URI+".wav"))
-				}
+				wavs = append(wavs, filepath.Join(cfg.Set, part, f.URI+".wav"))
 			}
 		}
 	}
