@@ -85,6 +85,8 @@ type openTurn struct {
 	speech      int64 // samples of speech frames inside it
 	lastPartial int64 // end sample of the last partial scheduled
 	probed      bool  // a probe decode was scheduled in the current silence
+	probeUpto   int64 // end sample of the latest probe's audio (0: none)
+	resumed     int64 // first speech sample after the latest probe (0: none)
 }
 
 // hypothesis is shared with the worker: whether the latest decode of turn
@@ -200,10 +202,27 @@ func (s *Session) speakerEvents(ctx context.Context, evs []live.Event, decided f
 	}
 	s.jobs.push(job{kind: jobSpeakers, speakers: evs, decided: decided})
 	if at, ok := s.speakerChange(evs); ok {
-		s.endTurn(at, false, 1)
+		s.endTurn(s.splitEnd(at), false, 1)
 		s.continueTurn(at)
 	}
 	return nil
+}
+
+// splitTolerance: how far before a split point, as the diarizer places it,
+// the next speaker's speech may start by the VAD (the diarizer's turn edges
+// are that coarse) and the pause still count as the one at the split.
+const splitTolerance = 0.25 * SampleRate
+
+// splitEnd is where the turn split at sample at ends: at the end of its
+// latest probe's audio when nobody spoke between that and the split, so
+// the final is that probe, decoded a second before the diarizer saw the
+// speaker change; else at at.
+func (s *Session) splitEnd(at int64) int64 {
+	t := s.turn
+	if t.probeUpto > 0 && (t.resumed == 0 || t.resumed >= at-splitTolerance) {
+		return t.probeUpto
+	}
+	return at
 }
 
 // speakerChange finds, among new diarizer events, a change of speaker inside
@@ -248,6 +267,9 @@ func (s *Session) frame(ctx context.Context, p float32, end int64) error {
 		}
 		s.turn.speech += vad.FrameSamples
 		s.turn.probed = false
+		if s.turn.probeUpto > 0 && s.turn.resumed == 0 {
+			s.turn.resumed = end - vad.FrameSamples
+		}
 	}
 	if !s.turn.open {
 		return nil
@@ -288,6 +310,7 @@ func (s *Session) silence(ctx context.Context, end int64) error {
 	upto := min(s.lastSpeech+int64(postRoll*SampleRate), end)
 	if !s.turn.probed && quiet >= td.MinSilence/2 {
 		s.turn.probed = true
+		s.turn.probeUpto, s.turn.resumed = upto, 0
 		s.schedulePartial(upto, true)
 	}
 	ends, conf := s.pauseEnds(quiet, end)
