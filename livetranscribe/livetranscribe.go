@@ -23,6 +23,11 @@ const SampleRate = 16000
 // ErrClosed is returned by a Session's methods after Close.
 var ErrClosed = errors.New("livetranscribe: session closed")
 
+// ErrFailed is returned by Push and EndTurn once the session's recogniser
+// has died (a panic, whose value and stack Close returns): the caller
+// tells its client the session failed instead of streaming into silence.
+var ErrFailed = errors.New("livetranscribe: the session's recogniser failed")
+
 // TurnMode says who ends turns.
 type TurnMode int
 

@@ -146,8 +146,8 @@ func (e *Engine) NewSession(opt Options) (*Session, error) {
 // (cheap next to Whisper) and leaves recognition to the session's worker:
 // it does not wait for Whisper.
 func (s *Session) Push(ctx context.Context, samples []float32) error {
-	if s.closed {
-		return ErrClosed
+	if err := s.usable(); err != nil {
+		return err
 	}
 	s.audio = append(s.audio, samples...)
 	s.total += int64(len(samples))
@@ -404,6 +404,20 @@ func (s *Session) trim() {
 	}
 }
 
+// usable is nil while the session takes audio: ErrClosed after Close,
+// ErrFailed once the worker has died before it.
+func (s *Session) usable() error {
+	if s.closed {
+		return ErrClosed
+	}
+	select {
+	case <-s.done:
+		return ErrFailed
+	default:
+		return nil
+	}
+}
+
 // emit sends an event, unless ctx ends first.
 func (s *Session) emit(ctx context.Context, e Event) error {
 	select {
@@ -419,8 +433,8 @@ func (s *Session) emit(ctx context.Context, e Event) error {
 // since the last turn it still emits an empty Final, so every commit is
 // answered.
 func (s *Session) EndTurn(ctx context.Context) error {
-	if s.closed {
-		return ErrClosed
+	if err := s.usable(); err != nil {
+		return err
 	}
 	if !s.turn.open {
 		s.openTurn(s.total)

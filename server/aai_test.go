@@ -26,6 +26,7 @@ type fakeText struct {
 	samples int
 	closed  bool
 	events  chan livetranscribe.Event
+	pushErr error // what Push says (a recogniser that died: ErrFailed)
 }
 
 // fakeTurn is a turn whose words two speakers share.
@@ -40,6 +41,9 @@ func fakeTurn() *livetranscribe.Turn {
 func (f *fakeText) Push(ctx context.Context, x []float32) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.pushErr != nil {
+		return f.pushErr
+	}
 	if f.samples == 0 {
 		t := fakeTurn()
 		t.Words = t.Words[:1]
@@ -440,6 +444,28 @@ func TestAAIInactivity(t *testing.T) {
 	}
 	if !fs.last(t).isClosed() {
 		t.Fatal("session not closed")
+	}
+}
+
+// A session whose recogniser died (livetranscribe.ErrFailed) closes with
+// AssemblyAI's server error code, without the panic's words, and the
+// stream record ends.
+func TestAAIRecogniserFailed(t *testing.T) {
+	ts, fs := startAAI(t, nil)
+	c := aaiDial(t, ts, "sample_rate=16000", ts.Key)
+	id := aaiBeginOK(t, c)["id"].(string)
+	f := fs.last(t)
+	f.mu.Lock()
+	f.pushErr = livetranscribe.ErrFailed
+	f.mu.Unlock()
+	aaiSend(t, c, websocket.MessageBinary, make([]byte, 3200))
+	aaiClosed(t, c, aaiServerError)
+	deadline := time.Now().Add(10 * time.Second)
+	for aaiStream(t, ts, id).Status == api.LiveRunning {
+		if time.Now().After(deadline) {
+			t.Fatal("stream still running after the session failed")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
