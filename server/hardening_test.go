@@ -89,3 +89,24 @@ func (ts *testServer) uploadBytes(t testing.TB, key string, data []byte) string 
 	}
 	return "media://" + key
 }
+
+// Metrics name routes and codes, never what a request carried: after
+// requests with the real key, a wrong key, a webhook URL with credentials
+// and an unknown job id, /metrics holds none of them nor the media secret.
+func TestMetricsHoldNoSecrets(t *testing.T) {
+	ts := startServer(t, nil)
+	const wrongKey, hookSecret, jobID = "sk-wrong-0123456789", "hunter2-webhook", "job-0123456789-secret"
+	ts.do(t, "GET", "/v1/jobs/"+jobID, ts.Key, nil)
+	ts.do(t, "GET", "/v1/jobs/"+jobID, wrongKey, nil)
+	ts.do(t, "POST", "/v1/diarize", ts.Key, map[string]any{"url": "media://x.wav", "webhook": "https://user:" + hookSecret + "@example.com/h"})
+	resp, body := ts.do(t, "GET", "/metrics", "", nil)
+	// The job route is counted, under its pattern.
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("/v1/jobs/{")) {
+		t.Fatalf("/metrics: %d %.200s", resp.StatusCode, body)
+	}
+	for _, secret := range []string{ts.Key, wrongKey, hookSecret, jobID, "0123456789abcdef0123"} {
+		if strings.Contains(string(body), secret) {
+			t.Errorf("/metrics holds %q", secret)
+		}
+	}
+}
