@@ -8,6 +8,7 @@ package eval
 
 import (
 	"cmp"
+	"maps"
 	"math"
 	"slices"
 
@@ -94,6 +95,24 @@ func ScoreAttribution(ref, hyp []TimedWord) Attribution {
 // mapSpeakers fills Mapping so that the most matched words agree and
 // returns how many do.
 func (a *Attribution) mapSpeakers() int {
+	var pairs []speakerPair
+	for i, j := range a.Match {
+		if j >= 0 {
+			pairs = append(pairs, speakerPair{a.Ref[i].Speaker, a.Hyp[j].Speaker})
+		}
+	}
+	mapping, right := mapSpeakers(pairs)
+	maps.Copy(a.Mapping, mapping)
+	return right
+}
+
+// speakerPair is the reference and transcript speaker of one pair of words.
+type speakerPair struct{ ref, hyp string }
+
+// mapSpeakers maps transcript speakers to reference speakers one to one so
+// that the most word pairs agree (Hungarian assignment on their counts),
+// and returns the mapping and how many pairs agree under it.
+func mapSpeakers(pairs []speakerPair) (map[string]string, int) {
 	var rs, hs []string
 	ri, hi := map[string]int{}, map[string]int{}
 	index := func(m map[string]int, l *[]string, k string) int {
@@ -106,14 +125,14 @@ func (a *Attribution) mapSpeakers() int {
 	}
 	type pair struct{ r, h int }
 	counts := map[pair]int{}
-	for i, j := range a.Match {
-		if j >= 0 {
-			counts[pair{index(ri, &rs, a.Ref[i].Speaker), index(hi, &hs, a.Hyp[j].Speaker)}]++
-		}
+	for _, p := range pairs {
+		counts[pair{index(ri, &rs, p.ref), index(hi, &hs, p.hyp)}]++
 	}
-	if len(hs) == 0 {
-		return 0
+	mapping := map[string]string{}
+	if len(hs) == 0 || len(rs) == 0 {
+		return mapping, 0
 	}
+	// Maximise agreeing words = minimise their negation.
 	cost := make([][]float64, len(hs))
 	for h := range hs {
 		cost[h] = make([]float64, len(rs))
@@ -124,9 +143,9 @@ func (a *Attribution) mapSpeakers() int {
 	right := 0
 	for h, r := range assignment.Minimize(cost) {
 		if r >= 0 {
-			a.Mapping[hs[h]] = rs[r]
+			mapping[hs[h]] = rs[r]
 			right += counts[pair{r, h}]
 		}
 	}
-	return right
+	return mapping, right
 }

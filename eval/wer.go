@@ -218,25 +218,14 @@ func ScoreTranscript(ref, hyp []TimedWord) TranscriptScore {
 	ht, hws := normaliseTimed(hyp)
 	pairs := AlignWords(rt, ht)
 	s := TranscriptScore{RefWords: len(rt), MedianStartError: math.NaN(), Mapping: map[string]string{}}
-	var rs, hs []string
-	ri, hi := map[string]int{}, map[string]int{}
-	idx := func(m map[string]int, l *[]string, k string) int {
-		if i, ok := m[k]; ok {
-			return i
-		}
-		m[k] = len(*l)
-		*l = append(*l, k)
-		return m[k]
-	}
-	type pair struct{ r, h int }
-	counts := map[pair]int{}
+	var speakers []speakerPair
 	var starts []float64
 	for _, p := range pairs {
 		if p.Op != OpMatch {
 			s.Errors++
 		}
 		if p.Ref >= 0 && p.Hyp >= 0 {
-			counts[pair{idx(ri, &rs, rws[p.Ref].Speaker), idx(hi, &hs, hws[p.Hyp].Speaker)}]++
+			speakers = append(speakers, speakerPair{rws[p.Ref].Speaker, hws[p.Hyp].Speaker})
 		}
 		if p.Op == OpMatch {
 			starts = append(starts, math.Abs(rws[p.Ref].Start-hws[p.Hyp].Start))
@@ -253,31 +242,13 @@ func ScoreTranscript(ref, hyp []TimedWord) TranscriptScore {
 			s.MedianStartError = (starts[n/2-1] + starts[n/2]) / 2
 		}
 	}
-	if len(hs) > 0 && len(rs) > 0 {
-		// Maximise agreeing words = minimise their negation.
-		cost := make([][]float64, len(hs))
-		for h := range hs {
-			cost[h] = make([]float64, len(rs))
-			for r := range rs {
-				cost[h][r] = -float64(counts[pair{r, h}])
-			}
-		}
-		right, aligned := 0, 0
-		for _, c := range counts {
-			aligned += c
-		}
-		for h, r := range assignment.Minimize(cost) {
-			if r >= 0 {
-				right += counts[pair{r, h}]
-				s.Mapping[hs[h]] = rs[r]
-			}
-		}
+	mapping, right := mapSpeakers(speakers)
+	s.Mapping = mapping
+	if len(mapping) > 0 {
 		if s.RefWords > 0 {
 			s.SpeakerAccuracy = float64(right) / float64(s.RefWords)
 		}
-		if aligned > 0 {
-			s.AlignedSpeakerAccuracy = float64(right) / float64(aligned)
-		}
+		s.AlignedSpeakerAccuracy = float64(right) / float64(len(speakers))
 	}
 	return s
 }
