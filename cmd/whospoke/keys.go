@@ -24,8 +24,18 @@ store as whospoke serve (--data or --postgres).`,
   whospoke keys list --team acme
   whospoke keys webhook-secret --team acme --rotate`,
 	}
-	var team, name, perms string
+	var team string
+	for _, c := range []*cobra.Command{keysCreateCmd(&team), keysListCmd(&team), keysRevokeCmd(&team), keysWebhookSecretCmd(&team)} {
+		c.Flags().StringVar(&team, "team", "default", "team name")
+		addStoreFlags(c)
+		keys.AddCommand(c)
+	}
+	rootCmd.AddCommand(keys)
+}
 
+// keysCreateCmd is `keys create`; team is the --team flag.
+func keysCreateCmd(team *string) *cobra.Command {
+	var name, perms string
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create an API key; it is printed once, alone on the last line",
@@ -43,25 +53,29 @@ store as whospoke serve (--data or --postgres).`,
 			if perms != "" {
 				p = strings.FieldsFunc(perms, func(r rune) bool { return r == ',' || r == ' ' })
 			}
-			secret, k, err := server.CreateKey(cmd.Context(), st, team, name, p)
+			secret, k, err := server.CreateKey(cmd.Context(), st, *team, name, p)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "key %s for team %s (%s), permissions: %s\n", k.ID, team, name, strings.Join(k.Permissions, " "))
+			fmt.Fprintf(cmd.OutOrStdout(), "key %s for team %s (%s), permissions: %s\n", k.ID, *team, name, strings.Join(k.Permissions, " "))
 			fmt.Fprintln(cmd.OutOrStdout(), secret)
 			return nil
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "what the key is for")
 	create.Flags().StringVar(&perms, "permissions", "", "comma-separated permissions (default all: "+strings.Join(server.Permissions, ",")+")")
+	return create
+}
 
+// keysListCmd is `keys list`.
+func keysListCmd(team *string) *cobra.Command {
 	list := &cobra.Command{
 		Use:     "list",
 		Short:   "List a team's keys",
 		Example: `  whospoke keys list --team acme`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, t, err := openTeam(cmd, team)
+			st, t, err := openTeam(cmd, *team)
 			if err != nil {
 				return err
 			}
@@ -82,7 +96,11 @@ store as whospoke serve (--data or --postgres).`,
 			return w.Flush()
 		},
 	}
+	return list
+}
 
+// keysRevokeCmd is `keys revoke`.
+func keysRevokeCmd(team *string) *cobra.Command {
 	revoke := &cobra.Command{
 		Use:   "revoke KEY_ID",
 		Short: "Revoke a key; requests with it get 401 from then on",
@@ -90,7 +108,7 @@ store as whospoke serve (--data or --postgres).`,
   whospoke keys revoke --team acme KEY_ID`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, t, err := openTeam(cmd, team)
+			st, t, err := openTeam(cmd, *team)
 			if err != nil {
 				return err
 			}
@@ -102,7 +120,11 @@ store as whospoke serve (--data or --postgres).`,
 			return nil
 		},
 	}
+	return revoke
+}
 
+// keysWebhookSecretCmd is `keys webhook-secret`.
+func keysWebhookSecretCmd(team *string) *cobra.Command {
 	var rotate bool
 	secret := &cobra.Command{
 		Use:   "webhook-secret",
@@ -116,7 +138,7 @@ store as whospoke serve (--data or --postgres).`,
 				return err
 			}
 			defer st.Close()
-			t, err := st.EnsureTeam(cmd.Context(), team)
+			t, err := st.EnsureTeam(cmd.Context(), *team)
 			if err != nil {
 				return err
 			}
@@ -135,13 +157,7 @@ store as whospoke serve (--data or --postgres).`,
 		},
 	}
 	secret.Flags().BoolVar(&rotate, "rotate", false, "replace the secret with a new random one")
-
-	for _, c := range []*cobra.Command{create, list, revoke, secret} {
-		c.Flags().StringVar(&team, "team", "default", "team name")
-		addStoreFlags(c)
-		keys.AddCommand(c)
-	}
-	rootCmd.AddCommand(keys)
+	return secret
 }
 
 // openTeam opens the store and finds an existing team by name.
