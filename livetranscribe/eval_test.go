@@ -156,6 +156,12 @@ func (r timedRun) latencies() (finals, partials []float64) {
 // sameWord: how far two decodes' times of one word may differ.
 const sameWord = 0.3
 
+// sameText: two spellings of one word as the scorer reads them ("4" and
+// "four" are the same word to a reader of captions and to the WER).
+func sameText(a, b string) bool {
+	return slices.Equal(eval.NormaliseWords(a), eval.NormaliseWords(b))
+}
+
 // firstSeen is when word w of turn order first arrived, in a partial or in
 // its final (event index last).
 func (r timedRun) firstSeen(order int, w Word, last int) float64 {
@@ -164,7 +170,7 @@ func (r timedRun) firstSeen(order int, w Word, last int) float64 {
 			continue
 		}
 		for _, x := range e.Turn.Words {
-			if norm(x.Text) == norm(w.Text) && math.Abs(x.Start-w.Start) <= sameWord {
+			if sameText(x.Text, w.Text) && math.Abs(x.Start-w.Start) <= sameWord {
 				return r.at[i]
 			}
 		}
