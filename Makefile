@@ -32,8 +32,10 @@ fuzz:
 		go test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/; \
 	done
 
+# bench writes its report to bench-report.md (ignored by git): BENCHMARKS.md
+# is curated by hand, with command, machine and date beside each table.
 bench: setup
-	bin/whospoke bench --set ../shared/eval/dev --out BENCHMARKS.md
+	bin/whospoke bench --set ../shared/eval/dev --out bench-report.md
 
 vet:
 	gofmt -l . | (! grep .)
