@@ -19,7 +19,7 @@ import (
 //
 // Why chunks: a 1 s segmentation step makes every second of audio part of
 // ten windows, and embedding each pair's audio separately spends 87 % of the
-// time re-embedding the same speech (docs/ALGORITHMS.md). Instead the audio is cut
+// time re-embedding the same speech (docs/METHODS.md). Instead the audio is cut
 // once into fixed chunks on one grid; each chunk is embedded at most once and
 // pooled into every local speaker that speaks alone in it. Measured offline
 // on dev (collar 0, real/sim): 2 s chunks every 1 s 22.1/19.5 at RTF 0.039;

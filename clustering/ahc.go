@@ -21,7 +21,7 @@ import (
 //
 // Why this clustering: on the dev set, centroid-linkage AHC re-tuned for
 // CAM++ with small-cluster reassignment beat spectral clustering with
-// eigengap (which was also fragile on short files); see docs/ALGORITHMS.md and
+// eigengap (which was also fragile on short files); see docs/METHODS.md and
 // BENCHMARKS.md for the measurements.
 type Config struct {
 	// Threshold is the largest Euclidean distance between unit-vector
