@@ -45,19 +45,12 @@ func (m *Model) findAlignment(d *decoder, enc *encoded, lang string, text []int,
 	if nf <= 0 {
 		return nil, nil
 	}
-	N := T - 1 - S // rows kept: <|notimestamps|> and the text
-	matrix := make([][]float64, N)
-	for i := range matrix {
-		matrix[i] = make([]float64, nf)
-	}
+	matrix := newMatrix(T-1-S, nf) // rows kept: <|notimestamps|> and the text
 	// Probability of each text token, from the position before it.
 	probs := make([]float64, len(text))
 	lp := make([]float64, sp.EOT)
 	med := make([]float64, nf+7) // median filter scratch
-	w := make([][]float64, T)
-	for t := range w {
-		w[t] = make([]float64, nf)
-	}
+	w := newMatrix(T, nf)
 	d.reset()
 	err = d.step(enc, tokens, 0, func(rows [][]float32, qk []float32) error {
 		for i, t := range text {
@@ -68,41 +61,11 @@ func (m *Model) findAlignment(d *decoder, enc *encoded, lang string, text []int,
 		// each frame over tokens (population std), median-filter along
 		// frames, and add the kept rows into the head average.
 		for h := range H {
-			for t := range T {
-				src := qk[(h*T+t)*enc.ctx : (h*T+t)*enc.ctx+nf]
-				row := w[t]
-				mx := math.Inf(-1)
-				for _, v := range src {
-					mx = math.Max(mx, float64(v))
-				}
-				var z float64
-				for f, v := range src {
-					row[f] = math.Exp(float64(v) - mx)
-					z += row[f]
-				}
-				for f := range row {
-					row[f] /= z
-				}
-			}
-			for f := range nf {
-				var mean float64
-				for t := range T {
-					mean += w[t][f]
-				}
-				mean /= float64(T)
-				var v float64
-				for t := range T {
-					dv := w[t][f] - mean
-					v += dv * dv
-				}
-				std := math.Sqrt(v / float64(T))
-				for t := range T {
-					w[t][f] = (w[t][f] - mean) / std
-				}
-			}
-			for i := range N {
+			headWeights(w, qk[h*T*enc.ctx:(h+1)*T*enc.ctx], enc.ctx)
+			standardiseFrames(w)
+			for i, row := range matrix {
 				for f, v := range medianFilter(w[S+i], 7, med) {
-					matrix[i][f] += v
+					row[f] += v
 				}
 			}
 		}
@@ -117,10 +80,66 @@ func (m *Model) findAlignment(d *decoder, enc *encoded, lang string, text []int,
 		}
 	}
 	textIdx, timeIdx := dtw(matrix)
+	return m.wordTimings(text, probs, lang, textIdx, timeIdx), nil
+}
 
-	words, groups := m.tok.splitWords(append(append([]int(nil), text...), sp.EOT), spaceless[lang])
+func newMatrix(rows, cols int) [][]float64 {
+	m := make([][]float64, rows)
+	for i := range m {
+		m[i] = make([]float64, cols)
+	}
+	return m
+}
+
+// headWeights fills w (tokens × frames kept) with one head's attention
+// (qk: tokens × ctx logits), softmaxed over the frames kept.
+func headWeights(w [][]float64, qk []float32, ctx int) {
+	for t, row := range w {
+		src := qk[t*ctx : t*ctx+len(row)]
+		mx := math.Inf(-1)
+		for _, v := range src {
+			mx = math.Max(mx, float64(v))
+		}
+		var z float64
+		for f, v := range src {
+			row[f] = math.Exp(float64(v) - mx)
+			z += row[f]
+		}
+		for f := range row {
+			row[f] /= z
+		}
+	}
+}
+
+// standardiseFrames makes each frame (column) of w zero-mean and unit
+// population std over tokens.
+func standardiseFrames(w [][]float64) {
+	T := float64(len(w))
+	for f := range w[0] {
+		var mean float64
+		for _, row := range w {
+			mean += row[f]
+		}
+		mean /= T
+		var v float64
+		for _, row := range w {
+			dv := row[f] - mean
+			v += dv * dv
+		}
+		std := math.Sqrt(v / T)
+		for _, row := range w {
+			row[f] = (row[f] - mean) / std
+		}
+	}
+}
+
+// wordTimings groups the aligned text tokens into words: each word's
+// start and end are where DTW's path enters its first token and the next
+// word's, its pieces are its tokens' times, its probability their mean.
+func (m *Model) wordTimings(text []int, probs []float64, lang string, textIdx, timeIdx []int) []wordTiming {
+	words, groups := m.tok.splitWords(append(append([]int(nil), text...), m.mc.Special.EOT), spaceless[lang])
 	if len(groups) <= 1 {
-		return nil, nil
+		return nil
 	}
 	bounds := make([]int, len(groups))
 	for i := 1; i < len(groups); i++ {
@@ -148,7 +167,7 @@ func (m *Model) findAlignment(d *decoder, enc *encoded, lang string, text []int,
 		}
 		out = append(out, wordTiming{word: words[i], tokens: groups[i], pieces: pieces, start: jumps[a], end: jumps[b], probability: p})
 	}
-	return out, nil
+	return out
 }
 
 // medianFilter is a width-k median along x with reflect padding (torch's

@@ -150,23 +150,8 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 	ahead := newLookahead(m, lm, clips, content, width, opt.BatchSize)
 	defer ahead.release()
 
-	res := &Result{Language: opt.Language}
-	if res.Language == "" {
-		res.Language = "en"
-		if m.mc.Multilingual {
-			// openai detects on the first 30 s of the file (here: of the
-			// first clip, so that leading silence does not decide).
-			enc, err := ahead.get(clips[0][0], min(width, content-clips[0][0], clips[0][1]-clips[0][0]), width)
-			if err != nil {
-				return nil, err
-			}
-			res.Language, _, err = m.detectLanguage(d, enc)
-			if err != nil {
-				return nil, err
-			}
-		}
-	}
-	if _, err := m.mc.sotSequence(res.Language, true); err != nil {
+	res := &Result{}
+	if res.Language, err = m.language(d, ahead, opt.Language, clips[0], content, width); err != nil {
 		return nil, err
 	}
 
@@ -193,9 +178,7 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		timeOffset := float64(seek) * HopLength / SampleRate
 		size := min(width, content-seek, clipEnd-seek)
-		segDur := float64(size) * HopLength / SampleRate
 		var prompt []int
 		if len(allTokens) > promptFrom {
 			prompt = allTokens[promptFrom:]
@@ -209,29 +192,13 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 			ahead.progress(opt.Progress)
 			continue
 		}
-		segs, next := m.segmentsOf(r, timeOffset, seek, size, segDur)
-		if opt.WordTimestamps && len(segs) > 0 {
-			single := singleTimestampEnding(r.Tokens, m.mc.Special.TimestampBegin)
-			if err := m.addWordTimestamps(d, enc, segs, res.Language, size, seek, &lastSpeech); err != nil {
-				return nil, err
-			}
-			if !single {
-				if end, ok := lastWordEnd(segs); ok && end > timeOffset {
-					next = int(math.Round(end * FramesPerSecond))
-				}
-			}
-		}
-		if next <= seek || opt.OneWindow {
-			next = seek + size // never reached by openai's rules; guards against a stall
+		segs, next, err := m.windowSegments(d, enc, r, opt, res.Language, seek, size, &lastSpeech)
+		if err != nil {
+			return nil, err
 		}
 		ahead.seek = next
 		for i := range segs {
-			s := &segs[i]
-			if s.Start == s.End || strings.TrimSpace(s.Text) == "" {
-				s.Text, s.Tokens, s.Words = "", nil, nil
-			}
-			s.WindowFrames = 2 * enc.ctx
-			allTokens = append(allTokens, s.Tokens...)
+			allTokens = append(allTokens, segs[i].Tokens...)
 		}
 		res.Segments = append(res.Segments, segs...)
 		if !opt.ConditionOnPreviousText || r.Temperature > 0.5 {
@@ -241,6 +208,58 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 	}
 	res.Text = m.tok.Decode(allTokens[textFrom:])
 	return res, nil
+}
+
+// language is the language to decode in: the one asked for, else "en",
+// or for a multilingual model the one it detects on the first 30 s of the
+// first clip (openai detects on the file's, but leading silence should
+// not decide).
+func (m *Model) language(d *decoder, ahead *lookahead, asked string, clip [2]int, content, width int) (string, error) {
+	lang := asked
+	if lang == "" {
+		lang = "en"
+		if m.mc.Multilingual {
+			enc, err := ahead.get(clip[0], min(width, content-clip[0], clip[1]-clip[0]), width)
+			if err != nil {
+				return "", err
+			}
+			if lang, _, err = m.detectLanguage(d, enc); err != nil {
+				return "", err
+			}
+		}
+	}
+	_, err := m.mc.sotSequence(lang, true)
+	return lang, err
+}
+
+// windowSegments cuts one decoded window into segments (with word times
+// when asked for) and returns them with the seek position after them.
+// Segments without text or length keep their times but carry no tokens.
+func (m *Model) windowSegments(d *decoder, enc *encoded, r *DecodeResult, opt Options, lang string, seek, size int, lastSpeech *float64) ([]Segment, int, error) {
+	timeOffset := float64(seek) * HopLength / SampleRate
+	segs, next := m.segmentsOf(r, timeOffset, seek, size, float64(size)*HopLength/SampleRate)
+	if opt.WordTimestamps && len(segs) > 0 {
+		single := singleTimestampEnding(r.Tokens, m.mc.Special.TimestampBegin)
+		if err := m.addWordTimestamps(d, enc, segs, lang, size, seek, lastSpeech); err != nil {
+			return nil, 0, err
+		}
+		if !single {
+			if end, ok := lastWordEnd(segs); ok && end > timeOffset {
+				next = int(math.Round(end * FramesPerSecond))
+			}
+		}
+	}
+	if next <= seek || opt.OneWindow {
+		next = seek + size // never reached by openai's rules; guards against a stall
+	}
+	for i := range segs {
+		s := &segs[i]
+		if s.Start == s.End || strings.TrimSpace(s.Text) == "" {
+			s.Text, s.Tokens, s.Words = "", nil, nil
+		}
+		s.WindowFrames = 2 * enc.ctx
+	}
+	return segs, next, nil
 }
 
 // promptTokens encodes an initial prompt as openai does (" " + trimmed text).
