@@ -66,20 +66,23 @@ func transcriptOf(t *livetranscribe.Turn, final bool) api.Transcript {
 // the end, sending them when forward (else the decoding still queued is
 // dropped).
 func (lc *liveConn) closeText(forward bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), liveFlushTimeout)
-	defer cancel()
-	if !forward {
-		cancel() // nobody will read the last turns: drop the work at once
-	}
-	err := lc.tsess.Finish(ctx, func(ev livetranscribe.Event) {
-		if forward {
-			lc.textEvent(ev)
-		}
-	})
-	if err != nil {
+	if err := finishText(lc.tsess, forward, lc.textEvent); err != nil {
 		lc.log.Warn("live transcription close", "err", err)
 	}
 	lc.textEvents = nil
+}
+
+// finishText closes a transcription session and hands its remaining events
+// to send when forward; otherwise nobody will read the last turns, so the
+// decoding still queued is dropped at once.
+func finishText(sess *livetranscribe.Session, forward bool, send func(livetranscribe.Event)) error {
+	ctx, cancel := context.WithTimeout(context.Background(), liveFlushTimeout)
+	defer cancel()
+	if !forward {
+		cancel()
+		send = func(livetranscribe.Event) {}
+	}
+	return sess.Finish(ctx, send)
 }
 
 func (lc *liveConn) duration() float64 {

@@ -309,17 +309,7 @@ func (rc *rtConn) closeSession(forward bool) {
 	if rc.sess == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), liveFlushTimeout)
-	defer cancel()
-	if !forward {
-		cancel() // nobody will read the last turns: drop the work at once
-	}
-	err := rc.sess.Finish(ctx, func(ev livetranscribe.Event) {
-		if forward {
-			rc.event(ev)
-		}
-	})
-	if err != nil {
+	if err := finishText(rc.sess, forward, rc.event); err != nil {
 		rc.log.Warn("realtime session close", "err", err)
 	}
 	rc.sess, rc.events = nil, nil
