@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,11 +46,15 @@ func TestEvalLive(t *testing.T) {
 	fmt.Println("| file | live WER | batch WER | live attribution (matched) | batch attribution (matched) | finals | final latency p50 / p95 | partial latency p95 |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, name := range names {
+		if !chosen(name) {
+			continue
+		}
 		path := filepath.Join(dev, name+".wav")
 		samples := loadSamples(t, path)
 		ref := files[name]()
 		timed := runTimed(t, e, samples)
 		liveHyp, batchHyp := finalWords(timed.events), batchWords(t, path)
+		logFinals(t, timed)
 		live, batch := eval.ScoreTranscript(ref, liveHyp), eval.ScoreTranscript(ref, batchHyp)
 		liveAttr, batchAttr := eval.ScoreAttribution(ref, liveHyp), eval.ScoreAttribution(ref, batchHyp)
 		fl, pl := timed.latencies()
@@ -264,8 +269,8 @@ func TestLiveCapacity(t *testing.T) {
 		s := loadSamples(t, filepath.Join(dev, f+".wav"))
 		clips = append(clips, s[:min(len(s), 60*SampleRate)])
 	}
-	fmt.Println("| sessions | finals | final latency p50 / p95 | partial latency p95 | peak RSS |")
-	fmt.Println("|---|---|---|---|---|")
+	fmt.Println("| sessions | finals | final latency p50 / p95 | partial latency p95 | CPU per session-second | peak RSS |")
+	fmt.Println("|---|---|---|---|---|---|")
 	for _, ns := range strings.Split(v, ",") {
 		n, err := strconv.Atoi(ns)
 		if err != nil || n < 1 {
@@ -274,11 +279,16 @@ func TestLiveCapacity(t *testing.T) {
 		var mu sync.Mutex
 		var fl, pl []float64
 		var wg sync.WaitGroup
+		cpu0, audio := cpuSeconds(), 0.0
 		for i := range n {
+			audio += float64(len(clips[i%len(clips)])) / SampleRate
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				r := runTimed(t, e, clips[i%len(clips)])
+				if n == 1 {
+					logFinals(t, r)
+				}
 				f, p := r.latencies()
 				mu.Lock()
 				fl, pl = append(fl, f...), append(pl, p...)
@@ -286,8 +296,18 @@ func TestLiveCapacity(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		fmt.Printf("| %d | %d | %.2f / %.2f s | %.2f s | %s |\n", n, len(fl), pct(fl, 50), pct(fl, 95), pct(pl, 95), peakRSS())
+		fmt.Printf("| %d | %d | %.2f / %.2f s | %.2f s | %.3f s | %s |\n", n, len(fl), pct(fl, 50), pct(fl, 95), pct(pl, 95),
+			(cpuSeconds()-cpu0)/audio, peakRSS())
 	}
+}
+
+// cpuSeconds is the process's user and system CPU time so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return math.NaN()
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // peakRSS is the process's peak resident memory (VmHWM).
@@ -302,4 +322,28 @@ func peakRSS() string {
 		}
 	}
 	return "?"
+}
+
+// logFinals shows each final turn (go test -v) with its end-of-turn
+// confidence (1: a speaker change, 0: the longest turn) and latency, to see
+// where live words differ from the reference and where latency comes from.
+func logFinals(t *testing.T, r timedRun) {
+	for i, ev := range r.events {
+		if ev.Kind == Final {
+			t.Logf("final %d %.2f–%.2f %s (eot %.1f, after %.2f s): %s", ev.Turn.Order, ev.Turn.Start, ev.Turn.End,
+				ev.Turn.Speaker, ev.Turn.EndOfTurnConfidence, r.at[i]-ev.Turn.End, ev.Turn.Text)
+		}
+	}
+}
+
+// chosen reports whether WHOSPOKE_LIVE_FILES (comma-separated parts of file
+// names; all files when unset) picks the dev file name.
+func chosen(name string) bool {
+	only := os.Getenv("WHOSPOKE_LIVE_FILES")
+	for part := range strings.SplitSeq(only, ",") {
+		if part != "" && strings.Contains(name, part) {
+			return true
+		}
+	}
+	return only == ""
 }
