@@ -197,8 +197,9 @@ var errBusy = errors.New("livetranscribe: decoders busy")
 
 // decode runs Whisper on a job's samples and returns its words in stream
 // time. A partial that finds every decoder busy is skipped (errBusy); a
-// final waits for one. The only other error is ctx's: a failed decode
-// yields no words rather than a dead session.
+// final waits for one. A partial whose short window fails its guard is
+// skipped too (whisper.ErrShortWindowFailed). The only other error is ctx's:
+// a failed decode yields no words rather than a dead session.
 func (w *worker) decode(ctx context.Context, j job, short, wait bool) ([]Word, error) {
 	if float64(len(j.samples)) < minDecodeSeconds*SampleRate {
 		return nil, nil
@@ -221,13 +222,19 @@ func (w *worker) decode(ctx context.Context, j job, short, wait bool) ([]Word, e
 	defer func() { <-slots }()
 	seconds := float64(len(j.samples)) / SampleRate
 	prompt := w.prompt()
-	res, err := w.s.e.recognise(ctx, j.samples, short, prompt, w.s.opt)
+	// A partial (short, not waiting) that fails the short window's guard
+	// is skipped rather than decoded again in 30 s: the next partial comes
+	// with more audio, and the 30 s encoder costs 4–5 times the short one.
+	shortOnly := short && !wait && !j.probe
+	res, err := w.s.e.recognise(ctx, j.samples, short, shortOnly, prompt, w.s.opt)
 	if err == nil && prompt != "" && !plausible(len(res), seconds) {
 		// A prompt can drag Whisper into repeating it; hear the clip alone.
 		w.history = nil
-		res, err = w.s.e.recognise(ctx, j.samples, short, "", w.s.opt)
+		res, err = w.s.e.recognise(ctx, j.samples, short, shortOnly, "", w.s.opt)
 	}
-	if err != nil {
+	if errors.Is(err, whisper.ErrShortWindowFailed) {
+		return nil, err
+	} else if err != nil {
 		return nil, ctx.Err()
 	}
 	if !plausible(len(res), seconds) {
@@ -309,9 +316,9 @@ func plausible(words int, seconds float64) bool {
 
 // recognise decodes one clip of at most 30 s: short (partials) in a window
 // cut to the clip, else in the 30 s window batch transcription uses.
-func (e *Engine) recognise(ctx context.Context, samples []float32, short bool, prompt string, opt Options) ([]whisper.Word, error) {
+func (e *Engine) recognise(ctx context.Context, samples []float32, short, shortOnly bool, prompt string, opt Options) ([]whisper.Word, error) {
 	r, err := e.asr.TranscribeClip(ctx, samples, whisper.ClipOptions{
-		Language: opt.Language, Prompt: prompt, Short: short, WordTimestamps: true,
+		Language: opt.Language, Prompt: prompt, Short: short, ShortOnly: shortOnly, WordTimestamps: true,
 	})
 	if err != nil {
 		return nil, err

@@ -19,6 +19,9 @@ type ClipOptions struct {
 	// Options.WindowFrames. It needs the variable-length files
 	// (Model.VariableWindow); without them the clip gets a 30 s window.
 	Short bool
+	// ShortOnly (with Short) returns ErrShortWindowFailed when the short
+	// window fails its guard, instead of decoding the clip again in 30 s.
+	ShortOnly bool
 	// WordTimestamps adds word times (relative to the clip's start).
 	WordTimestamps bool
 }
@@ -42,6 +45,7 @@ func (m *Model) TranscribeClip(ctx context.Context, samples []float32, opt ClipO
 	o.MaxTokens = shortTokenCap(len(samples) / HopLength)
 	if opt.Short && m.dyn {
 		o.WindowFrames = ShortWindow(float64(len(samples)) / SampleRate)
+		o.ShortOnly = opt.ShortOnly
 	}
 	return m.Transcribe(ctx, clipSource(samples), o)
 }

@@ -2,6 +2,7 @@ package whisper
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	goreflect "reflect" // this package has its own reflect (mel padding)
@@ -127,7 +128,8 @@ func TestTranscribeClipShort(t *testing.T) {
 }
 
 // TestShortWindowGuard: a short window that fails the guard is decoded
-// again in 30 s and then equals the 30 s decoding. A compression-ratio
+// again in 30 s and then equals the 30 s decoding, or with ShortOnly is
+// an error. A compression-ratio
 // threshold every text exceeds stands in for a repetition loop.
 func TestShortWindowGuard(t *testing.T) {
 	m := dynModel(t)
@@ -151,6 +153,14 @@ func TestShortWindowGuard(t *testing.T) {
 		if s.WindowFrames != WindowFrames {
 			t.Errorf("segment %q decoded in %d frames, want the 30 s fallback", s.Text, s.WindowFrames)
 		}
+	}
+	opt.ShortOnly = true
+	if r, err := m.Transcribe(context.Background(), jfk, opt); !errors.Is(err, ErrShortWindowFailed) {
+		t.Errorf("ShortOnly: a failed short window gave %v, %v; want ErrShortWindowFailed", r, err)
+	}
+	opt.CompressionRatioThreshold = DefaultOptions().CompressionRatioThreshold
+	if r, err := m.Transcribe(context.Background(), jfk, opt); err != nil || r.Segments[0].WindowFrames != opt.WindowFrames {
+		t.Errorf("ShortOnly on clean speech: %v, %v; want the short window's decoding", r, err)
 	}
 }
 

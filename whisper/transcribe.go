@@ -3,6 +3,7 @@ package whisper
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -39,6 +40,12 @@ type Options struct {
 	// probably silent, it is decoded again in 30 s with the temperature
 	// fallback (docs/MODELS.md's guard, plus the silence check).
 	WindowFrames int
+	// ShortOnly keeps a short window's guard from falling back: a window
+	// that fails it makes Transcribe return ErrShortWindowFailed instead of
+	// decoding again in 30 s, for a caller that can wait for its next,
+	// longer clip (live partials: the 30 s encoder costs 4–5 times the
+	// short one, and most clips under 3 s of digits fail the guard).
+	ShortOnly bool
 	// WordTimestamps adds word times from cross-attention alignment.
 	WordTimestamps bool
 	// MaxTokens caps the tokens sampled per window (0 = openai's 224).
@@ -291,6 +298,9 @@ func (m *Model) decodeAt(ctx context.Context, d *decoder, ahead *lookahead, opt 
 		if err != nil || !shortWindowFailed(r, limit, opt) {
 			return r, enc, err
 		}
+		if opt.ShortOnly {
+			return nil, nil, ErrShortWindowFailed
+		}
 		if enc, err = ahead.get(seek, size, WindowFrames); err != nil {
 			return nil, nil, err
 		}
@@ -298,6 +308,10 @@ func (m *Model) decodeAt(ctx context.Context, d *decoder, ahead *lookahead, opt 
 	r, err := m.decodeWithFallback(ctx, d, enc, opt, lang, prompt, seek)
 	return r, enc, err
 }
+
+// ErrShortWindowFailed: with Options.ShortOnly, a short window failed the
+// guard and was not decoded again in 30 s.
+var ErrShortWindowFailed = errors.New("whisper: the short window failed the guard")
 
 // shortTokenCap is the most tokens a short window of size frames may
 // produce: 6 per second of audio + 10 (docs/MODELS.md). Real speech stays well
