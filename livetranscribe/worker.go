@@ -28,25 +28,27 @@ type worker struct {
 // curTurn is the recognition state of the open turn.
 type curTurn struct {
 	id        int
-	order     int    // -1 until the turn is first reported
-	committed []Word // words two consecutive decodes agreed on (final)
-	prev      []Word // the last decode
-	last      decoded
-	lastText  string // the text of the last partial sent
+	order     int     // -1 until the turn is first reported
+	committed []Word  // words two consecutive decodes agreed on (final)
+	prev      []Word  // the last decode
+	probe     decoded // the latest probe, which a final of its audio reuses
+	lastText  string  // the text of the last partial sent
 }
 
-// decoded is a partial decode and the audio it heard.
+// decoded is a probe's decode (the final's window and prompt) and the
+// audio it heard.
 type decoded struct {
 	start int64
 	n     int
 	words []Word
-	probe bool // decoded as the final would be (same window, same prompt)
 }
 
 // ready: d is the final of job j decoded ahead, by the probe early in the
-// pause that ended the turn.
+// pause that ended the turn. Partials decoded after the probe (speech went
+// on, then a speaker change split the turn at the probe's end) do not
+// replace it.
 func (d decoded) ready(j job) bool {
-	return d.probe && d.n > 0 && d.start == j.start && d.n == len(j.samples)
+	return d.n > 0 && d.start == j.start && d.n == len(j.samples)
 }
 
 // final is a sent final turn and which of its words have provisional
@@ -123,7 +125,9 @@ func (w *worker) partial(ctx context.Context, j job) error {
 	}
 	end := float64(j.start+int64(len(j.samples))) / SampleRate
 	w.s.hyp.set(j.turn, j.start+int64(len(j.samples)), endsSentence(words))
-	w.cur.last = decoded{start: j.start, n: len(j.samples), words: words, probe: j.probe}
+	if j.probe {
+		w.cur.probe = decoded{start: j.start, n: len(j.samples), words: words}
+	}
 	w.cur.committed = agree(w.cur.committed, w.cur.prev, words, end-agreeMargin)
 	w.cur.prev = words
 	if !w.s.opt.Partials || j.probe && len(words) == 0 {
@@ -148,8 +152,8 @@ func (w *worker) final(ctx context.Context, j job) error {
 	var words []Word
 	switch {
 	case j.silent:
-	case w.cur.last.ready(j):
-		words = w.cur.last.words
+	case w.cur.probe.ready(j):
+		words = w.cur.probe.words
 	default:
 		var err error
 		if words, err = w.decode(ctx, j, w.s.e.cfg.ShortFinals, true); err != nil {
