@@ -202,8 +202,13 @@ func (s *Session) speakerEvents(ctx context.Context, evs []live.Event, decided f
 	}
 	s.jobs.push(job{kind: jobSpeakers, speakers: evs, decided: decided})
 	if at, ok := s.speakerChange(evs); ok {
-		s.endTurn(s.splitEnd(at), false, 1)
-		s.continueTurn(at)
+		// The next turn starts where this one ends, which may be after at
+		// (a probe's audio reaching past the diarizer's split point): turns
+		// that overlapped decoded the overlap twice ("four, five" at the end
+		// of one sim07 turn and the start of the next).
+		end := s.splitEnd(at)
+		s.endTurn(end, false, 1)
+		s.continueTurn(end)
 	}
 	return nil
 }

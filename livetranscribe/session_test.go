@@ -107,6 +107,33 @@ func finalWords(events []Event) []eval.TimedWord {
 	return ws
 }
 
+// revisedWords is the final turns' words as a client holds them at the
+// end: each final with the speakers of its latest SpeakerRevision.
+func revisedWords(events []Event) []eval.TimedWord {
+	var turns []Turn
+	at := map[int]int{} // Order → index in turns
+	for _, e := range events {
+		switch e.Kind {
+		case Final:
+			at[e.Turn.Order] = len(turns)
+			turns = append(turns, *e.Turn)
+		case Revision:
+			for _, r := range e.Revised {
+				if i, ok := at[r.Order]; ok {
+					turns[i] = r
+				}
+			}
+		}
+	}
+	var ws []eval.TimedWord
+	for _, t := range turns {
+		for _, w := range t.Words {
+			ws = append(ws, eval.TimedWord{Start: w.Start, End: w.End, Text: w.Text, Speaker: w.Speaker})
+		}
+	}
+	return ws
+}
+
 // TestConversation streams a two-speaker digit conversation with exact word
 // times and checks what a live captioner needs: the finals' words match the
 // reference, carry both speakers, come in order, and no word marked final in
@@ -141,12 +168,27 @@ func TestConversation(t *testing.T) {
 // count up from 0 as finals arrive, each order has one final, partials come
 // before their final, and every word a partial marked final is in the final
 // with the same text and times.
+// checkNoOverlap: turns cover disjoint audio, so a final's first word
+// starts after the previous final's last word ends (no word is decoded
+// into two turns).
+func checkNoOverlap(t *testing.T, prev, cur *Turn) {
+	t.Helper()
+	if prev == nil || len(cur.Words) == 0 {
+		return
+	}
+	last, first := prev.Words[len(prev.Words)-1], cur.Words[0]
+	if first.Start < last.End-0.05 {
+		t.Errorf("turn %d starts with %q at %.2f s, before turn %d's %q ends at %.2f s", cur.Order, first.Text, first.Start, prev.Order, last.Text, last.End)
+	}
+}
+
 func checkTurns(t *testing.T, events []Event) {
 	t.Helper()
 	finals := map[int]*Turn{}
 	committed := map[int][]Word{}
 	speakers := map[string]bool{}
 	next := 0
+	var lastFinal *Turn
 	for _, e := range events {
 		switch e.Kind {
 		case Partial:
@@ -168,6 +210,10 @@ func checkTurns(t *testing.T, events []Event) {
 				t.Errorf("final of turn %d, want %d", e.Turn.Order, next)
 			}
 			next = e.Turn.Order + 1
+			checkNoOverlap(t, lastFinal, e.Turn)
+			if len(e.Turn.Words) > 0 {
+				lastFinal = e.Turn
+			}
 			finals[e.Turn.Order] = e.Turn
 			for i, c := range committed[e.Turn.Order] {
 				if i >= len(e.Turn.Words) || e.Turn.Words[i].Text != c.Text || e.Turn.Words[i].Start != c.Start {
