@@ -1,15 +1,18 @@
 package livetranscribe
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -59,6 +62,7 @@ func TestEvalLive(t *testing.T) {
 		liveAttr, batchAttr := eval.ScoreAttribution(ref, liveHyp), eval.ScoreAttribution(ref, batchHyp)
 		revisedAttr := eval.ScoreAttribution(ref, revisedWords(timed.events))
 		fl, pl := timed.latencies()
+		logSlowWords(t, timed)
 		finalLat, partialLat = append(finalLat, fl...), append(partialLat, pl...)
 		fmt.Printf("| %s | %.1f %% | %.1f %% | %.1f %% (%.0f %%) | %.1f %% | %.1f %% (%.0f %%) | %d | %.2f / %.2f s | %.2f s |\n", filepath.Base(name),
 			100*live.WER, 100*batch.WER, 100*liveAttr.Accuracy(), 100*liveAttr.MatchedShare(), 100*revisedAttr.Accuracy(),
@@ -270,8 +274,8 @@ func TestLiveCapacity(t *testing.T) {
 		s := loadSamples(t, filepath.Join(dev, f+".wav"))
 		clips = append(clips, s[:min(len(s), 60*SampleRate)])
 	}
-	fmt.Println("| sessions | finals | final latency p50 / p95 | partial latency p95 | CPU per session-second | peak RSS |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| sessions | finals | final latency p50 / p95 | partial latency p95 | CPU per session-second | peak RSS | Go heap peak |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, ns := range strings.Split(v, ",") {
 		n, err := strconv.Atoi(ns)
 		if err != nil || n < 1 {
@@ -281,6 +285,7 @@ func TestLiveCapacity(t *testing.T) {
 		var fl, pl []float64
 		var wg sync.WaitGroup
 		cpu0, audio := cpuSeconds(), 0.0
+		heap := watchHeap()
 		for i := range n {
 			audio += float64(len(clips[i%len(clips)])) / SampleRate
 			wg.Add(1)
@@ -297,8 +302,9 @@ func TestLiveCapacity(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		fmt.Printf("| %d | %d | %.2f / %.2f s | %.2f s | %.3f s | %s |\n", n, len(fl), pct(fl, 50), pct(fl, 95), pct(pl, 95),
-			(cpuSeconds()-cpu0)/audio, peakRSS())
+		heap.stop()
+		fmt.Printf("| %d | %d | %.2f / %.2f s | %.2f s | %.3f s | %s | %d MiB |\n", n, len(fl), pct(fl, 50), pct(fl, 95), pct(pl, 95),
+			(cpuSeconds()-cpu0)/audio, peakRSS(), heap.peak()>>20)
 	}
 }
 
@@ -348,3 +354,58 @@ func chosen(name string) bool {
 	}
 	return only == ""
 }
+
+// logSlowWords shows the final words first seen latest after they were
+// spoken, and whether a partial had them, to see what the partial latency's
+// tail is made of.
+func logSlowWords(t *testing.T, r timedRun) {
+	type slow struct {
+		w       Word
+		late    float64
+		partial bool
+	}
+	var all []slow
+	for i, e := range r.events {
+		if e.Kind != Final {
+			continue
+		}
+		for _, w := range e.Turn.Words {
+			seen := r.firstSeen(e.Turn.Order, w, i)
+			all = append(all, slow{w, seen - w.End, seen < r.at[i]})
+		}
+	}
+	slices.SortFunc(all, func(a, b slow) int { return cmp.Compare(b.late, a.late) })
+	for _, x := range all[:min(len(all), 8)] {
+		t.Logf("slow word %q at %.2f s: first seen %.2f s later (in a partial: %v)", x.w.Text, x.w.Start, x.late, x.partial)
+	}
+}
+
+// heapWatch samples the Go heap in use every 100 ms, to tell Go's share
+// of the process's memory from ONNX Runtime's.
+type heapWatch struct {
+	done chan struct{}
+	max  atomic.Uint64
+	wg   sync.WaitGroup
+}
+
+func watchHeap() *heapWatch {
+	h := &heapWatch{done: make(chan struct{})}
+	h.wg.Go(func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			h.max.Store(max(h.max.Load(), m.HeapInuse))
+			select {
+			case <-tick.C:
+			case <-h.done:
+				return
+			}
+		}
+	})
+	return h
+}
+
+func (h *heapWatch) stop()        { close(h.done); h.wg.Wait() }
+func (h *heapWatch) peak() uint64 { return h.max.Load() }
