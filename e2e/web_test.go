@@ -375,7 +375,7 @@ func checkKeyboardAndNarrow(t *testing.T, ui *uiResult) {
 
 // checkLive: the fake microphone's two speakers as lanes while streaming
 // and in the result; captions (real, and mocked for a partial line replaced
-// by its final one).
+// by its final one, whose speaker a voiceprint match then names).
 func checkLive(t *testing.T, ui *uiResult) {
 	t.Helper()
 	if ui.LiveLanes < 2 || ui.LiveFinalLanes < 2 {
@@ -386,7 +386,7 @@ func checkLive(t *testing.T, ui *uiResult) {
 	} else if ui.Captions == 0 || ui.LiveCaptionsEnd == 0 || ui.LiveCaptionsEnd != ui.LiveLinesEnd {
 		t.Errorf("live captions: %d while streaming; at the end %d captions, %d transcript lines (want equal, ≥ 1)", ui.Captions, ui.LiveCaptionsEnd, ui.LiveLinesEnd)
 	}
-	if len(ui.MockCaptions) != 1 || !strings.Contains(ui.MockCaptions[0], "SPEAKER_00 And so, my fellow Americans") ||
+	if len(ui.MockCaptions) != 1 || !strings.Contains(ui.MockCaptions[0], "Alice And so, my fellow Americans") ||
 		len(ui.MockTranscript) != 1 || !strings.Contains(ui.MockTranscript[0], "And so, my fellow Americans") || ui.MockFinalLanes != 1 {
 		t.Errorf("mocked live captions %q, final transcript %q, %d lanes", ui.MockCaptions, ui.MockTranscript, ui.MockFinalLanes)
 	}

@@ -126,7 +126,10 @@ export class Live {
     if (ev.type === "error") return this.hooks.error(`Live: ${ev.message}`);
     const d = ev.data;
     if (!d) return; // an event this page does not know, without data
-    if (d.match) this.names.set(d.speaker, d.match);
+    if (d.match && this.names.get(d.speaker) !== d.match) {
+      this.names.set(d.speaker, d.match);
+      this.showCaptions(); // lines already shown take the name too
+    }
     switch (ev.type) {
       case "diarization_speaker_start": {
         const t: Turn = { speaker: d.speaker, start: d.timestamp, end: Math.max(d.timestamp, this.now) };
@@ -159,6 +162,10 @@ export class Live {
       this.finals.sort((a, b) => a.start - b.start);
       this.partial = null;
     } else this.partial = line;
+    this.showCaptions();
+  }
+
+  private showCaptions() {
     this.hooks.captions(this.partial ? [...this.finals, this.partial] : this.finals, this.names);
   }
 

@@ -428,6 +428,8 @@ async function liveMocked(page) {
   // frame count could replace the partial before anyone saw it.
   let partialSeen = false;
   let finalSent = false;
+  let finalSeen = false;
+  let matchSent = false;
   await page.routeWebSocket(/\/v1\/live\/mock\/ws/, (ws) => {
     let frames = 0;
     const send = (type, data) => ws.send(JSON.stringify({ type, data }));
@@ -446,6 +448,10 @@ async function liveMocked(page) {
       } else if (partialSeen && !finalSent) {
         finalSent = true;
         send("transcript", { ...line, speaker: "SPEAKER_00", text: "And so, my fellow Americans", final: true });
+      } else if (finalSeen && !matchSent) {
+        // A voiceprint matches after the line was shown: the line takes the name.
+        matchSent = true;
+        send("diarization_speaker_end", { timestamp: frames / 10, speaker: "SPEAKER_00", match: "Alice" });
       }
     });
   });
@@ -454,6 +460,8 @@ async function liveMocked(page) {
   await page.locator("#captions li", { hasText: "and so my" }).waitFor();
   partialSeen = true;
   await page.locator("#captions li", { hasText: "And so, my fellow Americans" }).waitFor();
+  finalSeen = true;
+  await page.locator("#captions li strong", { hasText: "Alice" }).waitFor();
   result.mockCaptions = await page.locator("#captions li").allTextContents();
   await shot(page, "12-live-captions-mocked");
   await page.getByRole("button", { name: "Stop" }).click();
