@@ -16,9 +16,11 @@ const vadSpeech = 0.5
 // vadPreroll is the audio the VAD hears before each silent stretch it
 // judges, so that its recurrent state has settled on the recording; a
 // stretch that starts within it of the last one continues the same stream.
-// With 2 s, dev DER is within 0.1 of running the VAD over the whole file;
-// with 0.5 s, 0.2–0.5 worse on phone (BENCHMARKS.md).
-const vadPreroll = 2 * segmentation.SampleRate
+// Dev DER with 0.5 / 1 / 2 s: clean 14.00 / 13.94 / 13.97, phone 19.84 /
+// 19.79 / 19.71, the VAD hearing 26 / 33 / 45 % of the audio
+// (BENCHMARKS.md); running it over the whole file instead gave 13.92 /
+// 19.62.
+const vadPreroll = segmentation.SampleRate
 
 // recoverSpeech returns, per output frame, whether the frame is speech that
 // the segmentation left silent: its windows' rounded mean speaker count is
