@@ -94,6 +94,7 @@ func clusterPairs(pairs []pair, chunks *chunkSet, numWindows int, cfg clustering
 	return m, nil
 }
 
+// localsOf returns the pairs as the clustering's locals, in the same order.
 func localsOf(pairs []pair) []clustering.Local {
 	locals := make([]clustering.Local, len(pairs))
 	for i, p := range pairs {

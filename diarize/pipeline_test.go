@@ -142,10 +142,10 @@ func TestDERBounds(t *testing.T) {
 	}
 }
 
-// The counts bound the output: a count below the estimate (4 speakers
-// here) is always reached by merging; one above it seeds speakers that
-// need not win any frame, so the output then holds between the estimate
-// and the count.
+// The counts bound the output: a count below the estimate (3 speakers
+// found here; the reference has 4) is always reached by merging; one above
+// it seeds speakers that need not win any frame, so the output then holds
+// between the estimate and the count.
 // Given the true count, DER is no worse than without it: on the call the
 // estimate finds a 1.3 s fragment as a third speaker, and on the meeting it
 // misses a 1.2 s speaker (issue 20).
