@@ -32,8 +32,9 @@ type speakerMap struct {
 // point on an 18 min concatenation of dev with 45 speakers, where similar
 // voices' centroids drift together; with the chunk labels below that file
 // scores 20.01, better than with neither (21.38; BENCHMARKS.md). Speakers
-// whose chunks hold two voices are then split (clustering.SplitMixed) unless
-// the caller fixed the count.
+// whose chunks hold two voices are then split (clustering.SplitMixed), and
+// the count the caller asked for, if any, is reached from that estimate
+// (fitCount).
 func clusterPairs(pairs []pair, chunks *chunkSet, numWindows int, cfg clustering.Config) (*speakerMap, error) {
 	m := &speakerMap{window: make([][segmentation.LocalSpeakers]int, numWindows), chunks: chunks}
 	for w := range m.window {
@@ -53,32 +54,31 @@ func clusterPairs(pairs []pair, chunks *chunkSet, numWindows int, cfg clustering
 	if len(vecs) == 0 {
 		return m, nil // no speech
 	}
-	_, centroids, err := clustering.Cluster(vecs, embedding.Dim, cfg)
+	if chunks == nil { // no chunks to split or label: the dendrogram cut sets the count
+		_, centroids, err := clustering.Cluster(vecs, embedding.Dim, cfg)
+		if err != nil {
+			return nil, err
+		}
+		m.k = len(centroids)
+		m.refine(pairs, localsOf(pairs), centroids)
+		return m, nil
+	}
+	free := cfg
+	free.NumSpeakers, free.MinSpeakers, free.MaxSpeakers = 0, 0, 0
+	_, centroids, err := clustering.Cluster(vecs, embedding.Dim, free)
 	if err != nil {
 		return nil, err
 	}
 	m.k = len(centroids)
-	if chunks != nil {
-		m.uses = make([][segmentation.LocalSpeakers][]chunkembed.Use, numWindows)
-		for _, p := range pairs {
-			m.uses[p.w][p.k] = p.uses
-		}
+	m.uses = make([][segmentation.LocalSpeakers][]chunkembed.Use, numWindows)
+	for _, p := range pairs {
+		m.uses[p.w][p.k] = p.uses
 	}
-	locals := make([]clustering.Local, len(pairs))
-	for i, p := range pairs {
-		locals[i] = clustering.Local{Window: p.w, Vec: p.vec}
-	}
+	locals := localsOf(pairs)
 	centroids = m.refine(pairs, locals, centroids)
 	m.labelChunks(centroids)
-	if cfg.NumSpeakers > 0 || chunks == nil {
-		return m, nil
-	}
 	for {
-		room := math.MaxInt
-		if cfg.MaxSpeakers > 0 {
-			room = cfg.MaxSpeakers - m.k
-		}
-		split := clustering.SplitMixed(m.chunkMembers(), centroids, room)
+		split := clustering.SplitMixed(m.chunkMembers(), centroids, math.MaxInt)
 		if split == nil {
 			break
 		}
@@ -86,7 +86,21 @@ func clusterPairs(pairs []pair, chunks *chunkSet, numWindows int, cfg clustering
 		centroids = m.refine(pairs, locals, split)
 		m.labelChunks(centroids)
 	}
+	lo, hi := cfg.MinSpeakers, cfg.MaxSpeakers
+	if cfg.NumSpeakers > 0 {
+		lo, hi = cfg.NumSpeakers, cfg.NumSpeakers
+	}
+	m.fitCount(pairs, locals, centroids, lo, hi)
 	return m, nil
+}
+
+// localsOf returns the pairs as the clustering's locals, in the same order.
+func localsOf(pairs []pair) []clustering.Local {
+	locals := make([]clustering.Local, len(pairs))
+	for i, p := range pairs {
+		locals[i] = clustering.Local{Window: p.w, Vec: p.vec}
+	}
+	return locals
 }
 
 // refine runs clustering.Refine from start and records each pair's speaker

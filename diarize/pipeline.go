@@ -13,6 +13,7 @@ import (
 	"github.com/whospoke/whospoke/clustering"
 	"github.com/whospoke/whospoke/embedding"
 	"github.com/whospoke/whospoke/segmentation"
+	"github.com/whospoke/whospoke/vad"
 )
 
 // Config holds every setting of the pipeline. The defaults were chosen by
@@ -22,6 +23,9 @@ type Config struct {
 	Embedding    embedding.Config
 	Clustering   clustering.Config
 	Embed        chunkembed.Config
+	// VAD recovers speech the segmentation misses (recoverSpeech); an empty
+	// path turns that off.
+	VAD vad.Config
 }
 
 // DefaultConfig returns the measured-best settings for models installed in dir.
@@ -31,6 +35,7 @@ func DefaultConfig(modelsDir string) Config {
 		Embedding:    embedding.Config{Model: filepath.Join(modelsDir, "3dspeaker-campplus-zh-en", "model.onnx")},
 		Clustering:   clustering.Config{Threshold: 0.65, MinClusterSize: 2},
 		Embed:        chunkembed.DefaultConfig(),
+		VAD:          vad.DefaultConfig(modelsDir),
 	}
 }
 
@@ -42,7 +47,11 @@ func (c Config) WithThreads(n int) Config {
 
 // Validate checks every part of the configuration.
 func (c Config) Validate() error {
-	return errors.Join(c.Segmentation.Validate(), c.Embedding.Validate(), c.Clustering.Validate(), c.Embed.Validate())
+	err := errors.Join(c.Segmentation.Validate(), c.Embedding.Validate(), c.Clustering.Validate(), c.Embed.Validate())
+	if c.VAD.Path != "" {
+		err = errors.Join(err, c.VAD.Validate())
+	}
+	return err
 }
 
 // Options are per-file requests.
@@ -78,6 +87,7 @@ type Pipeline struct {
 	seg   *segmentation.Model
 	model *embedding.Model
 	emb   *chunkembed.Embedder
+	vad   *vad.Model // nil: no speech recovery
 }
 
 // New loads the models.
@@ -100,14 +110,27 @@ func New(cfg Config) (*Pipeline, error) {
 		model.Close()
 		return nil, err
 	}
-	return &Pipeline{cfg: cfg, seg: seg, model: model, emb: emb}, nil
+	p := &Pipeline{cfg: cfg, seg: seg, model: model, emb: emb}
+	if cfg.VAD.Path != "" {
+		if p.vad, err = vad.New(cfg.VAD); err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 // Config returns the pipeline's configuration.
 func (p *Pipeline) Config() Config { return p.cfg }
 
 // Close frees the models.
-func (p *Pipeline) Close() error { return errors.Join(p.seg.Close(), p.model.Close()) }
+func (p *Pipeline) Close() error {
+	err := errors.Join(p.seg.Close(), p.model.Close())
+	if p.vad != nil {
+		err = errors.Join(err, p.vad.Close())
+	}
+	return err
+}
 
 // Diarize answers who spoke when in src.
 func (p *Pipeline) Diarize(ctx context.Context, src Source, opt Options) (*Result, error) {
@@ -139,8 +162,13 @@ func (p *Pipeline) Diarize(ctx context.Context, src Source, opt Options) (*Resul
 	if err != nil {
 		return nil, err
 	}
-	// 4. Reconstruct frame-level speaker activity and turns.
-	return reconstruct(seg, assign), nil
+	// 4. Reconstruct frame-level speaker activity and turns, with the
+	// speech the segmentation left silent that the VAD hears.
+	speech, err := p.recoverSpeech(ctx, src, seg)
+	if err != nil {
+		return nil, err
+	}
+	return reconstruct(seg, assign, speech), nil
 }
 
 // ErrTooLittleSpeech is returned by EmbedSpeech for audio too short to embed.

@@ -21,18 +21,21 @@ const reconstructBlock = 8192
 // Per global frame: the number of speakers is the rounded mean, over the
 // windows that cover it, of their active local speakers; the speakers are
 // the ones with the largest activity summed over those windows (summing
-// rather than averaging measured better on dev).
-func reconstruct(seg *segmentation.Output, m *speakerMap) *Result {
-	return reconstructBlocks(seg, m, reconstructBlock)
+// rather than averaging measured better on dev). A frame whose count is 0
+// but that speech marks (recoverSpeech; nil: none) gets one speaker, the
+// most active one.
+func reconstruct(seg *segmentation.Output, m *speakerMap, speech []bool) *Result {
+	return reconstructBlocks(seg, m, speech, reconstructBlock)
 }
 
 // reconstructBlocks is reconstruct, accumulating block frames at a time so
 // memory is O(block×K) plus the output; the result does not depend on block.
-func reconstructBlocks(seg *segmentation.Output, m *speakerMap, block int) *Result {
+func reconstructBlocks(seg *segmentation.Output, m *speakerMap, speech []bool, block int) *Result {
 	duration := float64(seg.NumSamples) / segmentation.SampleRate
 	numFrames := int(math.Ceil(float64(seg.NumSamples) / segmentation.FrameStep))
 	acc := newBlockSums(block, m.k)
 	r := newTurnBuilder(m.k, numFrames, duration)
+	r.speech = speech
 	first := 0 // the first window that may reach the block
 	for b0 := 0; b0 < numFrames; b0 += block {
 		b1 := min(b0+block, numFrames)
@@ -121,6 +124,7 @@ type turnBuilder struct {
 	open     []int       // first frame of the speaker's open turn; -1: none
 	sums     [][]float64 // the open turns' sums
 	res      *Result
+	speech   []bool // frames recovered as speech (nil: none)
 	// The exclusive run in progress.
 	exclSpk, exclStart int
 }
@@ -179,6 +183,10 @@ func (r *turnBuilder) decide(g int, a *blockSums, i int) int {
 	// probability, then index: a few selection passes, not a sort, since
 	// this runs for every frame.
 	n := min(int(math.Round(float64(a.count[i]/a.cover[i]))), K)
+	recovered := n == 0 && K > 0 && r.speech != nil && r.speech[g]
+	if recovered {
+		n = 1
+	}
 	row, srow := a.hard[i*K:(i+1)*K], a.soft[i*K:(i+1)*K]
 	for range n {
 		best := -1
@@ -187,7 +195,7 @@ func (r *turnBuilder) decide(g int, a *blockSums, i int) int {
 				best = c
 			}
 		}
-		if row[best] <= 0 {
+		if row[best] <= 0 && !(recovered && srow[best] > 0) {
 			break // fewer speakers active here than the count says
 		}
 		r.on[best] = true

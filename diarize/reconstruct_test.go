@@ -44,12 +44,12 @@ func randomOutput(n, step int64, k int, rng *rand.Rand) (*segmentation.Output, *
 func TestReconstructBlocks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	seg, m := randomOutput(90*segmentation.SampleRate+123, segmentation.SampleRate, 6, rng)
-	whole := reconstructBlocks(seg, m, 1<<20)
+	whole := reconstructBlocks(seg, m, nil, 1<<20)
 	if len(whole.Diarization.Turns) == 0 || len(whole.Exclusive.Turns) == 0 || len(whole.Speakers) == 0 {
 		t.Fatal("no speech reconstructed")
 	}
 	for _, block := range []int{1, 7, segmentation.NumFrames, 1000, reconstructBlock} {
-		if got := reconstructBlocks(seg, m, block); !reflect.DeepEqual(got, whole) {
+		if got := reconstructBlocks(seg, m, nil, block); !reflect.DeepEqual(got, whole) {
 			t.Errorf("block %d: result differs from a single block", block)
 		}
 	}

@@ -85,7 +85,7 @@ var manifest = []Model{
 		Main:        "silero-vad-v6.2/silero_vad.onnx",
 		Licence:     "silero-vad-v6.2/LICENSE",
 		LicenceName: "MIT",
-		UsedBy:      "serve: live transcription (Live transcription: true, /v3/ws, /v1/realtime)",
+		UsedBy:      "serve: live transcription (Live transcription: true, /v3/ws, /v1/realtime); diarize: speech the segmentation misses",
 		Files: []File{
 			{"silero-vad-v6.2/silero_vad.onnx", 2327524, "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3"},
 			{"silero-vad-v6.2/LICENSE", 1075, "2e63e9a38b6e8fc0c7bc37ce174caca1862870856c6daf5697cfb785e925520b"},

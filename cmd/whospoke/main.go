@@ -50,7 +50,7 @@ func addThreadsFlag(c *cobra.Command) {
 // tune, if given, adjusts the default configuration first.
 func loadPipeline(tune ...func(*diarize.Config)) (*diarize.Pipeline, error) {
 	dir := models.ResolveDir(modelsDirFlag)
-	for _, name := range []string{"segmentation", "embedding"} {
+	for _, name := range []string{"segmentation", "embedding", "silero-vad"} {
 		if _, err := models.Path(dir, name); err != nil {
 			return nil, err
 		}
