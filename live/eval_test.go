@@ -15,6 +15,7 @@ import (
 
 	"github.com/whospoke/whospoke/annotation"
 	"github.com/whospoke/whospoke/audio"
+	"github.com/whospoke/whospoke/bench"
 	"github.com/whospoke/whospoke/diarize"
 	"github.com/whospoke/whospoke/eval"
 	"github.com/whospoke/whospoke/internal/testenv"
@@ -104,7 +105,7 @@ func evalLatencies(t *testing.T) []float64 {
 // TestLiveDER is the streaming measurement of docs/STREAMING_BENCH.md:
 // pooled DER over dev real/ + sim/ at each latency of evalLatencies, next
 // to the offline pipeline's (WHOSPOKE_LIVE_OFFLINE=1), and the cost per
-// stream.
+// stream; WHOSPOKE_LIVE_RTTM=DIR keeps the hypotheses.
 //
 //	WHOSPOKE_LIVE_EVAL=1 go test -run LiveDER -v -timeout 60m ./live/
 func TestLiveDER(t *testing.T) {
@@ -123,15 +124,52 @@ func TestLiveDER(t *testing.T) {
 	for _, latency := range evalLatencies(t) {
 		cfg.Latency = latency
 		hyps, cost := streamDev(t, testEngine(t, cfg), files)
+		writeHyps(t, hyps, latency)
 		rows = append(rows, row{fmt.Sprintf("latency %gs", latency), hyps})
 		t.Logf("latency %gs cost: %s", latency, cost)
 	}
 	if os.Getenv("WHOSPOKE_LIVE_OFFLINE") != "" {
-		rows = append(rows, row{"offline", offlineDev(t, files)})
+		offline := offlineDev(t, files)
+		rows = append(rows, row{"offline", offline})
+		// The decomposition of the live gap: the first latency's turns
+		// kept only where the offline pipeline hears speech (an oracle for
+		// the live path's speech detection).
+		var cut []*annotation.Annotation
+		for i, h := range rows[0].hyps {
+			cut = append(cut, h.Crop(offline[i].Timeline()))
+		}
+		rows = append(rows, row{"live∩offline", cut})
 	}
 	for _, collar := range []float64{0, 0.25} {
 		for _, r := range rows {
 			t.Logf("collar %.2f %-12s %s", collar, r.name, derRow(t, refs, r.hyps, uems, collar))
+		}
+	}
+}
+
+// writeHyps writes the hypotheses as RTTM files, one per file, into
+// $WHOSPOKE_LIVE_RTTM/latency-L/ when that is set (for analysis beside the
+// offline pipeline's RTTMs).
+func writeHyps(t *testing.T, hyps []*annotation.Annotation, latency float64) {
+	root := os.Getenv("WHOSPOKE_LIVE_RTTM")
+	if root == "" {
+		return
+	}
+	dir := filepath.Join(root, fmt.Sprintf("latency-%g", latency))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hyps {
+		f, err := os.Create(filepath.Join(dir, h.URI+".rttm"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = annotation.WriteRTTM(f, h)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
 }
@@ -205,27 +243,72 @@ func offlineDev(t *testing.T, files []string) []*annotation.Annotation {
 }
 
 // derRow scores hyps: pooled, real and simulated DER and the pooled errors
-// (with WHOSPOKE_LIVE_PERFILE=1, each file's DER first, for the tuning
-// rule's per-file comparison).
+// (with WHOSPOKE_LIVE_PERFILE=1, first each file's DER, errors and speaker
+// counts, then the halves of the tuning rule: bench.Split's A (tuning) and
+// B (confirming) of the real files).
 func derRow(t *testing.T, refs, hyps []*annotation.Annotation, uems map[string]annotation.Timeline, collar float64) string {
 	rep, err := eval.Score(refs, hyps, uems, eval.Options{Collar: collar})
 	if err != nil {
 		t.Fatal(err)
 	}
+	perFile := os.Getenv("WHOSPOKE_LIVE_PERFILE") != ""
+	numSpeakers := func(as []*annotation.Annotation, uri string) int {
+		for _, a := range as {
+			if a.URI == uri {
+				return len(a.Labels())
+			}
+		}
+		return 0
+	}
 	var real, sim eval.Components
+	halves := map[string]*eval.Components{"A": {}, "B": {}}
 	for _, f := range rep.Files {
-		if os.Getenv("WHOSPOKE_LIVE_PERFILE") != "" {
-			t.Logf("  %-28s %6.2f %%", f.URI, 100*f.DER.DER())
+		if perFile {
+			d := f.DER
+			t.Logf("  %-28s %6.2f %%  miss %5.1f fa %5.1f conf %5.1f s  speakers %d (ref %d)", f.URI, 100*d.DER(),
+				d.Missed, d.FalseAlarm, d.Confusion, numSpeakers(hyps, f.URI), numSpeakers(refs, f.URI))
 		}
 		if strings.HasPrefix(f.URI, "sim") {
 			sim.Add(f.DER)
-		} else {
-			real.Add(f.DER)
+			continue
+		}
+		real.Add(f.DER)
+		if h := halves[bench.Split[f.URI]]; h != nil {
+			h.Add(f.DER)
+		}
+	}
+	if perFile {
+		for _, h := range []string{"A", "B"} {
+			c := halves[h]
+			t.Logf("  half %s: %5.2f %% (miss %.1f fa %.1f conf %.1f s)", h, 100*c.DER(), c.Missed, c.FalseAlarm, c.Confusion)
 		}
 	}
 	p := rep.Pooled.DER
-	return fmt.Sprintf("pooled %5.2f %%  real %5.2f %%  sim %5.2f %%  (miss %.1f fa %.1f conf %.1f s)",
-		100*p.DER(), 100*real.DER(), 100*sim.DER(), p.Missed, p.FalseAlarm, p.Confusion)
+	return fmt.Sprintf("pooled %5.2f %%  real %5.2f %%  sim %5.2f %%  (miss %.1f fa %.1f [%.1f in silence] conf %.1f s)",
+		100*p.DER(), 100*real.DER(), 100*sim.DER(), p.Missed, p.FalseAlarm, silentFA(refs, hyps, uems), p.Confusion)
+}
+
+// silentFA is the hypotheses' speaker time, summed over speakers, where the
+// scored region holds no reference speech: the part of the false alarm
+// that is speech detection's, not the speaker count's in overlap.
+func silentFA(refs, hyps []*annotation.Annotation, uems map[string]annotation.Timeline) float64 {
+	var total float64
+	for _, ref := range refs {
+		uem, ok := uems[ref.URI]
+		if !ok {
+			continue
+		}
+		silence := uem.Union().Minus(ref.Timeline())
+		for _, h := range hyps {
+			if h.URI != ref.URI {
+				continue
+			}
+			for _, turn := range h.Crop(silence).Turns {
+				total += turn.Duration()
+			}
+		}
+	}
+	return total
 }
 
 // TestLiveMemory measures the Go heap each open stream holds after 20 s of
