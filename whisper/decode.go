@@ -2,6 +2,7 @@ package whisper
 
 import (
 	"bytes"
+	"cmp"
 	"compress/zlib"
 	"context"
 	"errors"
@@ -190,6 +191,7 @@ type DecodeOptions struct {
 type DecodeResult struct {
 	Tokens           []int // sampled tokens up to (not including) eot
 	Text             string
+	Language         string // the language decoded in
 	AvgLogprob       float64
 	NoSpeechProb     float64
 	Temperature      float64
@@ -243,7 +245,7 @@ func (m *Model) decodeWindow(ctx context.Context, d *decoder, enc *encoded, opt 
 	if opt.Temperature > 0 {
 		rng = rand.New(rand.NewPCG(opt.Seed, 0x5eed))
 	}
-	res := &DecodeResult{Temperature: opt.Temperature}
+	res := &DecodeResult{Temperature: opt.Temperature, Language: cmp.Or(opt.Language, "en")}
 	d.reset()
 	var sum float64
 	feed := tokens
