@@ -1,9 +1,7 @@
 package whisper
 
 import (
-	"bytes"
 	"cmp"
-	"compress/zlib"
 	"context"
 	"errors"
 	"fmt"
@@ -473,17 +471,4 @@ func sample(logits []float32, temp float64, rng *rand.Rand, scratch []float64) i
 		r -= v
 	}
 	return argmax(logits)
-}
-
-// compressionRatio is openai's gzip test for repetition loops: text bytes
-// over zlib-compressed bytes.
-func compressionRatio(text string) float64 {
-	if text == "" {
-		return 0
-	}
-	var b bytes.Buffer
-	w := zlib.NewWriter(&b)
-	w.Write([]byte(text))
-	w.Close()
-	return float64(len(text)) / float64(b.Len())
 }
