@@ -76,9 +76,9 @@ func openDecoder(path string, threads int) (*ort.DynamicAdvancedSession, error) 
 		threads = runtime.NumCPU()
 	}
 	// A decoder step is a hundred small operations on one token: idle
-	// intra-op threads spinning between them burned a third of the
-	// transcription's CPU time without shortening it (BENCHMARKS.md), so
-	// they sleep instead.
+	// intra-op threads spinning between them burned a third of Whisper's
+	// CPU time, same text (BENCHMARKS.md, "Transcription"), so they sleep
+	// instead.
 	if err := errors.Join(so.SetIntraOpNumThreads(threads), so.SetInterOpNumThreads(1),
 		so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"),
 		so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll)); err != nil {
