@@ -66,6 +66,7 @@ func Init(path string) error {
 			}
 		}
 		initPath = path
+		keepLargeBuffersMapped()
 		ort.SetSharedLibraryPath(path)
 		if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
 			initErr = fmt.Errorf("loading ONNX Runtime from %s (run `make setup` or set WHOSPOKE_ORT_LIB): %w", path, err)

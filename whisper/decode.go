@@ -1,8 +1,7 @@
 package whisper
 
 import (
-	"bytes"
-	"compress/zlib"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -190,6 +189,7 @@ type DecodeOptions struct {
 type DecodeResult struct {
 	Tokens           []int // sampled tokens up to (not including) eot
 	Text             string
+	Language         string // the language decoded in
 	AvgLogprob       float64
 	NoSpeechProb     float64
 	Temperature      float64
@@ -243,7 +243,7 @@ func (m *Model) decodeWindow(ctx context.Context, d *decoder, enc *encoded, opt 
 	if opt.Temperature > 0 {
 		rng = rand.New(rand.NewPCG(opt.Seed, 0x5eed))
 	}
-	res := &DecodeResult{Temperature: opt.Temperature}
+	res := &DecodeResult{Temperature: opt.Temperature, Language: cmp.Or(opt.Language, "en")}
 	d.reset()
 	var sum float64
 	feed := tokens
@@ -471,17 +471,4 @@ func sample(logits []float32, temp float64, rng *rand.Rand, scratch []float64) i
 		r -= v
 	}
 	return argmax(logits)
-}
-
-// compressionRatio is openai's gzip test for repetition loops: text bytes
-// over zlib-compressed bytes.
-func compressionRatio(text string) float64 {
-	if text == "" {
-		return 0
-	}
-	var b bytes.Buffer
-	w := zlib.NewWriter(&b)
-	w.Write([]byte(text))
-	w.Close()
-	return float64(len(text)) / float64(b.Len())
 }

@@ -62,7 +62,7 @@ func New(cfg Config) (*Model, error) {
 // openDecoder opens the decoder directly rather than through onnx.Open:
 // the decoding loop hands ONNX Runtime preallocated output tensors (the KV
 // caches it swaps step to step), which onnx.Session.Run does not offer.
-// The settings are onnx.Open's.
+// The settings are onnx.Open's, but for spinning.
 func openDecoder(path string, threads int) (*ort.DynamicAdvancedSession, error) {
 	if err := onnx.Init(""); err != nil {
 		return nil, err
@@ -75,7 +75,12 @@ func openDecoder(path string, threads int) (*ort.DynamicAdvancedSession, error) 
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
+	// A decoder step is a hundred small operations on one token: idle
+	// intra-op threads spinning between them burned a third of Whisper's
+	// CPU time, same text (BENCHMARKS.md, "Transcription"), so they sleep
+	// instead.
 	if err := errors.Join(so.SetIntraOpNumThreads(threads), so.SetInterOpNumThreads(1),
+		so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"),
 		so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll)); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -113,16 +114,31 @@ func runTranscribe(cmd *cobra.Command, files []string) error {
 	if err := prepareOutput(fl.out, many); err != nil {
 		return err
 	}
-	p, err := loadPipeline()
+	p, err := loadPipeline() // fails before any file when a model is missing
 	if err != nil {
 		return err
 	}
-	defer p.Close()
+	p.Close()
 
-	return eachFile(cmd, files, func(path string) error { return transcribeFile(cmd, p, wm, path, dopt, topt, many) })
+	return eachFile(cmd, files, func(path string) error { return transcribeFile(cmd, wm, path, dopt, topt, many) })
 }
 
-func transcribeFile(cmd *cobra.Command, p *diarize.Pipeline, wm *whisper.Model, path string, dopt diarize.Options, topt transcribe.Options, many bool) error {
+// diarizeAlone loads the diarization models for one file and closes them
+// before Whisper runs: held beside Whisper's, ONNX Runtime's buffers of
+// both made the peak memory (BENCHMARKS.md, "Transcription"); loading
+// takes well under a second.
+func diarizeAlone(cmd *cobra.Command, a *audio.Audio, opt diarize.Options) (*diarize.Result, error) {
+	p, err := loadPipeline()
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.Diarize(cmd.Context(), a, opt)
+	p.Close()
+	debug.FreeOSMemory() // the diarization's Go buffers too
+	return res, err
+}
+
+func transcribeFile(cmd *cobra.Command, wm *whisper.Model, path string, dopt diarize.Options, topt transcribe.Options, many bool) error {
 	fl := transcribeFlags
 	a, err := openInput(cmd, path, fl.channel, fl.maxDuration)
 	if err != nil {
@@ -134,7 +150,7 @@ func transcribeFile(cmd *cobra.Command, p *diarize.Pipeline, wm *whisper.Model, 
 		dopt.Progress = bar
 		topt.Progress = func(done, total int) { bar("transcribe", done, total) }
 	}
-	res, err := p.Diarize(cmd.Context(), a, dopt)
+	res, err := diarizeAlone(cmd, a, dopt)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
