@@ -14,12 +14,17 @@ data=${XDG_DATA_HOME:-$HOME/.local/share}/whospoke
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/whospoke
 say() { echo "setup: $*" >&2; }
 
-# 1. System packages: ffmpeg decodes everything but PCM WAV.
-if ! command -v ffmpeg >/dev/null; then
-  say "installing ffmpeg"
+# 1. System packages: ffmpeg decodes everything but PCM WAV; zlib's headers
+#    build whisper's compression-ratio test (whisper/zlib.go, C zlib as
+#    openai's Python zlib).
+pkgs=()
+command -v ffmpeg >/dev/null || pkgs+=(ffmpeg)
+[ -f /usr/include/zlib.h ] || pkgs+=(zlib1g-dev)
+if [ ${#pkgs[@]} -gt 0 ]; then
+  say "installing ${pkgs[*]}"
   sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq ffmpeg >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${pkgs[@]}" >/dev/null
 fi
 
 # 2. ONNX Runtime shared library, where the binary and tests look for it.
