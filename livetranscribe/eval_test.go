@@ -40,9 +40,9 @@ func TestEvalLive(t *testing.T) {
 	e := testEngine(t)
 	dev := testenv.DevSet(t)
 	files := map[string]func() []eval.TimedWord{
-		"sim/sim07_digits_2spk": func() []eval.TimedWord { return readWords(t, filepath.Join(dev, "sim/sim07_digits_2spk.words.tsv")) },
-		"sim/sim06_digits_3spk": func() []eval.TimedWord { return readWords(t, filepath.Join(dev, "sim/sim06_digits_3spk.words.tsv")) },
-		"real/pyannote_sample":  func() []eval.TimedWord { return readSTM(t, filepath.Join(dev, "real/pyannote_sample.stm")) },
+		"sim/sim07_digits_2spk": func() []eval.TimedWord { return refWords(t, filepath.Join(dev, "sim/sim07_digits_2spk.words.tsv")) },
+		"sim/sim06_digits_3spk": func() []eval.TimedWord { return refWords(t, filepath.Join(dev, "sim/sim06_digits_3spk.words.tsv")) },
+		"real/pyannote_sample":  func() []eval.TimedWord { return refWords(t, filepath.Join(dev, "real/pyannote_sample.stm")) },
 	}
 	names := []string{"sim/sim07_digits_2spk", "sim/sim06_digits_3spk", "real/pyannote_sample"}
 	var finalLat, partialLat []float64
@@ -233,30 +233,6 @@ func batchWords(t testing.TB, path string) []eval.TimedWord {
 	return ws
 }
 
-// readSTM reads an STM transcript as words timed by their segment.
-func readSTM(t testing.TB, path string) []eval.TimedWord {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ws []eval.TimedWord
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 6 || strings.HasPrefix(line, ";;") {
-			continue
-		}
-		a, _ := strconv.ParseFloat(f[3], 64)
-		z, _ := strconv.ParseFloat(f[4], 64)
-		for _, w := range f[5:] {
-			if !strings.HasPrefix(w, "<") {
-				ws = append(ws, eval.TimedWord{Start: a, End: z, Text: w, Speaker: f[2]})
-			}
-		}
-	}
-	return ws
-}
-
 // TestLiveCapacity runs N sessions at once, each on its own dev recording at
 // real-time pace, and reports their latencies (BENCHMARKS.md):
 //
@@ -409,3 +385,18 @@ func watchHeap() *heapWatch {
 
 func (h *heapWatch) stop()        { close(h.done); h.wg.Wait() }
 func (h *heapWatch) peak() uint64 { return h.max.Load() }
+
+// refWords reads a dev reference transcript: STM (words with their
+// segment's times) or .words.tsv.
+func refWords(t testing.TB, path string) []eval.TimedWord {
+	t.Helper()
+	read := eval.ReadWordsFile
+	if strings.HasSuffix(path, ".stm") {
+		read = eval.ReadSTMFile
+	}
+	ws, err := read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}

@@ -1,11 +1,9 @@
 package livetranscribe
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -73,28 +71,6 @@ func run(t *testing.T, e *Engine, opt Options, samples []float32) []Event {
 	return events
 }
 
-func readWords(t testing.TB, path string) []eval.TimedWord {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var ws []eval.TimedWord
-	sc := bufio.NewScanner(f)
-	sc.Scan() // header
-	for sc.Scan() {
-		c := strings.Split(sc.Text(), "\t")
-		if len(c) != 4 {
-			continue
-		}
-		a, _ := strconv.ParseFloat(c[0], 64)
-		b, _ := strconv.ParseFloat(c[1], 64)
-		ws = append(ws, eval.TimedWord{Start: a, End: b, Speaker: c[2], Text: c[3]})
-	}
-	return ws
-}
-
 func finalWords(events []Event) []eval.TimedWord {
 	var ws []eval.TimedWord
 	for _, e := range events {
@@ -143,7 +119,7 @@ func TestConversation(t *testing.T) {
 	e := testEngine(t)
 	dev := testenv.DevSet(t, "sim/sim07_digits_2spk.wav")
 	samples := loadSamples(t, filepath.Join(dev, "sim/sim07_digits_2spk.wav"))
-	ref := readWords(t, filepath.Join(dev, "sim/sim07_digits_2spk.words.tsv"))
+	ref := refWords(t, filepath.Join(dev, "sim/sim07_digits_2spk.words.tsv"))
 
 	events := run(t, e, Options{Turns: DefaultTurnDetection(), Diarize: true, Partials: true}, samples)
 	for _, ev := range events {

@@ -34,9 +34,9 @@ func TestEvalAttribution(t *testing.T) {
 	m, p := load(t)
 	ctx := context.Background()
 	files := map[string]func() []eval.TimedWord{
-		"sim/sim06_digits_3spk": func() []eval.TimedWord { return wordsTSV(t, filepath.Join(dev, "sim/sim06_digits_3spk.words.tsv")) },
-		"sim/sim07_digits_2spk": func() []eval.TimedWord { return wordsTSV(t, filepath.Join(dev, "sim/sim07_digits_2spk.words.tsv")) },
-		"real/pyannote_sample":  func() []eval.TimedWord { return stmWords(t, filepath.Join(dev, "real/pyannote_sample.stm")) },
+		"sim/sim06_digits_3spk": func() []eval.TimedWord { return refWords(t, filepath.Join(dev, "sim/sim06_digits_3spk.words.tsv")) },
+		"sim/sim07_digits_2spk": func() []eval.TimedWord { return refWords(t, filepath.Join(dev, "sim/sim07_digits_2spk.words.tsv")) },
+		"real/pyannote_sample":  func() []eval.TimedWord { return refWords(t, filepath.Join(dev, "real/pyannote_sample.stm")) },
 	}
 	names := []string{"sim/sim07_digits_2spk", "real/pyannote_sample", "sim/sim06_digits_3spk"}
 	fmt.Printf("| file | diarization | attribution | matched | WER | median |start err| |\n|---|---|---|---|---|---|\n")

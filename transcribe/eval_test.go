@@ -49,13 +49,13 @@ func TestEvalDevSet(t *testing.T) {
 			return []eval.TimedWord{{Text: string(b), Speaker: "jfk"}}, nil
 		}},
 		{"sim/sim06_digits_3spk", func() ([]eval.TimedWord, map[string]string) {
-			return wordsTSV(t, filepath.Join(dev, "sim/sim06_digits_3spk.words.tsv")), nil
+			return refWords(t, filepath.Join(dev, "sim/sim06_digits_3spk.words.tsv")), nil
 		}},
 		{"sim/sim07_digits_2spk", func() ([]eval.TimedWord, map[string]string) {
-			return wordsTSV(t, filepath.Join(dev, "sim/sim07_digits_2spk.words.tsv")), nil
+			return refWords(t, filepath.Join(dev, "sim/sim07_digits_2spk.words.tsv")), nil
 		}},
 		{"real/pyannote_sample", func() ([]eval.TimedWord, map[string]string) {
-			return stmWords(t, filepath.Join(dev, "real/pyannote_sample.stm")), nil
+			return refWords(t, filepath.Join(dev, "real/pyannote_sample.stm")), nil
 		}},
 		{"real/ami_seriously_mixture", func() ([]eval.TimedWord, map[string]string) {
 			b, err := os.ReadFile(filepath.Join(dev, "real/ami_seriously_mixture.transcripts.json"))
@@ -148,47 +148,6 @@ func list(env, def string) []string {
 	return strings.Split(v, ",")
 }
 
-// wordsTSV reads a dev-set .words.tsv (start, end, speaker, word).
-func wordsTSV(t *testing.T, path string) []eval.TimedWord {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []eval.TimedWord
-	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Split(line, "\t")
-		if i == 0 || len(f) < 4 {
-			continue
-		}
-		s, _ := strconv.ParseFloat(f[0], 64)
-		e, _ := strconv.ParseFloat(f[1], 64)
-		out = append(out, eval.TimedWord{Start: s, End: e, Speaker: f[2], Text: f[3]})
-	}
-	return out
-}
-
-// stmWords reads an STM transcript as words carrying their turn's speaker
-// and start time (STM has no word times).
-func stmWords(t *testing.T, path string) []eval.TimedWord {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []eval.TimedWord
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 6 || strings.HasPrefix(line, ";;") {
-			continue
-		}
-		s, _ := strconv.ParseFloat(f[3], 64)
-		e, _ := strconv.ParseFloat(f[4], 64)
-		out = append(out, eval.TimedWord{Start: s, End: e, Speaker: f[2], Text: strings.Join(f[5:], " ")})
-	}
-	return out
-}
-
 // TestEvalLongFile diarizes and transcribes one long file, for profiling
 // (BENCHMARKS.md, "Transcription"): run it with the go test profile flags,
 //
@@ -216,4 +175,19 @@ func TestEvalLongFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%.1f s of audio: diarization %.1f s, transcription %.1f s wall, %d words", a.Duration(), mid.Sub(st).Seconds(), time.Since(mid).Seconds(), len(tr.Words))
+}
+
+// refWords reads a dev reference transcript: STM (words with their
+// segment's times) or .words.tsv.
+func refWords(t testing.TB, path string) []eval.TimedWord {
+	t.Helper()
+	read := eval.ReadWordsFile
+	if strings.HasSuffix(path, ".stm") {
+		read = eval.ReadSTMFile
+	}
+	ws, err := read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws
 }

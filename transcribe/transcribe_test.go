@@ -148,7 +148,7 @@ func TestAttributionKnownWordTimes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := eval.ScoreAttribution(wordsTSV(t, dev+"/sim/sim07_digits_2spk.words.tsv"), timedWords(tr.Words))
+	s := eval.ScoreAttribution(refWords(t, dev+"/sim/sim07_digits_2spk.words.tsv"), timedWords(tr.Words))
 	t.Logf("attribution %.1f %% (%d/%d), %.1f %% of reference words matched", 100*s.Accuracy(), s.Right, s.Matched, 100*s.MatchedShare())
 	if s.Accuracy() < 0.95 || s.MatchedShare() < 0.6 || len(s.Mapping) < 2 {
 		t.Errorf("attribution %.3f, matched %.3f, speakers mapped %v", s.Accuracy(), s.MatchedShare(), s.Mapping)
