@@ -311,7 +311,11 @@ func peakRSS() string {
 // confidence (1: a speaker change, 0: the longest turn) and latency, to see
 // where live words differ from the reference and where latency comes from.
 func logFinals(t *testing.T, r timedRun) {
+	trace := os.Getenv("WHOSPOKE_LIVE_TRACE") != ""
 	for i, ev := range r.events {
+		if trace && ev.Kind == Partial {
+			t.Logf("  partial %d %.2f–%.2f at %.2f s: %s", ev.Turn.Order, ev.Turn.Start, ev.Turn.End, r.at[i], ev.Turn.Text)
+		}
 		if ev.Kind == Final {
 			t.Logf("final %d %.2f–%.2f %s (eot %.1f, after %.2f s): %s", ev.Turn.Order, ev.Turn.Start, ev.Turn.End,
 				ev.Turn.Speaker, ev.Turn.EndOfTurnConfidence, r.at[i]-ev.Turn.End, ev.Turn.Text)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -117,6 +118,9 @@ func (w *worker) partial(ctx context.Context, j job) error {
 		dctx, done = w.s.jobs.decodePartial(ctx)
 	}
 	words, err := w.decode(dctx, j, short, false)
+	if err == nil && truncated(words, w.cur.prev) {
+		words = w.continueDecode(dctx, j, words)
+	}
 	done()
 	if err != nil && ctx.Err() != nil {
 		return err
@@ -225,15 +229,20 @@ func (w *worker) decode(ctx context.Context, j job, short, wait bool) ([]Word, e
 	}
 	defer func() { <-slots }()
 	seconds := float64(len(j.samples)) / SampleRate
-	prompt := w.prompt()
+	prompt := w.prompt(j.context)
 	// A partial (short, not waiting) that fails the short window's guard
 	// is skipped rather than decoded again in 30 s: the next partial comes
 	// with more audio, and the 30 s encoder costs 4–5 times the short one.
 	shortOnly := short && !wait && !j.probe
 	res, err := w.s.e.recognise(ctx, j.samples, short, shortOnly, prompt, w.s.opt)
-	if err == nil && prompt != "" && !plausible(len(res), seconds) {
-		// A prompt can drag Whisper into repeating it; hear the clip alone.
-		w.history = nil
+	failed := errors.Is(err, whisper.ErrShortWindowFailed)
+	if prompt != "" && (failed || err == nil && !plausible(len(res), seconds)) {
+		// A prompt can drag Whisper into repeating it (on sim06, a turn
+		// after a digit string failed every short window with the digits as
+		// its prompt and passed every one without): hear the clip alone.
+		if !failed {
+			w.history = nil
+		}
 		res, err = w.s.e.recognise(ctx, j.samples, short, shortOnly, "", w.s.opt)
 	}
 	if errors.Is(err, whisper.ErrShortWindowFailed) {
@@ -252,6 +261,45 @@ func (w *worker) decode(ctx context.Context, j job, short, wait bool) ([]Word, e
 			End: offset + x.End, Confidence: x.Probability})
 	}
 	return words, nil
+}
+
+// truncatedBy is how much earlier than the last decode of the same turn a
+// decode may end before it counts as stopped early: more than a word's
+// timing jitter between decodes (sameWord in eval_test.go is 0.3 s).
+const truncatedBy = 1.0
+
+// truncated reports whether a decode of the open turn ended well before the
+// previous one did. A turn's audio only grows, so such a decode heard less
+// than was there: Whisper ended the text too soon, which the short window
+// does (on pyannote_sample four of twelve partials of one 10 s turn were a
+// single "Hello." where the decodes before and after had the whole turn).
+func truncated(words, prev []Word) bool {
+	if len(prev) == 0 {
+		return false
+	}
+	end := 0.0
+	if len(words) > 0 {
+		end = words[len(words)-1].End
+	}
+	return end < prev[len(prev)-1].End-truncatedBy
+}
+
+// continueDecode decodes the audio after a truncated decode's last word,
+// with its words as context, and appends what it hears: Whisper's own
+// long-form loop likewise seeks to where the text ended and decodes on.
+func (w *worker) continueDecode(ctx context.Context, j job, words []Word) []Word {
+	from := j.start
+	if len(words) > 0 {
+		end := int64(math.Round(words[len(words)-1].End * SampleRate))
+		from = min(max(end, j.start), j.start+int64(len(j.samples)))
+	}
+	k := j
+	k.start, k.samples, k.context = from, j.samples[from-j.start:], words
+	more, err := w.decode(ctx, k, true, false)
+	if err != nil {
+		return words
+	}
+	return append(words, more...)
 }
 
 // loopRepeats is how many copies in a row of a run of n words are Whisper
@@ -335,9 +383,13 @@ func (e *Engine) recognise(ctx context.Context, samples []float32, short, shortO
 // it, so a turn of digits is read as digits.
 const promptWords = 40
 
-// prompt is the client's prompt followed by the session's latest final words.
-func (w *worker) prompt() string {
-	h := w.history
+// prompt is the client's prompt followed by the session's latest final
+// words and then the words of the open turn before the clip (context).
+func (w *worker) prompt(context []Word) string {
+	h := slices.Clip(w.history)
+	for _, x := range context {
+		h = append(h, x.Text)
+	}
 	if len(h) > promptWords {
 		h = h[len(h)-promptWords:]
 	}
