@@ -34,7 +34,9 @@ func TestPromptLoopRetried(t *testing.T) {
 }
 
 func TestTruncated(t *testing.T) {
-	upTo := func(end float64) []Word { return []Word{{Text: "a", Start: 0, End: 0.5}, {Text: "b", Start: end - 0.3, End: end}} }
+	upTo := func(end float64) []Word {
+		return []Word{{Text: "a", Start: 0, End: 0.5}, {Text: "b", Start: end - 0.3, End: end}}
+	}
 	for _, c := range []struct {
 		name      string
 		cur, prev []Word
