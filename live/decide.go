@@ -9,7 +9,7 @@ type decider struct {
 	on            []bool  // per global speaker: in a turn
 	labels        []string
 	numLabels     int // speakers labelled so far, in order of first speech
-	// speech says whether a grid cell lies in speech (nil: everywhere).
+	// speech says whether a grid cell may hold speech (nil: every cell).
 	speech func(cell int64) bool
 }
 
