@@ -11,7 +11,8 @@
 // never share a label), chunks are labelled by their nearest centroid, and
 // the mapped activities of the overlapping buffers are averaged
 // (Hamming-weighted) until a time is Latency old, when it is binarised into
-// events.
+// events; Silero VAD, run on the stream beside, keeps activity in silence it
+// is sure of from becoming anyone's turn.
 package live
 
 import (
@@ -48,6 +49,12 @@ type Config struct {
 	// Onset and Offset binarise the aggregated activity (hysteresis): a
 	// speaker starts when it reaches Onset and ends when it falls below Offset.
 	Onset, Offset float64
+	// SpeechGate is the Silero VAD probability below which a 32 ms frame is
+	// silence; activity in silence of at least 256 ms is not decided as
+	// anyone's (gate.go). 0.01 (Silero's floor for silence) measured best
+	// of 0.005–0.2 on both channels of dev (docs/STREAMING_BENCH.md).
+	// 0 turns the gate off.
+	SpeechGate float64
 	// Embed says how local speakers are embedded: the chunk grid and shares
 	// and the least own speech (MinFallbackSeconds) a speaker without a
 	// chunk needs, shared with the offline pipeline but with the live
@@ -77,6 +84,7 @@ func DefaultConfig() Config {
 		DeltaNew:      0.5,
 		Onset:         0.5,
 		Offset:        0.5,
+		SpeechGate:    0.01,
 		Embed:         chunkembed.LiveConfig(),
 		FallbackReuse: 1,
 		BatchSize:     4,
@@ -107,6 +115,9 @@ func (c Config) Validate() error {
 		if !finite(p.v) || p.v <= 0 || p.v >= 1 {
 			bad("%s %v outside (0, 1)", p.name, p.v)
 		}
+	}
+	if !finite(c.SpeechGate) || c.SpeechGate < 0 || c.SpeechGate >= 1 {
+		bad("speech gate %v outside [0, 1)", c.SpeechGate)
 	}
 	if c.Offset > c.Onset {
 		bad("offset %v above onset %v", c.Offset, c.Onset)

@@ -9,6 +9,8 @@ type decider struct {
 	on            []bool  // per global speaker: in a turn
 	labels        []string
 	numLabels     int // speakers labelled so far, in order of first speech
+	// speech says whether a grid cell may hold speech (nil: every cell).
+	speech func(cell int64) bool
 }
 
 // decide binarises grid cells up to (not including) upto, as far as the
@@ -21,15 +23,19 @@ func (d *decider) decide(a *activityGrid, upto int64, events []Event) []Event {
 	}
 	for ; d.decided < upto; d.decided++ {
 		t := float64(d.decided*gridSamples) / SampleRate
+		gate := float32(1)
+		if d.speech != nil && !d.speech(d.decided) {
+			gate = 0
+		}
 		// Ends first, so that a speaker change at t reads end-then-start.
 		for g := range a.speakers {
-			if d.on[g] && float64(a.at(g, d.decided)) < d.offset {
+			if d.on[g] && float64(gate*a.at(g, d.decided)) < d.offset {
 				d.on[g] = false
 				events = append(events, Event{Type: End, Speaker: d.labels[g], Time: t})
 			}
 		}
 		for g := range a.speakers {
-			if !d.on[g] && float64(a.at(g, d.decided)) >= d.onset {
+			if !d.on[g] && float64(gate*a.at(g, d.decided)) >= d.onset {
 				d.on[g] = true
 				if d.labels[g] == "" {
 					d.labels[g] = label(d.numLabels)

@@ -11,6 +11,7 @@ import (
 	"github.com/whospoke/whospoke/embedding"
 	"github.com/whospoke/whospoke/features"
 	"github.com/whospoke/whospoke/segmentation"
+	"github.com/whospoke/whospoke/vad"
 )
 
 // Models are the loaded models an Engine shares among its sessions. The
@@ -18,6 +19,8 @@ import (
 type Models struct {
 	Segmentation *segmentation.Model
 	Embedding    *embedding.Model
+	// VAD gates decisions to speech (Config.SpeechGate); nil: no gate.
+	VAD *vad.Model
 }
 
 // LoadModels loads the models installed in dir (the layout of
@@ -33,10 +36,16 @@ func LoadModels(dir string, threads int) (Models, error) {
 		seg.Close()
 		return Models{}, err
 	}
-	return Models{Segmentation: seg, Embedding: emb}, nil
+	v, err := vad.New(vad.DefaultConfig(dir))
+	if err != nil {
+		seg.Close()
+		emb.Close()
+		return Models{}, err
+	}
+	return Models{Segmentation: seg, Embedding: emb, VAD: v}, nil
 }
 
-// Close frees both models.
+// Close frees the models.
 func (m Models) Close() error {
 	var errs []error
 	if m.Segmentation != nil {
@@ -44,6 +53,9 @@ func (m Models) Close() error {
 	}
 	if m.Embedding != nil {
 		errs = append(errs, m.Embedding.Close())
+	}
+	if m.VAD != nil {
+		errs = append(errs, m.VAD.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -76,6 +88,9 @@ func New(cfg Config, m Models) (*Engine, error) {
 	}
 	if m.Segmentation == nil || m.Embedding == nil {
 		return nil, errors.New("live: models not loaded")
+	}
+	if cfg.SpeechGate > 0 && m.VAD == nil {
+		return nil, errors.New("live: a speech gate needs the VAD model")
 	}
 	e := &Engine{cfg: cfg, models: m}
 	runners := cfg.Runners

@@ -59,6 +59,8 @@ func envConfig(t *testing.T) Config {
 			cfg.RhoUpdate = x
 		case "DeltaNew":
 			cfg.DeltaNew = x
+		case "SpeechGate":
+			cfg.SpeechGate = x
 		case "Onset":
 			cfg.Onset = x
 		case "Offset":

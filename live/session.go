@@ -23,7 +23,8 @@ var ErrClosed = errors.New("live: session already flushed")
 // Session diarizes one live stream, as a thin incremental driver of the
 // shared engine: buffer (buffer.go) → segmentation → chunk embedder
 // (embed.go) → online clustering → aggregation (aggregate.go) → events
-// (decide.go). It is not safe for concurrent use.
+// (decide.go), decided only where the speech gate (gate.go) does not hear
+// sure silence. It is not safe for concurrent use.
 type Session struct {
 	engine *Engine
 	cfg    Config
@@ -43,6 +44,7 @@ type Session struct {
 
 	activity activityGrid
 	decider  decider
+	gate     *speechGate // nil: Config.SpeechGate off
 	closed   bool
 	err      error
 }
@@ -75,6 +77,10 @@ func (e *Engine) NewSession(opts ...Option) *Session {
 		decider:  decider{latency: int64(math.Round(c.Latency * SampleRate)), onset: c.Onset, offset: c.Offset},
 	}
 	s.nextStep = s.stepLen
+	if c.SpeechGate > 0 {
+		s.gate = newSpeechGate(e.models.VAD, c.SpeechGate)
+		s.decider.speech = s.gate.speech
+	}
 	return s
 }
 
@@ -88,6 +94,11 @@ func (s *Session) Push(ctx context.Context, samples []float32) (events []Event, 
 		return nil, ErrClosed
 	}
 	s.audio.push(samples)
+	if s.gate != nil {
+		if err := s.gate.push(samples); err != nil {
+			return nil, err
+		}
+	}
 	for s.nextStep <= s.audio.total {
 		if err := s.process(ctx, s.nextStep); err != nil {
 			return events, err
@@ -197,4 +208,7 @@ func (s *Session) trim() {
 	first := s.nextStep - s.stepLen - s.bufLen
 	s.audio.trim(first-features.FrameLength, first/features.FrameShift-1)
 	s.activity.trim(s.decider.decided)
+	if s.gate != nil {
+		s.gate.trim(s.decider.decided)
+	}
 }

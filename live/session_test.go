@@ -35,6 +35,9 @@ func TestConfigValidate(t *testing.T) {
 		func(c *Config) { c.DeltaNew = math.NaN() },
 		func(c *Config) { c.Offset = 0.9 },
 		func(c *Config) { c.FallbackReuse = -1 },
+		func(c *Config) { c.SpeechGate = 1 },
+		func(c *Config) { c.SpeechGate = -0.1 },
+		func(c *Config) { c.SpeechGate = math.NaN() },
 	} {
 		c := DefaultConfig()
 		mod(&c)
@@ -44,6 +47,16 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := New(DefaultConfig(), Models{}); err == nil {
 		t.Error("no models: want an error")
+	}
+	noVAD := testModels(t)
+	noVAD.VAD = nil
+	if _, err := New(DefaultConfig(), noVAD); err == nil {
+		t.Error("speech gate without the VAD: want an error")
+	}
+	off := DefaultConfig()
+	off.SpeechGate = 0
+	if _, err := New(off, noVAD); err != nil {
+		t.Errorf("no gate, no VAD: %v", err)
 	}
 }
 
