@@ -147,7 +147,8 @@ func (d *decoder) step(enc *encoded, tokens []int, offset int, use func(rows [][
 		defer qt.Destroy()
 		outs[0], outs[3] = lt, qt
 	}
-	if err := d.m.dec.Run([]ort.Value{tokIn, d.kIn, d.vIn, enc.k, enc.v, d.off}, outs); err != nil {
+	ins := append(append([]ort.Value{tokIn, d.kIn, d.vIn}, d.m.crossInputs(enc)...), d.off)
+	if err := d.m.dec.Run(ins, outs); err != nil {
 		return fmt.Errorf("running decoder: %w", err)
 	}
 	d.kIn, d.kOut = d.kOut, d.kIn
