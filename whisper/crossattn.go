@@ -148,7 +148,7 @@ func (m *Model) crossLayout(e *encoded) error {
 	if e.layered == nil {
 		shapes := []ort.Shape{ort.NewShape(1, int64(H), int64(dh), int64(ctx)), ort.NewShape(1, int64(H), int64(ctx), int64(dh))}
 		for i := range 2 * L {
-			t, err := ort.NewEmptyTensor[float32](shapes[i/L])
+			t, err := onnx.NewCTensor(shapes[i/L])
 			if err != nil {
 				e.releaseLayered()
 				return err
@@ -157,7 +157,7 @@ func (m *Model) crossLayout(e *encoded) error {
 		}
 	}
 	scale := float32(math.Pow(float64(dh), -0.25))
-	k, v := e.k.(*ort.Tensor[float32]).GetData(), e.v.(*ort.Tensor[float32]).GetData()
+	k, v := e.k.(float32Data).GetData(), e.v.(float32Data).GetData()
 	for l := range L {
 		src := l * ctx * D
 		kt, vt := e.layered[l].GetData(), e.layered[L+l].GetData()
@@ -174,6 +174,9 @@ func (m *Model) crossLayout(e *encoded) error {
 	}
 	return nil
 }
+
+// float32Data is a float32 tensor, in Go memory or not (onnx.CTensor).
+type float32Data interface{ GetData() []float32 }
 
 // crossInputs are the decoder's cross-attention inputs for e.
 func (m *Model) crossInputs(e *encoded) []ort.Value {

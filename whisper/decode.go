@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/whospoke/whospoke/onnx"
 )
 
 // decoder is one decoding's state: two preallocated KV caches (the one the
@@ -17,8 +19,8 @@ import (
 // small tensors of a one-token step, so that a step allocates nothing.
 type decoder struct {
 	m             *Model
-	kIn, vIn      *ort.Tensor[float32]
-	kOut, vOut    *ort.Tensor[float32]
+	kIn, vIn      *onnx.CTensor
+	kOut, vOut    *onnx.CTensor
 	tok, off      *ort.Tensor[int64]
 	logits, qk    *ort.Tensor[float32]
 	qkCtx         int // the encoder positions qk was made for
@@ -27,8 +29,9 @@ type decoder struct {
 	// lp, lp2 are per-step scratch (log-probabilities over the vocabulary),
 	// kept so that a step allocates nothing.
 	lp, lp2 []float64
-	// bigLogits, bigQK back the outputs of multi-token passes.
-	bigLogits, bigQK []float32
+	// bigLogits, bigQK back the outputs of multi-token passes (outside
+	// the Go heap, as the caches: a prompt prefill's logits are ~50 MB).
+	bigLogits, bigQK onnx.CFloat32s
 }
 
 func (m *Model) newDecoder() (*decoder, error) {
@@ -36,17 +39,17 @@ func (m *Model) newDecoder() (*decoder, error) {
 	d.lp, d.lp2 = make([]float64, d.vocab), make([]float64, d.vocab)
 	cache := ort.NewShape(int64(d.layers), 1, TextCtx, int64(m.mc.Dims.NTextState))
 	var err error
-	mk := func(s ort.Shape) *ort.Tensor[float32] {
-		t, e := ort.NewEmptyTensor[float32](s)
+	mk := func(s ort.Shape) *onnx.CTensor {
+		t, e := onnx.NewCTensor(s)
 		err = errors.Join(err, e)
 		return t
 	}
 	d.kIn, d.vIn, d.kOut, d.vOut = mk(cache), mk(cache), mk(cache), mk(cache)
-	d.logits = mk(ort.NewShape(1, 1, int64(d.vocab)))
+	t0, e0 := ort.NewEmptyTensor[float32](ort.NewShape(1, 1, int64(d.vocab)))
 	t1, e1 := ort.NewEmptyTensor[int64](ort.NewShape(1, 1))
 	t2, e2 := ort.NewEmptyTensor[int64](ort.NewShape(1))
-	d.tok, d.off = t1, t2
-	if err = errors.Join(err, e1, e2); err != nil {
+	d.logits, d.tok, d.off = t0, t1, t2
+	if err = errors.Join(err, e0, e1, e2); err != nil {
 		d.close()
 		return nil, err
 	}
@@ -59,6 +62,8 @@ func (d *decoder) close() {
 			t.Destroy()
 		}
 	}
+	d.bigLogits.Free()
+	d.bigQK.Free()
 }
 
 func isNilTensor(v ort.Value) bool {
@@ -66,6 +71,8 @@ func isNilTensor(v ort.Value) bool {
 	case *ort.Tensor[float32]:
 		return t == nil
 	case *ort.Tensor[int64]:
+		return t == nil
+	case *onnx.CTensor:
 		return t == nil
 	}
 	return false
@@ -128,19 +135,16 @@ func (d *decoder) step(enc *encoded, tokens []int, offset int, use func(rows [][
 		// pass and are reused: left to the runtime, each pass would copy
 		// T×vocab logits into fresh Go memory.
 		H := int64(len(d.m.mc.AlignmentHeads))
-		if need := T * d.vocab; cap(d.bigLogits) < need {
-			d.bigLogits = make([]float32, need)
-		}
 		A := enc.ctx
-		if need := int(H) * T * A; cap(d.bigQK) < need {
-			d.bigQK = make([]float32, need)
+		if err := errors.Join(d.bigLogits.Grow(T*d.vocab), d.bigQK.Grow(int(H)*T*A)); err != nil {
+			return err
 		}
-		lt, err := ort.NewTensor(ort.NewShape(1, int64(T), int64(d.vocab)), d.bigLogits[:T*d.vocab])
+		lt, err := ort.NewTensor(ort.NewShape(1, int64(T), int64(d.vocab)), d.bigLogits.Data[:T*d.vocab])
 		if err != nil {
 			return err
 		}
 		defer lt.Destroy()
-		qt, err := ort.NewTensor(ort.NewShape(1, H, int64(T), int64(A)), d.bigQK[:int(H)*T*A])
+		qt, err := ort.NewTensor(ort.NewShape(1, H, int64(T), int64(A)), d.bigQK.Data[:int(H)*T*A])
 		if err != nil {
 			return err
 		}

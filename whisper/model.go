@@ -177,7 +177,7 @@ type encoded struct {
 	k, v ort.Value
 	ctx  int
 	// layered are the hoisted decoder's per-layer inputs (crossLayout).
-	layered []*ort.Tensor[float32]
+	layered []*onnx.CTensor
 }
 
 func (e *encoded) release() {
@@ -265,11 +265,11 @@ func (m *Model) encodeInto(mel []float32, reuse *encoded) (*encoded, error) {
 	if e == nil || e.k == nil || e.ctx != frames/2 {
 		reuse.release()
 		shape := ort.NewShape(int64(m.mc.Dims.NTextLayer), 1, int64(frames/2), int64(m.mc.Dims.NTextState))
-		k, err := ort.NewEmptyTensor[float32](shape)
+		k, err := onnx.NewCTensor(shape)
 		if err != nil {
 			return nil, err
 		}
-		v, err := ort.NewEmptyTensor[float32](shape)
+		v, err := onnx.NewCTensor(shape)
 		if err != nil {
 			k.Destroy()
 			return nil, err
