@@ -10,17 +10,18 @@ import (
 )
 
 // Graph is an ONNX model file decoded just far enough to rewire its main
-// graph: nodes, graph inputs and value infos are parsed; everything else
-// (weights, opsets, outputs) is kept as the file's bytes. It lets a model
+// graph: nodes, graph inputs, outputs and value infos are parsed;
+// everything else (weights, opsets) is kept as the file's bytes. It lets a model
 // wrapper change how a graph takes its inputs at load time, without a
 // protobuf schema or a second model file.
 type Graph struct {
 	// model and rest are the ModelProto fields other than the graph and
-	// the GraphProto fields other than nodes, inputs and value infos, as
+	// the GraphProto fields other than nodes, inputs, outputs and value infos, as
 	// slices of the file's bytes: the weights are not copied.
 	model, rest [][]byte
 	Nodes       []*Node
 	Inputs      []ValueInfo
+	Outputs     []ValueInfo
 	ValueInfo   []ValueInfo
 }
 
@@ -43,6 +44,7 @@ const (
 	modelGraph      = 7
 	graphNode       = 1
 	graphInput      = 11
+	graphOutput     = 12
 	graphValueInfo  = 13
 	nodeInput       = 1
 	nodeOutput      = 2
@@ -120,11 +122,14 @@ func ParseGraph(data []byte) (*Graph, error) {
 			n, err := parseNode(v)
 			g.Nodes = append(g.Nodes, n)
 			return err
-		case num == graphInput || num == graphValueInfo:
+		case num == graphInput || num == graphOutput || num == graphValueInfo:
 			vi, err := parseValueInfo(v)
-			if num == graphInput {
+			switch num {
+			case graphInput:
 				g.Inputs = append(g.Inputs, vi)
-			} else {
+			case graphOutput:
+				g.Outputs = append(g.Outputs, vi)
+			default:
 				g.ValueInfo = append(g.ValueInfo, vi)
 			}
 			return err
@@ -170,9 +175,10 @@ func parseValueInfo(b []byte) (ValueInfo, error) {
 	return vi, err
 }
 
-// TensorInput is a graph input of element type elem (TensorFloat, …) and
-// the given dimensions: a number, or a name ("batch") for a free one.
-func TensorInput(name string, elem int, dims ...any) ValueInfo {
+// TensorValue is a graph input or output of element type elem
+// (TensorFloat, …) and the given dimensions: a number, or a name ("batch")
+// for a free one.
+func TensorValue(name string, elem int, dims ...any) ValueInfo {
 	var shape []byte
 	for _, d := range dims {
 		var dim []byte
@@ -214,7 +220,7 @@ func (g *Graph) Marshal() []byte {
 	for _, r := range g.rest {
 		size += len(r)
 	}
-	for _, vi := range slices.Concat(g.Inputs, g.ValueInfo) {
+	for _, vi := range slices.Concat(g.Inputs, g.Outputs, g.ValueInfo) {
 		size += protowire.SizeTag(graphInput) + protowire.SizeBytes(len(vi.raw))
 	}
 	total := protowire.SizeTag(modelGraph) + protowire.SizeBytes(size)
@@ -235,6 +241,9 @@ func (g *Graph) Marshal() []byte {
 	}
 	for _, vi := range g.Inputs {
 		b = appendBytes(b, graphInput, vi.raw)
+	}
+	for _, vi := range g.Outputs {
+		b = appendBytes(b, graphOutput, vi.raw)
 	}
 	for _, vi := range g.ValueInfo {
 		b = appendBytes(b, graphValueInfo, vi.raw)
@@ -407,6 +416,22 @@ func (g *Graph) Producers() map[string]*Node {
 	return p
 }
 
+// Rename renames a value everywhere nodes output or read it.
+func (g *Graph) Rename(from, to string) {
+	for _, n := range g.Nodes {
+		for i, s := range n.Inputs {
+			if s == from {
+				n.Inputs[i] = to
+			}
+		}
+		for i, s := range n.Outputs {
+			if s == from {
+				n.Outputs[i] = to
+			}
+		}
+	}
+}
+
 // Consumers maps each value name to the nodes that read it.
 func (g *Graph) Consumers() map[string][]*Node {
 	c := map[string][]*Node{}
@@ -419,13 +444,13 @@ func (g *Graph) Consumers() map[string][]*Node {
 }
 
 // Prune removes nodes none of whose outputs is read (by a node or as a
-// graph output, outputs naming those), repeatedly, and then the value
-// infos of values no longer produced or read.
-func (g *Graph) Prune(outputs ...string) {
+// graph output), repeatedly, and then the value infos of values no longer
+// read.
+func (g *Graph) Prune() {
 	for {
 		used := map[string]bool{}
-		for _, o := range outputs {
-			used[o] = true
+		for _, o := range g.Outputs {
+			used[o.Name] = true
 		}
 		for _, n := range g.Nodes {
 			for _, i := range n.Inputs {

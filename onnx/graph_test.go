@@ -30,7 +30,7 @@ func TestGraphRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h.Nodes) != len(g.Nodes) || len(h.Inputs) != 6 || len(h.ValueInfo) != len(g.ValueInfo) {
+	if len(h.Nodes) != len(g.Nodes) || len(h.Inputs) != 6 || len(h.Outputs) != 4 || len(h.ValueInfo) != len(g.ValueInfo) {
 		t.Fatalf("%d nodes, %d inputs, %d value infos; want %d, 6, %d", len(h.Nodes), len(h.Inputs), len(h.ValueInfo), len(g.Nodes), len(g.ValueInfo))
 	}
 	var perms [][]int64

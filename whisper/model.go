@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"slices"
 
 	ort "github.com/yalue/onnxruntime_go"
 
@@ -25,9 +24,9 @@ type Model struct {
 	enc     *onnx.Session
 	dec     *ort.DynamicAdvancedSession
 	dyn     bool // the variable-length encoder and decoder are loaded
-	// hoisted: the decoder takes per-layer cross-attention inputs laid out
-	// once per window (crossattn.go).
-	hoisted bool
+	// rewired: the decoder takes per-layer caches and cross-attention
+	// inputs laid out once per window (rewire.go).
+	rewired bool
 
 	suppress []int // suppress_tokens ∪ always_suppress_also
 }
@@ -58,23 +57,25 @@ func New(cfg Config) (*Model, error) {
 	if m.enc, err = onnx.Open(filepath.Join(cfg.Dir, encFile), []string{"mel"}, []string{"cross_k", "cross_v"}, opt); err != nil {
 		return nil, err
 	}
-	if m.dec, m.hoisted, err = m.openDecoder(filepath.Join(cfg.Dir, decFile), cfg.Threads); err != nil {
+	if m.dec, m.rewired, err = m.openDecoder(filepath.Join(cfg.Dir, decFile), cfg.Threads); err != nil {
 		m.enc.Close()
 		return nil, err
 	}
 	return m, nil
 }
 
-// decoderOutputs are the decoder's outputs, in the order step passes them.
-var decoderOutputs = []string{"logits", "new_self_k_cache", "new_self_v_cache", "alignment_qk"}
+// The exported decoder's inputs and outputs, in the order step passes them.
+var (
+	exportedInputs  = []string{"tokens", "self_k_cache", "self_v_cache", "cross_k", "cross_v", "offset"}
+	exportedOutputs = []string{"logits", "new_self_k_cache", "new_self_v_cache", "alignment_qk"}
+)
 
 // openDecoder opens the decoder directly rather than through onnx.Open:
 // the decoding loop hands ONNX Runtime preallocated output tensors (the KV
 // caches it swaps step to step), which onnx.Session.Run does not offer.
-// The settings are onnx.Open's, but for spinning. The graph is rewired to
-// take its cross-attention inputs per layer (hoisted) unless it is not the
-// export hoistCrossAttention knows.
-func (m *Model) openDecoder(path string, threads int) (s *ort.DynamicAdvancedSession, hoisted bool, err error) {
+// The settings are onnx.Open's, but for spinning. The graph is rewired
+// (rewire.go) unless it is not the export rewireDecoder knows.
+func (m *Model) openDecoder(path string, threads int) (s *ort.DynamicAdvancedSession, rewired bool, err error) {
 	if err := onnx.Init(""); err != nil {
 		return nil, false, err
 	}
@@ -83,10 +84,10 @@ func (m *Model) openDecoder(path string, threads int) (s *ort.DynamicAdvancedSes
 		return nil, false, fmt.Errorf("model %s: %w (install models with `whospoke models install`)", path, err)
 	}
 	d := m.mc.Dims
-	inputs := []string{"tokens", "self_k_cache", "self_v_cache", "cross_k", "cross_v", "offset"}
-	if h, err := hoistCrossAttention(data, d.NTextLayer, d.NTextHead, d.NTextState/d.NTextHead, decoderOutputs); err == nil {
-		data, hoisted = h, true
-		inputs = slices.Concat(inputs[:3], crossInputNames(d.NTextLayer), inputs[5:])
+	inputs, outputs := exportedInputs, exportedOutputs
+	if r, err := rewireDecoder(data, d.NTextLayer, d.NTextHead, d.NTextState); err == nil {
+		data, rewired = r, true
+		inputs, outputs = decoderNames(d.NTextLayer)
 	}
 	so, err := ort.NewSessionOptions()
 	if err != nil {
@@ -105,25 +106,25 @@ func (m *Model) openDecoder(path string, threads int) (s *ort.DynamicAdvancedSes
 		so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll)); err != nil {
 		return nil, false, err
 	}
-	if hoisted {
-		s, err = sessionViaFile(data, inputs, so)
+	if rewired {
+		s, err = sessionViaFile(data, inputs, outputs, so)
 		// The file and its rewired copy (2 × 28 MB for tiny.en) are
 		// garbage now: hand them back before diarization or decoding
 		// makes its own peak on top of them.
 		debug.FreeOSMemory()
 	} else {
-		s, err = ort.NewDynamicAdvancedSession(path, inputs, decoderOutputs, so)
+		s, err = ort.NewDynamicAdvancedSession(path, inputs, outputs, so)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("opening model %s: %w", path, err)
 	}
-	return s, hoisted, nil
+	return s, rewired, nil
 }
 
 // sessionViaFile opens the rewired decoder from a temporary file rather
 // than from memory: ONNX Runtime 1.30 keeps about one more copy of the
 // weights (28 MB for tiny.en's decoder) after loading a model from bytes.
-func sessionViaFile(data []byte, inputs []string, so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
+func sessionViaFile(data []byte, inputs, outputs []string, so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
 	f, err := os.CreateTemp("", "whospoke-decoder-*.onnx")
 	if err != nil {
 		return nil, err
@@ -133,7 +134,7 @@ func sessionViaFile(data []byte, inputs []string, so *ort.SessionOptions) (*ort.
 	if err = errors.Join(err, f.Close()); err != nil {
 		return nil, err
 	}
-	return ort.NewDynamicAdvancedSession(f.Name(), inputs, decoderOutputs, so)
+	return ort.NewDynamicAdvancedSession(f.Name(), inputs, outputs, so)
 }
 
 // Close frees the sessions.
@@ -176,7 +177,7 @@ func (m *Model) Multilingual() bool { return m.mc.Multilingual }
 type encoded struct {
 	k, v ort.Value
 	ctx  int
-	// layered are the hoisted decoder's per-layer inputs (crossLayout).
+	// layered are the rewired decoder's per-layer inputs (crossLayout).
 	layered []*onnx.CTensor
 }
 
@@ -195,10 +196,10 @@ func (e *encoded) releaseLayered() {
 	e.layered = nil
 }
 
-// laidOut completes freshly encoded windows for the decoder: the hoisted
+// laidOut completes freshly encoded windows for the decoder: the rewired
 // one's per-layer inputs. On failure it releases them all.
 func (m *Model) laidOut(es ...*encoded) ([]*encoded, error) {
-	if !m.hoisted {
+	if !m.rewired {
 		return es, nil
 	}
 	for _, e := range es {

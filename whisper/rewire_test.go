@@ -12,15 +12,15 @@ import (
 	"github.com/whospoke/whospoke/internal/testenv"
 )
 
-// TestHoistedDecoderIsExact: the decoder rewired to per-layer
+// TestRewiredDecoderIsExact: the decoder rewired to per-layer caches and
 // cross-attention inputs gives the same logits and alignment scores, bit
 // for bit, as the model file as exported, on a prompt prefill and on a
 // whole timestamped decoding of jfk, for both models.
-func TestHoistedDecoderIsExact(t *testing.T) {
+func TestRewiredDecoderIsExact(t *testing.T) {
 	a := loadAudio(t, testenv.DevSet(t)+"/asr/jfk.wav")
 	for _, name := range []string{"whisper-tiny.en", "whisper-base"} {
 		m := model(t, name)
-		if !m.hoisted {
+		if !m.rewired {
 			t.Fatalf("%s: the decoder was not rewired", name)
 		}
 		orig := original(t, m, name)
@@ -58,14 +58,13 @@ func original(t *testing.T, m *Model, name string) *Model {
 	if err := so.SetIntraOpNumThreads(2); err != nil {
 		t.Fatal(err)
 	}
-	dec, err := ort.NewDynamicAdvancedSession(filepath.Join(modelDir(name), DecoderFile),
-		[]string{"tokens", "self_k_cache", "self_v_cache", "cross_k", "cross_v", "offset"}, decoderOutputs, so)
+	dec, err := ort.NewDynamicAdvancedSession(filepath.Join(modelDir(name), DecoderFile), exportedInputs, exportedOutputs, so)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dec.Destroy() })
 	o := *m
-	o.dec, o.hoisted = dec, false
+	o.dec, o.rewired = dec, false
 	return &o
 }
 
