@@ -22,6 +22,11 @@ func TestGraphRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, bad := range [][]byte{data[:len(data)/2], {0xff, 0xff}, nil} {
+		if _, err := ParseGraph(bad); err == nil {
+			t.Errorf("ParseGraph of %d malformed bytes: no error", len(bad))
+		}
+	}
 	out := g.Marshal()
 	if len(out) != len(data) {
 		t.Errorf("re-encoded %d bytes, file has %d", len(out), len(data))

@@ -108,7 +108,7 @@ func perLayerCaches(g *onnx.Graph, layers, state int) error {
 	for _, kv := range []string{"self_k", "self_v"} {
 		err := eachLayer(kv+"_cache", layers, cons, prod, func(l int, gather *onnx.Node) error {
 			next := cons[gather.Outputs[0]]
-			if len(next) != 1 || next[0].Op != "ScatterElements" || next[0].Inputs[0] != gather.Outputs[0] {
+			if len(next) != 1 || next[0].Op != "ScatterElements" || next[0].Inputs[0] != gather.Outputs[0] || len(next[0].Outputs) != 1 {
 				return fmt.Errorf("whisper: %s does not feed one ScatterElements", gather.Name)
 			}
 			next[0].Inputs[0] = fmt.Sprintf("%s_%d", kv, l)
@@ -152,7 +152,7 @@ func eachLayer(input string, layers int, cons map[string][]*onnx.Node, prod map[
 
 // layerOf returns the layer a Gather(x, constant, axis 0) picks.
 func layerOf(gather *onnx.Node, prod map[string]*onnx.Node) (int, error) {
-	if gather.Op != "Gather" || len(gather.Inputs) != 2 {
+	if gather.Op != "Gather" || len(gather.Inputs) != 2 || len(gather.Outputs) != 1 {
 		return 0, errors.New("not a Gather")
 	}
 	if axis, err := gather.AttrInt("axis", 0); err != nil || axis != 0 {
@@ -183,7 +183,7 @@ func followChain(from *onnx.Node, chain []string, perms [][]int64, cons map[stri
 		}
 		n := next[0]
 		if i == len(chain) {
-			if n.Op != "MatMul" || n.Inputs[1] != cur.Outputs[0] {
+			if n.Op != "MatMul" || len(n.Inputs) != 2 || n.Inputs[1] != cur.Outputs[0] {
 				return nil, fmt.Errorf("whisper: %s ends at %s, not a MatMul's second input", from.Name, n.Name)
 			}
 			return n, nil
@@ -191,7 +191,7 @@ func followChain(from *onnx.Node, chain []string, perms [][]int64, cons map[stri
 		if n.Op != chain[i] {
 			return nil, fmt.Errorf("whisper: %s after %s, want %s", n.Op, cur.Name, chain[i])
 		}
-		if n.Op == "Reshape" && n.Inputs[0] != cur.Outputs[0] {
+		if len(n.Outputs) == 0 || n.Op == "Reshape" && n.Inputs[0] != cur.Outputs[0] {
 			return nil, fmt.Errorf("whisper: %s reshapes something else", n.Name)
 		}
 		if n.Op == "Transpose" {
@@ -207,7 +207,7 @@ func followChain(from *onnx.Node, chain []string, perms [][]int64, cons map[stri
 
 // crossLayout fills e's per-layer inputs of the rewired decoder from its
 // stacked keys and values ([L, 1, ctx, D]): keys scaled by d_head^-¼ (the
-// graph's own factor, computed as it does in float32) and transposed to
+// graph's own factor, the same float32) and transposed to
 // [1, H, d_head, ctx], values to [1, H, ctx, d_head].
 func (m *Model) crossLayout(e *encoded) error {
 	L, H, D := m.mc.Dims.NTextLayer, m.mc.Dims.NTextHead, m.mc.Dims.NTextState
