@@ -7,18 +7,23 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/whospoke/whospoke/onnx"
 )
 
 // decoder is one decoding's state: two preallocated KV caches (the one the
-// decoder reads and the one it writes, swapped after every step) and the
-// small tensors of a one-token step, so that a step allocates nothing.
+// decoder reads and the one it writes, swapped after every step; one
+// tensor per layer for the rewired decoder, one stacked tensor for the
+// exported one) and the small tensors of a one-token step, so that a step
+// allocates nothing.
 type decoder struct {
 	m             *Model
-	kIn, vIn      *ort.Tensor[float32]
-	kOut, vOut    *ort.Tensor[float32]
+	kIn, vIn      []*onnx.CTensor
+	kOut, vOut    []*onnx.CTensor
 	tok, off      *ort.Tensor[int64]
 	logits, qk    *ort.Tensor[float32]
 	qkCtx         int // the encoder positions qk was made for
@@ -27,26 +32,34 @@ type decoder struct {
 	// lp, lp2 are per-step scratch (log-probabilities over the vocabulary),
 	// kept so that a step allocates nothing.
 	lp, lp2 []float64
-	// bigLogits, bigQK back the outputs of multi-token passes.
-	bigLogits, bigQK []float32
+	// bigLogits, bigQK back the outputs of multi-token passes (outside
+	// the Go heap, as the caches: a prompt prefill's logits are ~50 MB).
+	bigLogits, bigQK onnx.CFloat32s
 }
 
 func (m *Model) newDecoder() (*decoder, error) {
 	d := &decoder{m: m, vocab: m.mc.Dims.NVocab, layers: m.mc.Dims.NTextLayer}
 	d.lp, d.lp2 = make([]float64, d.vocab), make([]float64, d.vocab)
-	cache := ort.NewShape(int64(d.layers), 1, TextCtx, int64(m.mc.Dims.NTextState))
-	var err error
-	mk := func(s ort.Shape) *ort.Tensor[float32] {
-		t, e := ort.NewEmptyTensor[float32](s)
-		err = errors.Join(err, e)
-		return t
+	n, cache := 1, ort.NewShape(int64(d.layers), 1, TextCtx, int64(m.mc.Dims.NTextState))
+	if m.rewired {
+		n, cache = d.layers, ort.NewShape(1, TextCtx, int64(m.mc.Dims.NTextState))
 	}
-	d.kIn, d.vIn, d.kOut, d.vOut = mk(cache), mk(cache), mk(cache), mk(cache)
-	d.logits = mk(ort.NewShape(1, 1, int64(d.vocab)))
+	var err error
+	mk := func() []*onnx.CTensor {
+		ts := make([]*onnx.CTensor, n)
+		for i := range ts {
+			var e error
+			ts[i], e = onnx.NewCTensor(cache)
+			err = errors.Join(err, e)
+		}
+		return ts
+	}
+	d.kIn, d.vIn, d.kOut, d.vOut = mk(), mk(), mk(), mk()
+	t0, e0 := ort.NewEmptyTensor[float32](ort.NewShape(1, 1, int64(d.vocab)))
 	t1, e1 := ort.NewEmptyTensor[int64](ort.NewShape(1, 1))
 	t2, e2 := ort.NewEmptyTensor[int64](ort.NewShape(1))
-	d.tok, d.off = t1, t2
-	if err = errors.Join(err, e1, e2); err != nil {
+	d.logits, d.tok, d.off = t0, t1, t2
+	if err = errors.Join(err, e0, e1, e2); err != nil {
 		d.close()
 		return nil, err
 	}
@@ -54,11 +67,22 @@ func (m *Model) newDecoder() (*decoder, error) {
 }
 
 func (d *decoder) close() {
-	for _, t := range []ort.Value{d.kIn, d.vIn, d.kOut, d.vOut, d.logits, d.qk, d.tok, d.off} {
+	for _, t := range slices.Concat(values(d.kIn), values(d.vIn), values(d.kOut), values(d.vOut),
+		[]ort.Value{d.logits, d.qk, d.tok, d.off}) {
 		if t != nil && !isNilTensor(t) {
 			t.Destroy()
 		}
 	}
+	d.bigLogits.Free()
+	d.bigQK.Free()
+}
+
+func values(ts []*onnx.CTensor) []ort.Value {
+	vs := make([]ort.Value, len(ts))
+	for i, t := range ts {
+		vs[i] = t
+	}
+	return vs
 }
 
 func isNilTensor(v ort.Value) bool {
@@ -66,6 +90,8 @@ func isNilTensor(v ort.Value) bool {
 	case *ort.Tensor[float32]:
 		return t == nil
 	case *ort.Tensor[int64]:
+		return t == nil
+	case *onnx.CTensor:
 		return t == nil
 	}
 	return false
@@ -92,8 +118,9 @@ func (d *decoder) qkFor(ctx int) (*ort.Tensor[float32], error) {
 // reset empties the cache for a new window. Positions past the offset are
 // masked by the model, but zeros keep runs reproducible.
 func (d *decoder) reset() {
-	d.kIn.ZeroContents()
-	d.vIn.ZeroContents()
+	for _, t := range slices.Concat(d.kIn, d.vIn) {
+		t.ZeroContents()
+	}
 }
 
 // step feeds tokens at cache position offset and hands use the logits of
@@ -111,7 +138,7 @@ func (d *decoder) step(enc *encoded, tokens []int, offset int, use func(rows [][
 	if err != nil {
 		return err
 	}
-	outs := []ort.Value{d.logits, d.kOut, d.vOut, qk1}
+	lt, qt := ort.Value(d.logits), ort.Value(qk1)
 	if T == 1 {
 		tokIn = d.tok
 		tokIn.GetData()[0] = int64(tokens[0])
@@ -128,32 +155,31 @@ func (d *decoder) step(enc *encoded, tokens []int, offset int, use func(rows [][
 		// pass and are reused: left to the runtime, each pass would copy
 		// T×vocab logits into fresh Go memory.
 		H := int64(len(d.m.mc.AlignmentHeads))
-		if need := T * d.vocab; cap(d.bigLogits) < need {
-			d.bigLogits = make([]float32, need)
-		}
 		A := enc.ctx
-		if need := int(H) * T * A; cap(d.bigQK) < need {
-			d.bigQK = make([]float32, need)
+		if err := errors.Join(d.bigLogits.Grow(T*d.vocab), d.bigQK.Grow(int(H)*T*A)); err != nil {
+			return err
 		}
-		lt, err := ort.NewTensor(ort.NewShape(1, int64(T), int64(d.vocab)), d.bigLogits[:T*d.vocab])
+		bigLt, err := ort.NewTensor(ort.NewShape(1, int64(T), int64(d.vocab)), d.bigLogits.Data[:T*d.vocab])
 		if err != nil {
 			return err
 		}
-		defer lt.Destroy()
-		qt, err := ort.NewTensor(ort.NewShape(1, H, int64(T), int64(A)), d.bigQK[:int(H)*T*A])
+		defer bigLt.Destroy()
+		bigQt, err := ort.NewTensor(ort.NewShape(1, H, int64(T), int64(A)), d.bigQK.Data[:int(H)*T*A])
 		if err != nil {
 			return err
 		}
-		defer qt.Destroy()
-		outs[0], outs[3] = lt, qt
+		defer bigQt.Destroy()
+		lt, qt = bigLt, bigQt
 	}
-	if err := d.m.dec.Run([]ort.Value{tokIn, d.kIn, d.vIn, enc.k, enc.v, d.off}, outs); err != nil {
+	ins := slices.Concat([]ort.Value{tokIn}, values(d.kIn), values(d.vIn), d.m.crossInputs(enc), []ort.Value{d.off})
+	outs := slices.Concat([]ort.Value{lt}, values(d.kOut), values(d.vOut), []ort.Value{qt})
+	if err := d.m.dec.Run(ins, outs); err != nil {
 		return fmt.Errorf("running decoder: %w", err)
 	}
 	d.kIn, d.kOut = d.kOut, d.kIn
 	d.vIn, d.vOut = d.vOut, d.vIn
-	lg := outs[0].(*ort.Tensor[float32]).GetData()
-	qk := outs[3].(*ort.Tensor[float32]).GetData()
+	lg := lt.(*ort.Tensor[float32]).GetData()
+	qk := qt.(*ort.Tensor[float32]).GetData()
 	if d.rows == nil || cap(d.rows) < T {
 		d.rows = make([][]float32, T)
 	}

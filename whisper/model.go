@@ -3,8 +3,10 @@ package whisper
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 
 	ort "github.com/yalue/onnxruntime_go"
 
@@ -22,6 +24,9 @@ type Model struct {
 	enc     *onnx.Session
 	dec     *ort.DynamicAdvancedSession
 	dyn     bool // the variable-length encoder and decoder are loaded
+	// rewired: the decoder takes per-layer caches and cross-attention
+	// inputs laid out once per window (rewire.go).
+	rewired bool
 
 	suppress []int // suppress_tokens ∪ always_suppress_also
 }
@@ -52,24 +57,41 @@ func New(cfg Config) (*Model, error) {
 	if m.enc, err = onnx.Open(filepath.Join(cfg.Dir, encFile), []string{"mel"}, []string{"cross_k", "cross_v"}, opt); err != nil {
 		return nil, err
 	}
-	if m.dec, err = openDecoder(filepath.Join(cfg.Dir, decFile), cfg.Threads); err != nil {
+	if m.dec, m.rewired, err = m.openDecoder(filepath.Join(cfg.Dir, decFile), cfg.Threads); err != nil {
 		m.enc.Close()
 		return nil, err
 	}
 	return m, nil
 }
 
+// The exported decoder's inputs and outputs, in the order step passes them.
+var (
+	exportedInputs  = []string{"tokens", "self_k_cache", "self_v_cache", "cross_k", "cross_v", "offset"}
+	exportedOutputs = []string{"logits", "new_self_k_cache", "new_self_v_cache", "alignment_qk"}
+)
+
 // openDecoder opens the decoder directly rather than through onnx.Open:
 // the decoding loop hands ONNX Runtime preallocated output tensors (the KV
 // caches it swaps step to step), which onnx.Session.Run does not offer.
-// The settings are onnx.Open's, but for spinning.
-func openDecoder(path string, threads int) (*ort.DynamicAdvancedSession, error) {
+// The settings are onnx.Open's, but for spinning. The graph is rewired
+// (rewire.go) unless it is not the export rewireDecoder knows.
+func (m *Model) openDecoder(path string, threads int) (s *ort.DynamicAdvancedSession, rewired bool, err error) {
 	if err := onnx.Init(""); err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false, fmt.Errorf("model %s: %w (install models with `whospoke models install`)", path, err)
+	}
+	d := m.mc.Dims
+	inputs, outputs := exportedInputs, exportedOutputs
+	if r, err := rewireDecoder(data, d.NTextLayer, d.NTextHead, d.NTextState); err == nil {
+		data, rewired = r, true
+		inputs, outputs = decoderNames(d.NTextLayer)
 	}
 	so, err := ort.NewSessionOptions()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer so.Destroy()
 	if threads <= 0 {
@@ -82,15 +104,37 @@ func openDecoder(path string, threads int) (*ort.DynamicAdvancedSession, error) 
 	if err := errors.Join(so.SetIntraOpNumThreads(threads), so.SetInterOpNumThreads(1),
 		so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"),
 		so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll)); err != nil {
+		return nil, false, err
+	}
+	if rewired {
+		s, err = sessionViaFile(data, inputs, outputs, so)
+		// The file and its rewired copy (2 × 28 MB for tiny.en) are
+		// garbage now: hand them back before diarization or decoding
+		// makes its own peak on top of them.
+		debug.FreeOSMemory()
+	} else {
+		s, err = ort.NewDynamicAdvancedSession(path, inputs, outputs, so)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("opening model %s: %w", path, err)
+	}
+	return s, rewired, nil
+}
+
+// sessionViaFile opens the rewired decoder from a temporary file rather
+// than from memory: ONNX Runtime 1.30 keeps about one more copy of the
+// weights (28 MB for tiny.en's decoder) after loading a model from bytes.
+func sessionViaFile(data []byte, inputs, outputs []string, so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
+	f, err := os.CreateTemp("", "whospoke-decoder-*.onnx")
+	if err != nil {
 		return nil, err
 	}
-	s, err := ort.NewDynamicAdvancedSession(path,
-		[]string{"tokens", "self_k_cache", "self_v_cache", "cross_k", "cross_v", "offset"},
-		[]string{"logits", "new_self_k_cache", "new_self_v_cache", "alignment_qk"}, so)
-	if err != nil {
-		return nil, fmt.Errorf("opening model %s: %w", path, err)
+	defer os.Remove(f.Name())
+	_, err = f.Write(data)
+	if err = errors.Join(err, f.Close()); err != nil {
+		return nil, err
 	}
-	return s, nil
+	return ort.NewDynamicAdvancedSession(f.Name(), inputs, outputs, so)
 }
 
 // Close frees the sessions.
@@ -133,13 +177,40 @@ func (m *Model) Multilingual() bool { return m.mc.Multilingual }
 type encoded struct {
 	k, v ort.Value
 	ctx  int
+	// layered are the rewired decoder's per-layer inputs (crossLayout).
+	layered []*onnx.CTensor
 }
 
 func (e *encoded) release() {
 	if e != nil {
 		onnx.Release(e.k, e.v)
 		e.k, e.v = nil, nil
+		e.releaseLayered()
 	}
+}
+
+func (e *encoded) releaseLayered() {
+	for _, t := range e.layered {
+		t.Destroy()
+	}
+	e.layered = nil
+}
+
+// laidOut completes freshly encoded windows for the decoder: the rewired
+// one's per-layer inputs. On failure it releases them all.
+func (m *Model) laidOut(es ...*encoded) ([]*encoded, error) {
+	if !m.rewired {
+		return es, nil
+	}
+	for _, e := range es {
+		if err := m.crossLayout(e); err != nil {
+			for _, e := range es {
+				e.release()
+			}
+			return nil, err
+		}
+	}
+	return es, nil
 }
 
 // encode runs the encoder on one or more windows of equal width in one
@@ -169,10 +240,14 @@ func (m *Model) encode(mels ...[]float32) ([]*encoded, error) {
 	}
 	ctx := frames / 2
 	if b == 1 {
-		return []*encoded{{k: outs[0], v: outs[1], ctx: ctx}}, nil
+		return m.laidOut(&encoded{k: outs[0], v: outs[1], ctx: ctx})
 	}
 	defer onnx.Release(outs...)
-	return m.splitBatch(outs, b, ctx)
+	es, err := m.splitBatch(outs, b, ctx)
+	if err != nil {
+		return nil, err
+	}
+	return m.laidOut(es...)
 }
 
 // encodeInto encodes one window (as encode) into reuse's tensors when their
@@ -191,11 +266,11 @@ func (m *Model) encodeInto(mel []float32, reuse *encoded) (*encoded, error) {
 	if e == nil || e.k == nil || e.ctx != frames/2 {
 		reuse.release()
 		shape := ort.NewShape(int64(m.mc.Dims.NTextLayer), 1, int64(frames/2), int64(m.mc.Dims.NTextState))
-		k, err := ort.NewEmptyTensor[float32](shape)
+		k, err := onnx.NewCTensor(shape)
 		if err != nil {
 			return nil, err
 		}
-		v, err := ort.NewEmptyTensor[float32](shape)
+		v, err := onnx.NewCTensor(shape)
 		if err != nil {
 			k.Destroy()
 			return nil, err
@@ -212,7 +287,11 @@ func (m *Model) encodeInto(mel []float32, reuse *encoded) (*encoded, error) {
 		e.release()
 		return nil, err
 	}
-	return e, nil
+	es, err := m.laidOut(e)
+	if err != nil {
+		return nil, err
+	}
+	return es[0], nil
 }
 
 // checkWindow checks an encoder window width in mel frames.
