@@ -124,10 +124,11 @@ func (m *Model) openDecoder(path string, threads int) (s *ort.DynamicAdvancedSes
 // sessionViaFile opens the rewired decoder from a temporary file rather
 // than from memory: ONNX Runtime 1.30 keeps about one more copy of the
 // weights (28 MB for tiny.en's decoder) after loading a model from bytes.
+// Where no temporary file can be made (a read-only system), from memory.
 func sessionViaFile(data []byte, inputs, outputs []string, so *ort.SessionOptions) (*ort.DynamicAdvancedSession, error) {
 	f, err := os.CreateTemp("", "whospoke-decoder-*.onnx")
 	if err != nil {
-		return nil, err
+		return ort.NewDynamicAdvancedSessionWithONNXData(data, inputs, outputs, so)
 	}
 	defer os.Remove(f.Name())
 	_, err = f.Write(data)
