@@ -30,6 +30,15 @@ func ReadWords(r io.Reader) ([]TimedWord, error) {
 	return out, sc.Err()
 }
 
+// ReadReferenceFile reads a dev reference transcript by its extension:
+// STM (".stm", words with their segment's times) or else .words.tsv.
+func ReadReferenceFile(path string) ([]TimedWord, error) {
+	if strings.HasSuffix(path, ".stm") {
+		return ReadSTMFile(path)
+	}
+	return ReadWordsFile(path)
+}
+
 // ReadSTMFile reads an STM transcript (file channel speaker start end
 // words…; ";;" comments) as words carrying their segment's speaker and
 // times, since STM has no word times. Tags such as "<o,f0,male>" are not

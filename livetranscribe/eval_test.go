@@ -390,15 +390,10 @@ func watchHeap() *heapWatch {
 func (h *heapWatch) stop()        { close(h.done); h.wg.Wait() }
 func (h *heapWatch) peak() uint64 { return h.max.Load() }
 
-// refWords reads a dev reference transcript: STM (words with their
-// segment's times) or .words.tsv.
+// refWords reads a dev reference transcript (eval.ReadReferenceFile).
 func refWords(t testing.TB, path string) []eval.TimedWord {
 	t.Helper()
-	read := eval.ReadWordsFile
-	if strings.HasSuffix(path, ".stm") {
-		read = eval.ReadSTMFile
-	}
-	ws, err := read(path)
+	ws, err := eval.ReadReferenceFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

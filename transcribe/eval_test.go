@@ -177,15 +177,10 @@ func TestEvalLongFile(t *testing.T) {
 	t.Logf("%.1f s of audio: diarization %.1f s, transcription %.1f s wall, %d words", a.Duration(), mid.Sub(st).Seconds(), time.Since(mid).Seconds(), len(tr.Words))
 }
 
-// refWords reads a dev reference transcript: STM (words with their
-// segment's times) or .words.tsv.
+// refWords reads a dev reference transcript (eval.ReadReferenceFile).
 func refWords(t testing.TB, path string) []eval.TimedWord {
 	t.Helper()
-	read := eval.ReadWordsFile
-	if strings.HasSuffix(path, ".stm") {
-		read = eval.ReadSTMFile
-	}
-	ws, err := read(path)
+	ws, err := eval.ReadReferenceFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
