@@ -1,6 +1,8 @@
 package live
 
 import (
+	"context"
+	"reflect"
 	"testing"
 
 	"github.com/whospoke/whospoke/vad"
@@ -74,5 +76,36 @@ func TestSpeechGateSample(t *testing.T) {
 	}
 	if s := share(10.6, 14.6); s < 1 {
 		t.Errorf("speech 10.6–14.6 s: %.1f %% speech, want all", 100*s)
+	}
+}
+
+// A session that hears the VAD from its caller (PushHeard) decides as one
+// that runs the VAD itself.
+func TestPushHeard(t *testing.T) {
+	e := testEngine(t, DefaultConfig())
+	samples := sampleHead(t)
+	own, heard := e.NewSession(), e.NewSession()
+	caller := testModels(t).VAD.NewStream()
+	var want, got []Event
+	for off := 0; off < len(samples); off += 1600 {
+		frame := samples[off:min(off+1600, len(samples))]
+		evs, err := own.Push(context.Background(), frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, evs...)
+		probs, err := caller.Push(frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if evs, err = heard.PushHeard(context.Background(), frame, probs); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, evs...)
+	}
+	want = append(want, own.Flush(context.Background())...)
+	got = append(got, heard.Flush(context.Background())...)
+	if len(want) == 0 || !reflect.DeepEqual(got, want) {
+		t.Errorf("PushHeard: %d events %v, Push: %d events %v", len(got), got, len(want), want)
 	}
 }

@@ -89,12 +89,27 @@ func (e *Engine) NewSession(opts ...Option) *Session {
 // same events however it is split. When ctx ends, the step in progress fails
 // with its error and the session stays where it was.
 func (s *Session) Push(ctx context.Context, samples []float32) (events []Event, err error) {
+	return s.push(ctx, samples, nil, false)
+}
+
+// PushHeard is Push for a caller that runs Silero VAD (vad.Stream, the
+// model the engine loads) on the same samples already: probs are what its
+// Push returned for them, and the speech gate takes them instead of running
+// the model a second time. A session takes either Push or PushHeard, not
+// both.
+func (s *Session) PushHeard(ctx context.Context, samples, probs []float32) ([]Event, error) {
+	return s.push(ctx, samples, probs, true)
+}
+
+func (s *Session) push(ctx context.Context, samples, probs []float32, heard bool) (events []Event, err error) {
 	defer s.recoverPanic(&err)
 	if s.closed {
 		return nil, ErrClosed
 	}
 	s.audio.push(samples)
-	if s.gate != nil {
+	if s.gate != nil && heard {
+		s.gate.add(probs)
+	} else if s.gate != nil {
 		if err := s.gate.push(samples); err != nil {
 			return nil, err
 		}

@@ -151,12 +151,12 @@ func (s *Session) Push(ctx context.Context, samples []float32) error {
 	}
 	s.audio = append(s.audio, samples...)
 	s.total += int64(len(samples))
-	if err := s.diarize(ctx, samples); err != nil {
-		return err
-	}
 	probs, err := s.vad.Push(samples)
 	if err != nil {
 		return fmt.Errorf("livetranscribe: vad: %w", err)
+	}
+	if err := s.diarize(ctx, samples, probs); err != nil {
+		return err
 	}
 	for _, p := range probs {
 		s.vadFrames++
@@ -171,11 +171,13 @@ func (s *Session) Push(ctx context.Context, samples []float32) error {
 // diarize runs the live diarizer on new samples, reports its events and
 // hands them to the worker (word speakers, revisions). A speaker change
 // inside the open turn may end it.
-func (s *Session) diarize(ctx context.Context, samples []float32) error {
+// Its speech gate hears the session's own VAD probabilities (probs, for
+// these samples) rather than running Silero on them again.
+func (s *Session) diarize(ctx context.Context, samples, probs []float32) error {
 	if s.diar == nil {
 		return nil
 	}
-	evs, err := s.diar.Push(ctx, samples)
+	evs, err := s.diar.PushHeard(ctx, samples, probs)
 	if err != nil {
 		return fmt.Errorf("livetranscribe: diarizer: %w", err)
 	}
