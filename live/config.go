@@ -51,8 +51,9 @@ type Config struct {
 	Onset, Offset float64
 	// SpeechGate is the Silero VAD probability below which a 32 ms frame is
 	// silence; activity in silence of at least 256 ms is not decided as
-	// anyone's (gate.go). 0.01 (Silero's floor for silence) measured best
-	// of 0.005–0.2 on both channels of dev (docs/STREAMING_BENCH.md).
+	// anyone's (gate.go). 0.01 is Silero's floor for silence: dev's
+	// reference silence scores 0.00–0.02 on both channels, and every value
+	// from 0.02 up took telephone speech away (docs/STREAMING_BENCH.md).
 	// 0 turns the gate off.
 	SpeechGate float64
 	// Embed says how local speakers are embedded: the chunk grid and shares
