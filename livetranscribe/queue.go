@@ -30,9 +30,9 @@ type job struct {
 	confidence float64 // final: end-of-turn confidence
 	speakers   []live.Event
 	decided    float64
-	// context: words decoded before samples[0] in the open turn, heard
+	// preceding: words decoded before samples[0] in the open turn, heard
 	// as part of the prompt.
-	context []Word
+	preceding []Word
 }
 
 // queue hands jobs to the worker in order. Only the newest partial is

@@ -229,7 +229,7 @@ func (w *worker) decode(ctx context.Context, j job, short, wait bool) ([]Word, e
 	}
 	defer func() { <-slots }()
 	seconds := float64(len(j.samples)) / SampleRate
-	prompt := w.prompt(j.context)
+	prompt := w.prompt(j.preceding)
 	// A partial (short, not waiting) that fails the short window's guard
 	// is skipped rather than decoded again in 30 s: the next partial comes
 	// with more audio, and the 30 s encoder costs 4–5 times the short one.
@@ -294,7 +294,7 @@ func (w *worker) continueDecode(ctx context.Context, j job, words []Word) []Word
 		from = min(max(end, j.start), j.start+int64(len(j.samples)))
 	}
 	k := j
-	k.start, k.samples, k.context = from, j.samples[from-j.start:], words
+	k.start, k.samples, k.preceding = from, j.samples[from-j.start:], words
 	more, err := w.decode(ctx, k, true, false)
 	if err != nil {
 		return words
@@ -384,10 +384,10 @@ func (e *Engine) recognise(ctx context.Context, samples []float32, short, shortO
 const promptWords = 40
 
 // prompt is the client's prompt followed by the session's latest final
-// words and then the words of the open turn before the clip (context).
-func (w *worker) prompt(context []Word) string {
+// words and then the words of the open turn before the clip (preceding).
+func (w *worker) prompt(preceding []Word) string {
 	h := slices.Clip(w.history)
-	for _, x := range context {
+	for _, x := range preceding {
 		h = append(h, x.Text)
 	}
 	if len(h) > promptWords {
