@@ -48,14 +48,13 @@ func (m *Model) findAlignment(d *decoder, enc *encoded, lang string, text []int,
 	matrix := newMatrix(T-1-S, nf) // rows kept: <|notimestamps|> and the text
 	// Probability of each text token, from the position before it.
 	probs := make([]float64, len(text))
-	lp := make([]float64, sp.EOT)
 	med := make([]float64, nf+7) // median filter scratch
 	w := newMatrix(T, nf)
 	d.reset()
 	err = d.step(enc, tokens, 0, func(rows [][]float32, qk []float32) error {
 		for i, t := range text {
-			logSoftmax(rows[S+i][:sp.EOT], lp)
-			probs[i] = math.Exp(lp[t])
+			row := rows[S+i][:sp.EOT]
+			probs[i] = math.Exp(float64(row[t]) - logSumExp(row))
 		}
 		// One head at a time: softmax over the frames kept, standardise
 		// each frame over tokens (population std), median-filter along
