@@ -34,7 +34,8 @@ type speakerMap struct {
 // scores 20.01, better than with neither (21.38; BENCHMARKS.md). Speakers
 // whose chunks hold two voices are then split (clustering.SplitMixed), and
 // the count the caller asked for, if any, is reached from that estimate
-// (fitCount).
+// (fitCount); so is, without one, the count the segmentation itself hears
+// (heardAtOnce).
 func clusterPairs(pairs []pair, chunks *chunkSet, numWindows int, cfg clustering.Config) (*speakerMap, error) {
 	m := &speakerMap{window: make([][segmentation.LocalSpeakers]int, numWindows), chunks: chunks}
 	for w := range m.window {
@@ -90,7 +91,11 @@ func clusterPairs(pairs []pair, chunks *chunkSet, numWindows int, cfg clustering
 	if cfg.NumSpeakers > 0 {
 		lo, hi = cfg.NumSpeakers, cfg.NumSpeakers
 	}
-	m.fitCount(pairs, locals, centroids, lo, hi)
+	heard := heardAtOnce(pairs, numWindows)
+	if hi > 0 {
+		heard = min(heard, hi) // the caller's bound wins
+	}
+	m.fitCount(pairs, locals, centroids, max(lo, heard), hi)
 	return m, nil
 }
 

@@ -198,3 +198,91 @@ func TestSplitMixed(t *testing.T) {
 		})
 	}
 }
+
+// heardAtOnce counts, per level, the separate runs of windows with that many
+// clean local speakers, and keeps the highest level with two runs.
+func TestHeardAtOnce(t *testing.T) {
+	clean := func(w, k int) pair { return pair{w: w, k: k, clean: true} }
+	var pairs []pair
+	for w := range 30 { // one clean speaker throughout: a single run
+		pairs = append(pairs, clean(w, 0))
+	}
+	if got := heardAtOnce(pairs, 30); got != 0 {
+		t.Errorf("one speaker in one run: %d, want 0", got)
+	}
+	for _, w := range []int{3, 4, 5} { // a second one in one stretch
+		pairs = append(pairs, clean(w, 1))
+	}
+	if got := heardAtOnce(pairs, 30); got != 0 {
+		t.Errorf("two at once in one stretch: %d, want 0", got)
+	}
+	pairs = append(pairs, clean(20, 1), pair{w: 25, k: 1}) // and in another; a brief one does not count
+	if got := heardAtOnce(pairs, 30); got != 2 {
+		t.Errorf("two at once in two stretches: %d, want 2", got)
+	}
+	pairs = append(pairs, clean(4, 2), clean(20, 2))
+	if got := heardAtOnce(pairs, 30); got != 3 {
+		t.Errorf("three at once in two stretches: %d, want 3", got)
+	}
+}
+
+// Two voices alike enough for the AHC threshold to merge them, but heard
+// as two clean local speakers of one window in two separate stretches,
+// stay two speakers; heard together in one stretch only, or with a count
+// bounded by the caller, they stay one.
+func TestHeardFloor(t *testing.T) {
+	const windows = 40
+	near := func(r *rand.Rand) []float32 { // cosine ≈ 0.85 to voice 0
+		v := unit(r, 0, 0.01)
+		w := unit(r, 1, 0.01)
+		for i := range v {
+			v[i] += 0.6 * w[i]
+		}
+		embedding.Normalize(v)
+		return v
+	}
+	for _, tc := range []struct {
+		name    string
+		second  func(w int) bool
+		maxSpks int
+		want    int
+	}{
+		{"two stretches", func(w int) bool { return w >= 5 && w < 10 || w >= 25 && w < 30 }, 0, 2},
+		{"one stretch", func(w int) bool { return w >= 5 && w < 15 }, 0, 1},
+		{"two stretches, max one speaker", func(w int) bool { return w >= 5 && w < 10 || w >= 25 && w < 30 }, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(21, 22))
+			chunks := &chunkSet{grid: chunkembed.Grid{Length: 2 * 16000, Hop: 16000}}
+			var pairs []pair
+			add := func(w, k int, v []float32) {
+				c := int64(len(chunks.vecs))
+				chunks.vecs = append(chunks.vecs, v)
+				pairs = append(pairs, pair{w: w, k: k, clean: true, vec: v, uses: []chunkembed.Use{{Chunk: c, Weight: 1}}})
+			}
+			for w := range windows {
+				add(w, 0, unit(r, 0, 0.01))
+				if tc.second(w) {
+					add(w, 1, near(r))
+				}
+			}
+			if c := embedding.Cosine(pairs[0].vec, pairs[len(pairs)-1].vec); c < 0.8 {
+				t.Fatalf("voices not alike enough to merge (cosine %.2f)", c)
+			}
+			m, err := clusterPairs(pairs, chunks, windows, clustering.Config{Threshold: 0.65, MinClusterSize: 2, MaxSpeakers: tc.maxSpks})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.k != tc.want {
+				t.Fatalf("%d speakers, want %d", m.k, tc.want)
+			}
+			if tc.want == 2 {
+				for w, s := range m.window {
+					if s[1] >= 0 && s[0] == s[1] || tc.second(w) && s[1] < 0 {
+						t.Errorf("window %d: speakers %v", w, s)
+					}
+				}
+			}
+		})
+	}
+}

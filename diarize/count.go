@@ -3,6 +3,7 @@ package diarize
 import (
 	"github.com/whospoke/whospoke/clustering"
 	"github.com/whospoke/whospoke/embedding"
+	"github.com/whospoke/whospoke/segmentation"
 )
 
 // fitCount brings the number of speakers into [lo, hi] (hi 0: unbounded)
@@ -39,6 +40,49 @@ func (m *speakerMap) fitCount(pairs []pair, locals []clustering.Local, centroids
 		m.labelChunks(centroids)
 	}
 	return centroids
+}
+
+// heardStretches is how many separate stretches of windows must hear a
+// number of clean local speakers at once before heardAtOnce takes it as a
+// floor: one stretch can be a single segmentation artefact.
+const heardStretches = 2
+
+// heardAtOnce returns the most speakers that the segmentation hears in one
+// window, each with a chunk of its own solo speech (a clean pair), in at
+// least heardStretches separate runs of consecutive windows (0: none).
+//
+// Why a floor on the count: two clean local speakers of one window are two
+// voices by the segmentation's own judgement, so fewer global speakers than
+// that cannot be right. Band-limited audio makes distinct voices alike
+// enough for the AHC threshold to merge them all into one speaker
+// (sim07_digits_2spk on the narrowband condition, sim06_digits_3spk on
+// phone; BENCHMARKS.md "Issue 20: speaker counting"), and one of the six
+// unseen telephone calls came out as one speaker. Counted on every dev file
+// and condition, this floor never exceeded the true count; a floor from a
+// single stretch also fired on two AMI excerpts whose voices share one local
+// speaker, one of them worse.
+func heardAtOnce(pairs []pair, numWindows int) int {
+	clean := make([]int, numWindows)
+	for _, p := range pairs {
+		if p.clean {
+			clean[p.w]++
+		}
+	}
+	heard := 0
+	// Speech that never pauses is one run of windows with a clean speaker
+	// but may hold many runs with two, so every level is counted.
+	for n := 1; n <= segmentation.LocalSpeakers; n++ {
+		runs := 0
+		for w, c := range clean {
+			if c >= n && (w == 0 || clean[w-1] < n) {
+				runs++
+			}
+		}
+		if runs >= heardStretches {
+			heard = n
+		}
+	}
+	return heard
 }
 
 // speakerCentroids returns each speaker's unit mean of its labelled chunks
