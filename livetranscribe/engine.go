@@ -23,8 +23,9 @@ type Config struct {
 	// sessions share the cores, each decode on one).
 	Threads int
 	// Decoders caps the Whisper calls running at once across sessions
-	// (default: one per core). Finals wait for a slot; a partial that finds
-	// none is skipped, so partials thin out under load and finals do not.
+	// (default: one per core). Finals go first; partials take turns by
+	// how long their session has waited, so under load every session's
+	// partials come less often, and finals do not wait for them.
 	Decoders int
 	// PartialEvery is how much new audio triggers a partial re-decode of the
 	// open turn (default 0.75 s).
@@ -91,10 +92,10 @@ func (td TurnDetection) Validate() error {
 
 // Engine holds the models all sessions share. It is safe for concurrent use.
 type Engine struct {
-	cfg   Config
-	asr   *whisper.Model
-	vad   *vad.Model
-	slots chan struct{} // Whisper calls in flight
+	cfg      Config
+	asr      *whisper.Model
+	vad      *vad.Model
+	decoders *scheduler // Whisper calls in flight
 }
 
 // New loads the models cfg names.
@@ -112,7 +113,7 @@ func New(cfg Config) (*Engine, error) {
 		v.Close()
 		return nil, err
 	}
-	return &Engine{cfg: cfg, asr: asr, vad: v, slots: make(chan struct{}, cfg.Decoders)}, nil
+	return &Engine{cfg: cfg, asr: asr, vad: v, decoders: newScheduler(cfg.Decoders)}, nil
 }
 
 // Close frees the models; call it after the last session has closed.

@@ -131,7 +131,7 @@ func waitIdle(s *Session) {
 		s.jobs.mu.Lock()
 		n := len(s.jobs.jobs)
 		s.jobs.mu.Unlock()
-		if n == 0 && len(s.e.slots) == 0 {
+		if n == 0 && s.e.decoders.idle() {
 			quiet++
 		} else {
 			quiet = 0
@@ -245,13 +245,15 @@ func TestLiveCapacity(t *testing.T) {
 	e := testEngine(t)
 	dev := testenv.DevSet(t)
 	var clips [][]float32
+	var refs [][]eval.TimedWord // the clip's reference words, where dev has them
 	for _, f := range []string{"sim/sim01_2spk", "sim/sim02_3spk", "sim/sim03_4spk", "sim/sim04_5spk",
 		"sim/sim05_6spk", "sim/sim06_digits_3spk", "sim/sim07_digits_2spk", "real/ami_seriously_mixture"} {
 		s := loadSamples(t, filepath.Join(dev, f+".wav"))
 		clips = append(clips, s[:min(len(s), 60*SampleRate)])
+		refs = append(refs, clipWords(t, filepath.Join(dev, f+".words.tsv"), 60))
 	}
-	fmt.Println("| sessions | finals | final latency p50 / p95 | partial latency p95 | CPU per session-second | peak RSS | Go heap peak |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("| sessions | finals | final latency p50 / p95 | partial latency p95 | WER sim06 + sim07 | CPU per session-second | peak RSS | Go heap peak |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, ns := range strings.Split(v, ",") {
 		n, err := strconv.Atoi(ns)
 		if err != nil || n < 1 {
@@ -259,6 +261,7 @@ func TestLiveCapacity(t *testing.T) {
 		}
 		var mu sync.Mutex
 		var fl, pl []float64
+		var errs, words int
 		var wg sync.WaitGroup
 		cpu0, audio := cpuSeconds(), 0.0
 		heap := watchHeap()
@@ -272,16 +275,35 @@ func TestLiveCapacity(t *testing.T) {
 					logFinals(t, r)
 				}
 				f, p := r.latencies()
+				score := eval.ScoreTranscript(refs[i%len(clips)], finalWords(r.events))
 				mu.Lock()
 				fl, pl = append(fl, f...), append(pl, p...)
+				if refs[i%len(clips)] != nil {
+					errs, words = errs+score.Errors, words+score.RefWords
+				}
 				mu.Unlock()
 			}()
 		}
 		wg.Wait()
 		heap.stop()
-		fmt.Printf("| %d | %d | %.2f / %.2f s | %.2f s | %.3f s | %s | %d MiB |\n", n, len(fl), pct(fl, 50), pct(fl, 95), pct(pl, 95),
-			(cpuSeconds()-cpu0)/audio, peakRSS(), heap.peak()>>20)
+		fmt.Printf("| %d | %d | %.2f / %.2f s | %.2f s | %.1f %% (%d words) | %.3f s | %s | %d MiB |\n", n, len(fl), pct(fl, 50), pct(fl, 95), pct(pl, 95),
+			100*float64(errs)/float64(max(words, 1)), words, (cpuSeconds()-cpu0)/audio, peakRSS(), heap.peak()>>20)
 	}
+}
+
+// clipWords reads the reference words of a recording's first seconds (nil
+// when the file does not exist): the words that end inside them.
+func clipWords(t testing.TB, path string, seconds float64) []eval.TimedWord {
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	var ws []eval.TimedWord
+	for _, w := range refWords(t, path) {
+		if w.End <= seconds {
+			ws = append(ws, w)
+		}
+	}
+	return ws
 }
 
 // cpuSeconds is the process's user and system CPU time so far.

@@ -2,6 +2,7 @@ package livetranscribe
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/whospoke/whospoke/live"
@@ -86,6 +87,14 @@ func (q *queue) decodePartial(ctx context.Context) (dctx context.Context, done f
 		q.mu.Unlock()
 		cancel()
 	}
+}
+
+// superseded reports whether work that makes a waiting partial or probe
+// stale is queued: a newer partial, a final, a clear or the close.
+func (q *queue) superseded() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.ContainsFunc(q.jobs, func(j job) bool { return j.kind != jobSpeakers })
 }
 
 // pop waits for the next job, or for ctx.

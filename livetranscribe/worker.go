@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/whospoke/whospoke/whisper"
@@ -24,6 +25,9 @@ type worker struct {
 	held  []*final // finals with words the diarizer has not decided yet
 	// history is the latest final words, the prompt of the next decodes.
 	history []string
+	// waitingSince is when a partial first waited for a decoder since the
+	// session's last partial decode (zero: none waiting).
+	waitingSince time.Time
 }
 
 // curTurn is the recognition state of the open turn.
@@ -106,8 +110,8 @@ func (w *worker) startTurn(id int) {
 // A probe (early in a pause) is the turn's final decoded ahead: in the
 // finals' window and not cancelled by the final it anticipates, which then
 // reuses it. So a turn's final text is ready about when the pause is long
-// enough to end it. Like any partial it is skipped when every decoder is
-// busy: under load the speculation goes, and finals alone keep their slots.
+// enough to end it. Like any partial it waits behind finals for a decoder,
+// and gives up waiting when newer work arrives (acquire).
 func (w *worker) partial(ctx context.Context, j job) error {
 	w.startTurn(j.turn)
 	short := true
@@ -125,7 +129,7 @@ func (w *worker) partial(ctx context.Context, j job) error {
 	if err != nil && ctx.Err() != nil {
 		return err
 	} else if err != nil {
-		return nil // busy, or made stale by a final, clear or close
+		return nil // made stale by newer work, or a failed short window
 	}
 	end := float64(j.start+int64(len(j.samples))) / SampleRate
 	w.s.hyp.set(j.turn, j.start+int64(len(j.samples)), endsSentence(words))
@@ -200,50 +204,36 @@ func (w *worker) nextOrder() int {
 	return w.order - 1
 }
 
-// errBusy: every decoder was busy, so a partial was skipped.
-var errBusy = errors.New("livetranscribe: decoders busy")
-
 // decode runs Whisper on a job's samples and returns its words in stream
-// time. A partial that finds every decoder busy is skipped (errBusy); a
-// final waits for one. A partial whose short window fails its guard is
-// skipped too (whisper.ErrShortWindowFailed). The only other error is ctx's:
-// a failed decode yields no words rather than a dead session.
+// time. A partial or probe gives up waiting for a decoder when newer work for
+// the session arrives (errStale); a partial whose short window fails its
+// guard is skipped (whisper.ErrShortWindowFailed). The only other error is
+// ctx's: a failed decode yields no words rather than a dead session.
 func (w *worker) decode(ctx context.Context, j job, short, wait bool) ([]Word, error) {
 	if float64(len(j.samples)) < minDecodeSeconds*SampleRate {
 		return nil, nil
 	}
-	slots := w.s.e.slots
-	select {
-	case slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	default:
-		if !wait {
-			return nil, errBusy
-		}
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	if err := w.acquire(ctx, wait); err != nil {
+		return nil, err
 	}
-	defer func() { <-slots }()
+	defer w.s.e.decoders.release()
 	seconds := float64(len(j.samples)) / SampleRate
-	prompt := w.prompt(j.preceding)
 	// A partial (short, not waiting) that fails the short window's guard
 	// is skipped rather than decoded again in 30 s: the next partial comes
 	// with more audio, and the 30 s encoder costs 4–5 times the short one.
-	shortOnly := short && !wait && !j.probe
-	res, err := w.s.e.recognise(ctx, j.samples, short, shortOnly, prompt, w.s.opt)
+	opt := whisper.ClipOptions{Language: w.s.opt.Language, Prompt: w.prompt(j.preceding), Short: short,
+		ShortOnly: short && !wait && !j.probe, WordTimestamps: true}
+	res, err := w.s.e.recognise(ctx, j.samples, opt)
 	failed := errors.Is(err, whisper.ErrShortWindowFailed)
-	if prompt != "" && (failed || err == nil && !plausible(len(res), seconds)) {
+	if opt.Prompt != "" && (failed || err == nil && !plausible(len(res), seconds)) {
 		// A prompt can drag Whisper into repeating it (on sim06, a turn
 		// after a digit string failed every short window with the digits as
 		// its prompt and passed every one without): hear the clip alone.
 		if !failed {
 			w.history = nil
 		}
-		res, err = w.s.e.recognise(ctx, j.samples, short, shortOnly, "", w.s.opt)
+		opt.Prompt = ""
+		res, err = w.s.e.recognise(ctx, j.samples, opt)
 	}
 	if errors.Is(err, whisper.ErrShortWindowFailed) {
 		return nil, err
@@ -261,6 +251,25 @@ func (w *worker) decode(ctx context.Context, j job, short, wait bool) ([]Word, e
 			End: offset + x.End, Confidence: x.Probability})
 	}
 	return words, nil
+}
+
+// acquire waits for one of the engine's decoders. A final waits until it
+// has one. A partial or probe waits in line from when its session first
+// asked since its last decode, so a newer partial replacing a waiting one
+// keeps its place, and leaves the line when newer work is queued.
+func (w *worker) acquire(ctx context.Context, final bool) error {
+	q := w.s.jobs
+	if final {
+		return w.s.e.decoders.acquire(ctx, true, time.Now(), nil, nil)
+	}
+	if w.waitingSince.IsZero() {
+		w.waitingSince = time.Now()
+	}
+	err := w.s.e.decoders.acquire(ctx, false, w.waitingSince, q.ready, q.superseded)
+	if err == nil {
+		w.waitingSince = time.Time{}
+	}
+	return err
 }
 
 // truncatedBy is how much earlier than the last decode of the same turn a
@@ -366,12 +375,9 @@ func plausible(words int, seconds float64) bool {
 	return float64(words) <= maxWordsPerSecond*seconds+3
 }
 
-// recognise decodes one clip of at most 30 s: short (partials) in a window
-// cut to the clip, else in the 30 s window batch transcription uses.
-func (e *Engine) recognise(ctx context.Context, samples []float32, short, shortOnly bool, prompt string, opt Options) ([]whisper.Word, error) {
-	r, err := e.asr.TranscribeClip(ctx, samples, whisper.ClipOptions{
-		Language: opt.Language, Prompt: prompt, Short: short, ShortOnly: shortOnly, WordTimestamps: true,
-	})
+// recognise decodes one clip of at most 30 s.
+func (e *Engine) recognise(ctx context.Context, samples []float32, opt whisper.ClipOptions) ([]whisper.Word, error) {
+	r, err := e.asr.TranscribeClip(ctx, samples, opt)
 	if err != nil {
 		return nil, err
 	}
