@@ -2,9 +2,11 @@ package live
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,16 +43,21 @@ func TestLockstepBurst(t *testing.T) {
 				steps[f/framesPerStep%phases] += c
 			}
 		}
+		ms := make([]string, phases)
 		for i := range steps {
-			steps[i] /= time.Duration(len(costs[p]) / framesPerStep / phases)
+			ms[i] = fmt.Sprintf("%.1f", (steps[i]/time.Duration(len(costs[p])/framesPerStep/phases)).Seconds()*1000)
 		}
-		t.Logf("phase %d: %.3f CPU-s per audio-s; mean step CPU by step mod %d: %v", p, total.Seconds()/(float64(len(samples))/SampleRate), phases, steps)
+		t.Logf("phase %d: %.3f CPU-s per audio-s; mean step CPU by step mod %d: %s ms", p, total.Seconds()/(float64(len(samples))/SampleRate), phases, strings.Join(ms, " / "))
 	}
 	for _, n := range []int{15, 20, 25} {
 		for _, turn := range []bool{false, true} {
 			lat, peak := lockstepQueue(costs, n, turn)
-			t.Logf("%d streams, phases in turn %-5v: step latency p50 %v p95 %v max %v; most work arriving in one 0.5 s: %.2f s of 2 cores' 1 s",
-				n, turn, lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)*95/100].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond), peak.Seconds())
+			how := "all at phase 0"
+			if turn {
+				how = "phases in turn"
+			}
+			t.Logf("%d streams, %s: step latency p50 %v p95 %v max %v; most CPU arriving in one 0.5 s: %.2f s (2 cores give 1 s)",
+				n, how, lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)*95/100].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond), peak.Seconds())
 		}
 	}
 }
