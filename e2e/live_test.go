@@ -105,8 +105,9 @@ func stderrOf(err error) []byte {
 // engine's work (0.5 s steps, a 2 s embedding chunk every fourth step), so
 // the starts cover every phase of it. WHOSPOKE_LIVE_LOCKSTEP=1 measures the
 // correlated worst case instead: the same audio for all, started within
-// one 0.5 s step, so every stream embeds its chunks in the same half second
-// and reaches its busy passages together.
+// one 0.5 s step, so every stream reaches its busy passages together (the
+// server's sessions take the chunk grid's phases in turn, live/phase.go, so
+// their chunk embeddings still fall on four different steps).
 //
 //	go test -run XXX -bench LiveCapacity -benchtime 1x -timeout 60m ./e2e/
 func BenchmarkLiveCapacity(b *testing.B) {

@@ -3,7 +3,6 @@ package live
 import (
 	"math"
 
-	"github.com/whospoke/whospoke/chunkembed"
 	"github.com/whospoke/whospoke/clustering"
 	"github.com/whospoke/whospoke/segmentation"
 )
@@ -60,7 +59,7 @@ func (a *activityGrid) trim(from int64) {
 // model sees little context, count less (diart's aggregation). Inside a
 // labelled chunk (chunkSpeaker[k], from chunkLabels) local speaker k counts
 // for the chunk's speaker instead of its mapped one.
-func (a *activityGrid) aggregate(ch *segmentation.Chunk, mapping []int, chunkSpeaker []map[int64]int, grid chunkembed.Grid, start, end, from int64) {
+func (a *activityGrid) aggregate(ch *segmentation.Chunk, mapping []int, chunkSpeaker []map[int64]int, grid chunkGrid, start, end, from int64) {
 	n := len(ch.Probs)
 	lo := max(max(start, 0)/gridSamples, from)
 	hi := end / gridSamples // cells wholly inside the audio
@@ -74,11 +73,12 @@ func (a *activityGrid) aggregate(ch *segmentation.Chunk, mapping []int, chunkSpe
 		c := i - a.base
 		a.weights[c] += w
 		x := i*gridSamples + gridSamples/2
+		chunk := grid.Last(x)
 		for k, g := range mapping {
 			if g < 0 {
 				continue
 			}
-			if cg, ok := chunkSpeaker[k][x/grid.Hop]; ok && grid.Holds(x/grid.Hop, x) {
+			if cg, ok := chunkSpeaker[k][chunk]; ok && grid.Holds(chunk, x) {
 				g = cg
 			}
 			a.speakers[g][c] += w * ch.Probs[f][k]

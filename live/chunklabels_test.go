@@ -34,7 +34,7 @@ func TestChunkLabels(t *testing.T) {
 	for f := range ch.Probs {
 		ch.Probs[f][0] = 1
 	}
-	grid := chunkembed.LiveConfig().Grid()
+	grid := chunkGrid{Grid: chunkembed.LiveConfig().Grid()}
 	var a activityGrid
 	a.grow(2, 0)
 	a.aggregate(&ch, mapping, labels, grid, 0, 2*grid.Length, 0)

@@ -63,7 +63,7 @@ func onlineLocals(locals []local) []clustering.OnlineLocal {
 // its own speech in the buffer, which the next FallbackReuse buffers reuse
 // while the speaker goes on.
 func (s *Session) embed(ctx context.Context, locals []local, ch *segmentation.Chunk, start, end int64) error {
-	grid := s.engine.embedder.Config().Grid()
+	grid := s.grid
 	var need []int64
 	for i, l := range locals {
 		if !l.active {
@@ -79,7 +79,7 @@ func (s *Session) embed(ctx context.Context, locals []local, ch *segmentation.Ch
 	if err := s.embedChunks(ctx, need); err != nil {
 		return err
 	}
-	first := (max(start, 0) + grid.Hop - 1) / grid.Hop // the buffer's first chunk
+	first := grid.First(start) // the buffer's first chunk
 	for c := range s.chunkVecs {
 		if c < first {
 			delete(s.chunkVecs, c) // no later buffer reaches back this far
@@ -121,7 +121,7 @@ func (s *Session) embedChunks(ctx context.Context, chunks []int64) error {
 		s.chunkVecs = map[int64][]float32{}
 	}
 	e := s.engine.embedder
-	grid, frames := e.Config().Grid(), int64(e.ChunkFrames())
+	grid, frames := s.grid, int64(e.ChunkFrames())
 	feats := func(c int64, dst []float32) ([]float32, error) {
 		first := grid.Start(c) / features.FrameShift
 		return append(dst, s.audio.frames(first, first+frames)...), nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"slices"
+	"sync/atomic"
 
 	"github.com/whospoke/whospoke/chunkembed"
 	"github.com/whospoke/whospoke/diarize"
@@ -71,6 +72,8 @@ type Engine struct {
 	// Model calls of all sessions go through these, to be batched.
 	seg *batcher[[]float32, segmentation.Chunk]
 	emb *batcher[embedInput, []float32]
+	// started counts the sessions that took their chunk phase in turn.
+	started atomic.Uint64
 }
 
 // embedInput is one session's chunks for the embedding model: n chunks of

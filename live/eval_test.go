@@ -199,15 +199,25 @@ func devReference(t *testing.T, files []string) ([]*annotation.Annotation, map[s
 func uriOf(wav string) string { return strings.TrimSuffix(filepath.Base(wav), ".wav") }
 
 // streamDev streams each file through a session in 100 ms frames and
-// returns the hypotheses and a line on the cost.
+// returns the hypotheses and a line on the cost. The sessions take their
+// chunk phases in turn, as a server's do, unless WHOSPOKE_LIVE_PHASE=P
+// gives them all phase P.
 func streamDev(t *testing.T, e *Engine, files []string) ([]*annotation.Annotation, string) {
 	var hyps []*annotation.Annotation
 	var audioSec float64
 	var wall, cpu time.Duration
+	var opts []Option
+	if v := os.Getenv("WHOSPOKE_LIVE_PHASE"); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil {
+			t.Fatalf("WHOSPOKE_LIVE_PHASE %q: %v", v, err)
+		}
+		opts = append(opts, WithChunkPhase(p))
+	}
 	for _, wav := range files {
 		samples := loadSamples(t, wav)
 		audioSec += float64(len(samples)) / SampleRate
-		s := e.NewSession()
+		s := e.NewSession(opts...)
 		t0, c0 := time.Now(), cpuTime()
 		events := append(push(t, s, samples, 1600, false), s.Flush(context.Background())...)
 		wall += time.Since(t0)

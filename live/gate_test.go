@@ -84,7 +84,7 @@ func TestSpeechGateSample(t *testing.T) {
 func TestPushHeard(t *testing.T) {
 	e := testEngine(t, DefaultConfig())
 	samples := sampleHead(t)
-	own, heard := e.NewSession(), e.NewSession()
+	own, heard := e.NewSession(WithChunkPhase(testPhase)), e.NewSession(WithChunkPhase(testPhase))
 	caller := testModels(t).VAD.NewStream()
 	var want, got []Event
 	for off := 0; off < len(samples); off += 1600 {

@@ -30,6 +30,7 @@ type Session struct {
 	cfg    Config
 	// Geometry in samples.
 	bufLen, stepLen int64
+	grid            chunkGrid // the embedding chunks, at the session's phase
 
 	audio    audioBuffer
 	nextStep int64 // end sample of the next buffer to process
@@ -50,29 +51,51 @@ type Session struct {
 }
 
 // Option adjusts one session's settings.
-type Option func(*Config)
+type Option func(*sessionOptions)
+
+type sessionOptions struct {
+	cfg   Config
+	phase int64 // chunk grid phase in steps; −1: the engine's next
+}
 
 // WithMaxSpeakers caps the session's speakers at n (1..100; the engine's
 // setting otherwise).
 func WithMaxSpeakers(n int) Option {
-	return func(c *Config) {
+	return func(o *sessionOptions) {
 		if n >= 1 && n <= 100 {
-			c.MaxSpeakers = n
+			o.cfg.MaxSpeakers = n
+		}
+	}
+}
+
+// WithChunkPhase starts the session's embedding chunk grid p steps into the
+// stream (taken modulo the steps per chunk hop) instead of at the phase the
+// engine deals out in turn (phase.go). Sessions with the same phase give
+// the same events for the same audio.
+func WithChunkPhase(p int) Option {
+	return func(o *sessionOptions) {
+		if p >= 0 {
+			o.phase = int64(p)
 		}
 	}
 }
 
 // NewSession starts a stream.
 func (e *Engine) NewSession(opts ...Option) *Session {
-	c := e.cfg
-	for _, o := range opts {
-		o(&c)
+	o := sessionOptions{cfg: e.cfg, phase: -1}
+	for _, opt := range opts {
+		opt(&o)
 	}
+	if o.phase < 0 {
+		o.phase = e.nextPhase()
+	}
+	c := o.cfg
 	s := &Session{
 		engine:   e,
 		cfg:      c,
 		bufLen:   int64(math.Round(c.Buffer * SampleRate)),
 		stepLen:  int64(math.Round(c.Step * SampleRate)),
+		grid:     e.grid(o.phase),
 		speakers: clustering.Online{MaxSpeakers: c.MaxSpeakers, DeltaNew: c.DeltaNew, RhoUpdate: c.RhoUpdate},
 		decider:  decider{latency: int64(math.Round(c.Latency * SampleRate)), onset: c.Onset, offset: c.Offset},
 	}
@@ -205,7 +228,7 @@ func (s *Session) process(ctx context.Context, end int64) error {
 	centroids := s.speakers.Centroids
 	s.activity.grow(len(centroids), 0)
 	labels := chunkLabels(locals, mapping, s.chunkVecs, centroids)
-	s.activity.aggregate(&ch, mapping, labels, s.engine.embedder.Config().Grid(), start, end, s.decider.decided)
+	s.activity.aggregate(&ch, mapping, labels, s.grid, start, end, s.decider.decided)
 	s.lastEnd = end
 	return nil
 }

@@ -193,7 +193,7 @@ func TestPushCancelled(t *testing.T) {
 	samples, want := slice(t, e)
 	ended, cancel := context.WithCancel(context.Background())
 	cancel()
-	s := e.NewSession()
+	s := e.NewSession(WithChunkPhase(testPhase))
 	var got []Event
 	cancelled := false
 	for off := 0; off < len(samples); off += 1600 {
@@ -294,7 +294,7 @@ func TestConcurrentSessions(t *testing.T) {
 	got := make([][]Event, 2)
 	for i := range got {
 		wg.Go(func() {
-			s := e.NewSession()
+			s := e.NewSession(WithChunkPhase(testPhase))
 			for off := 0; off < len(samples); off += 1600 {
 				ev, err := s.Push(context.Background(), samples[off:off+1600])
 				if err != nil {
