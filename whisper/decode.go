@@ -274,12 +274,12 @@ func (m *Model) decodeWindow(ctx context.Context, d *decoder, enc *encoded, opt 
 	var sum float64
 	feed := tokens
 	offset := 0
-	var logprob float64 // the sampled token's
 	for i := 0; i < sampleLen; i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		var next int
+		var logprob float64 // next's
 		err := d.step(enc, feed, offset, func(rows [][]float32, _ []float32) error {
 			if i == 0 {
 				sot := rows[sotIndex]
