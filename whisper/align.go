@@ -95,10 +95,7 @@ func newMatrix(rows, cols int) [][]float64 {
 func headWeights(w [][]float64, qk []float32, ctx int) {
 	for t, row := range w {
 		src := qk[t*ctx : t*ctx+len(row)]
-		mx := math.Inf(-1)
-		for _, v := range src {
-			mx = math.Max(mx, float64(v))
-		}
+		mx := float64(maxOf(src))
 		var z float64
 		for f, v := range src {
 			row[f] = math.Exp(float64(v) - mx)

@@ -54,7 +54,17 @@ func (m *Model) newDecoder() (*decoder, error) {
 		}
 		return ts
 	}
-	d.kIn, d.vIn, d.kOut, d.vOut = mk(), mk(), mk(), mk()
+	d.kIn, d.vIn = mk(), mk()
+	if m.rewired {
+		// Each layer's cache is read only by the ScatterElements that
+		// writes the step's new positions into it (perLayerCaches), and
+		// ONNX Runtime's ScatterElements skips copying its input to its
+		// output when both are one buffer: so the cache is updated in
+		// place instead of copied whole (448 positions) at every step.
+		d.kOut, d.vOut = d.kIn, d.vIn
+	} else {
+		d.kOut, d.vOut = mk(), mk()
+	}
 	t0, e0 := ort.NewEmptyTensor[float32](ort.NewShape(1, 1, int64(d.vocab)))
 	t1, e1 := ort.NewEmptyTensor[int64](ort.NewShape(1, 1))
 	t2, e2 := ort.NewEmptyTensor[int64](ort.NewShape(1))
@@ -67,8 +77,11 @@ func (m *Model) newDecoder() (*decoder, error) {
 }
 
 func (d *decoder) close() {
-	for _, t := range slices.Concat(values(d.kIn), values(d.vIn), values(d.kOut), values(d.vOut),
-		[]ort.Value{d.logits, d.qk, d.tok, d.off}) {
+	caches := slices.Concat(values(d.kIn), values(d.vIn))
+	if !d.m.rewired {
+		caches = slices.Concat(caches, values(d.kOut), values(d.vOut))
+	}
+	for _, t := range slices.Concat(caches, []ort.Value{d.logits, d.qk, d.tok, d.off}) {
 		if t != nil && !isNilTensor(t) {
 			t.Destroy()
 		}
@@ -443,10 +456,7 @@ func argmax(x []float32) int {
 // logSumExp is log Σ exp(x), the log-softmax's normaliser: a token's
 // log-probability is its logit minus it.
 func logSumExp(x []float32) float64 {
-	mx := math.Inf(-1)
-	for _, v := range x {
-		mx = math.Max(mx, float64(v))
-	}
+	mx := float64(maxOf(x))
 	if math.IsInf(mx, -1) {
 		return mx
 	}
@@ -461,10 +471,7 @@ func logSumExp(x []float32) float64 {
 // len(logits) values (a fallback window samples up to 224 times: a fresh
 // vocabulary-sized slice each time made most of Whisper's Go garbage).
 func sample(logits []float32, temp float64, rng *rand.Rand, scratch []float64) int {
-	mx := math.Inf(-1)
-	for _, v := range logits {
-		mx = math.Max(mx, float64(v)/temp)
-	}
+	mx := float64(maxOf(logits)) / temp // dividing by temp keeps the order
 	var z float64
 	p := scratch[:len(logits)]
 	for i, v := range logits {

@@ -245,10 +245,15 @@ func (f *melFilters) logFrames(at func(int) float32, f0, n int) ([]float64, erro
 	return out, nil
 }
 
-func maxOf(x []float64) float64 {
-	m := math.Inf(-1)
+// maxOf is the largest of x (−Inf if x is empty), by plain comparison: in
+// the decoder's per-step loops over the vocabulary math.Max and max cost
+// more than the comparison (their NaN rules).
+func maxOf[T float32 | float64](x []T) T {
+	m := T(math.Inf(-1))
 	for _, v := range x {
-		m = max(m, v)
+		if v > m {
+			m = v
+		}
 	}
 	return m
 }
