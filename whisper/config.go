@@ -56,6 +56,13 @@ type Config struct {
 	Dir string
 	// Threads is the intra-op thread count of both sessions; 0 = all cores.
 	Threads int
+	// Spin keeps the decoder's idle intra-op threads spinning between
+	// operations instead of sleeping. A decoder step is a hundred small
+	// operations on one token, and waking a sleeping thread for each costs
+	// more than the operation: spinning is faster when the decoder has the
+	// cores to itself (one file on the command line) and wastes them when
+	// other work shares the cores (the server's jobs and live sessions).
+	Spin bool
 }
 
 // DefaultConfig is the model in dir with all cores.
@@ -63,6 +70,9 @@ func DefaultConfig(dir string) Config { return Config{Dir: dir} }
 
 // WithThreads sets the thread count.
 func (c Config) WithThreads(n int) Config { c.Threads = n; return c }
+
+// WithSpin sets Spin.
+func (c Config) WithSpin(spin bool) Config { c.Spin = spin; return c }
 
 // Validate checks that the folder holds every file a model needs: the
 // variable-length encoder and decoder or the fixed ones, and the rest.

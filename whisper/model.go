@@ -57,7 +57,7 @@ func New(cfg Config) (*Model, error) {
 	if m.enc, err = onnx.Open(filepath.Join(cfg.Dir, encFile), []string{"mel"}, []string{"cross_k", "cross_v"}, opt); err != nil {
 		return nil, err
 	}
-	if m.dec, m.rewired, err = m.openDecoder(filepath.Join(cfg.Dir, decFile), cfg.Threads); err != nil {
+	if m.dec, m.rewired, err = m.openDecoder(filepath.Join(cfg.Dir, decFile), cfg.Threads, cfg.Spin); err != nil {
 		m.enc.Close()
 		return nil, err
 	}
@@ -75,7 +75,7 @@ var (
 // caches it swaps step to step), which onnx.Session.Run does not offer.
 // The settings are onnx.Open's, but for spinning. The graph is rewired
 // (rewire.go) unless it is not the export rewireDecoder knows.
-func (m *Model) openDecoder(path string, threads int) (s *ort.DynamicAdvancedSession, rewired bool, err error) {
+func (m *Model) openDecoder(path string, threads int, spin bool) (s *ort.DynamicAdvancedSession, rewired bool, err error) {
 	if err := onnx.Init(""); err != nil {
 		return nil, false, err
 	}
@@ -99,10 +99,15 @@ func (m *Model) openDecoder(path string, threads int) (s *ort.DynamicAdvancedSes
 	}
 	// A decoder step is a hundred small operations on one token: idle
 	// intra-op threads spinning between them burned a third of Whisper's
-	// CPU time, same text (BENCHMARKS.md, "Transcription"), so they sleep
-	// instead.
+	// CPU time on a shared machine, same text (BENCHMARKS.md,
+	// "Transcription"), so they sleep unless Config.Spin says the cores
+	// are the decoder's.
+	spinning := "0"
+	if spin {
+		spinning = "1"
+	}
 	if err := errors.Join(so.SetIntraOpNumThreads(threads), so.SetInterOpNumThreads(1),
-		so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"),
+		so.AddSessionConfigEntry("session.intra_op.allow_spinning", spinning),
 		so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll)); err != nil {
 		return nil, false, err
 	}

@@ -97,7 +97,9 @@ func runTranscribe(cmd *cobra.Command, files []string) error {
 	if err != nil {
 		return err
 	}
-	wm, err := whisper.New(whisper.DefaultConfig(dir).WithThreads(threadsFlag))
+	// The command has the cores to itself: Whisper's decoder spins
+	// (whisper.Config.Spin; BENCHMARKS.md, "Transcription").
+	wm, err := whisper.New(whisper.DefaultConfig(dir).WithThreads(threadsFlag).WithSpin(true))
 	if err != nil {
 		return err
 	}
