@@ -122,7 +122,7 @@ func (e *Engine) NewSession(opt Options) (*Session, error) {
 		tl: newTimeline(), jobs: newQueue(), done: make(chan struct{})}
 	s.hyp.id = -1
 	if opt.Diarize {
-		var so []live.Option
+		so := []live.Option{live.WithHistory()} // for the revision at Close
 		if opt.MaxSpeakers > 0 {
 			so = append(so, live.WithMaxSpeakers(opt.MaxSpeakers))
 		}
@@ -494,8 +494,9 @@ func (s *Session) Speakers() map[string][]float32 {
 // Duration is the audio pushed so far, in seconds.
 func (s *Session) Duration() float64 { return float64(s.total) / SampleRate }
 
-// Close ends the stream: the open turn is finalised, the diarizer flushed
-// and a last Revision sent if labels changed; then Events is closed. It
+// Close ends the stream: the open turn is finalised, the diarizer flushed,
+// the whole stream re-clustered (live.Session.Revise) and a last Revision
+// sent of the turns whose labels that changed; then Events is closed. It
 // waits for that, or for ctx (then pending work is dropped).
 func (s *Session) Close(ctx context.Context) error {
 	if s.closed {
@@ -506,11 +507,15 @@ func (s *Session) Close(ctx context.Context) error {
 	if s.turn.open && (s.turn.speech > 0 || s.opt.Turns.Mode == TurnsBySilence) {
 		s.endTurn(s.total, false, 1)
 	}
+	var revised []live.Event
 	if s.diar != nil {
 		err = s.speakerEvents(ctx, s.diar.Flush(ctx), math.Inf(1))
 		err = errors.Join(err, s.diar.Err())
+		if err == nil {
+			revised, err = s.diar.Revise()
+		}
 	}
-	s.jobs.push(job{kind: jobClose})
+	s.jobs.push(job{kind: jobClose, revised: revised})
 	select {
 	case <-s.done:
 	case <-ctx.Done():
