@@ -1,6 +1,7 @@
 package clustering
 
 import (
+	"context"
 	"math"
 
 	"github.com/whospoke/whospoke/embedding"
@@ -92,21 +93,26 @@ func ClusterWindows(pairs []Pair, chunks [][]float32, numWindows int, cfg Config
 
 // RefineWindows is ClusterWindows started from the given centroids instead
 // of the agglomeration's: the same refinement, chunk labels, split of mixed
-// speakers and count. chunks must not be nil.
-func RefineWindows(pairs []Pair, chunks [][]float32, numWindows int, cfg Config, start [][]float32) *Assignment {
-	m := &windowMap{Assignment: Assignment{Speaker: make([]int, len(pairs))}, pairs: pairs, chunks: chunks}
+// speakers and count. chunks must not be nil. It stops with ctx's error
+// between refinements, so a caller with a deadline (the end of a live
+// stream) can bound it.
+func RefineWindows(ctx context.Context, pairs []Pair, chunks [][]float32, numWindows int, cfg Config, start [][]float32) (*Assignment, error) {
+	m := &windowMap{Assignment: Assignment{Speaker: make([]int, len(pairs))}, pairs: pairs, chunks: chunks, ctx: ctx}
 	for i := range m.Speaker {
 		m.Speaker[i] = -1
 	}
 	if len(start) == 0 {
-		return &m.Assignment
+		return &m.Assignment, nil
 	}
 	m.locals = make([]Local, len(pairs))
 	for i, p := range pairs {
 		m.locals[i] = Local{Window: p.Window, Vec: p.Vec}
 	}
 	m.settle(start, numWindows, cfg)
-	return &m.Assignment
+	if m.err != nil {
+		return nil, m.err
+	}
+	return &m.Assignment, nil
 }
 
 // settle refines the assignment from centroids, labels the chunks, splits
@@ -115,7 +121,7 @@ func (m *windowMap) settle(centroids [][]float32, numWindows int, cfg Config) {
 	m.K = len(centroids)
 	centroids = m.refine(centroids)
 	m.labelChunks(centroids)
-	for {
+	for m.err == nil {
 		split := SplitMixed(m.chunkMembers(), centroids, math.MaxInt)
 		if split == nil {
 			break
@@ -141,11 +147,21 @@ type windowMap struct {
 	pairs  []Pair
 	locals []Local
 	chunks [][]float32
+	// ctx, when set, is checked before each refinement; its error stops
+	// the work (err).
+	ctx context.Context
+	err error
 }
 
 // refine runs Refine from start and records each pair's speaker; it
 // returns the final centroids.
 func (m *windowMap) refine(start [][]float32) [][]float32 {
+	if m.ctx != nil && m.err == nil {
+		m.err = m.ctx.Err()
+	}
+	if m.err != nil {
+		return start
+	}
 	speaker, centroids := Refine(m.locals, start)
 	copy(m.Speaker, speaker)
 	return centroids
@@ -202,13 +218,13 @@ func (m *windowMap) labelChunks(centroids [][]float32) {
 // a speaker; bisection split long speakers in half (four dev files worse
 // than without the count, against one with the seed).
 func (m *windowMap) fitCount(centroids [][]float32, lo, hi int) [][]float32 {
-	for hi > 0 && m.K > hi {
+	for hi > 0 && m.K > hi && m.err == nil {
 		centroids = mergeClosest(m.speakerCentroids(centroids))
 		m.K = len(centroids)
 		centroids = m.refine(centroids)
 		m.labelChunks(centroids)
 	}
-	for m.K < lo {
+	for m.K < lo && m.err == nil {
 		seeded := m.seedOutlier(centroids)
 		if seeded == nil {
 			break // no embedded pair to seed from

@@ -1,6 +1,10 @@
 package clustering
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"testing"
+)
 
 // heardAtOnce counts, per level, the separate runs of windows with that many
 // clean local speakers, and keeps the highest level with two runs.
@@ -26,5 +30,22 @@ func TestHeardAtOnce(t *testing.T) {
 	pairs = append(pairs, clean(4), clean(20))
 	if got := heardAtOnce(pairs, 30); got != 3 {
 		t.Errorf("three at once in two stretches: %d, want 3", got)
+	}
+}
+
+// A cancelled context stops RefineWindows with its error.
+func TestRefineWindowsCancelled(t *testing.T) {
+	pairs := []Pair{{Window: 0, Vec: []float32{1, 0}, Clean: true}, {Window: 1, Vec: []float32{0, 1}, Clean: true}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := RefineWindows(ctx, pairs, [][]float32{}, 2, Config{Threshold: 0.65, MinClusterSize: 2}, [][]float32{{1, 0}}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v, want context.Canceled", err)
+	}
+	a, err := RefineWindows(context.Background(), pairs, [][]float32{}, 2, Config{Threshold: 0.65, MinClusterSize: 2}, [][]float32{{1, 0}, {0, 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.K != 2 || a.Speaker[0] != 0 || a.Speaker[1] != 1 {
+		t.Errorf("got K %d speakers %v, want 2 and [0 1]", a.K, a.Speaker)
 	}
 }

@@ -232,7 +232,7 @@ func streamDev(t *testing.T, e *Engine, files []string) (hyps, revised []*annota
 		}
 		hyps = append(hyps, a)
 		c0 = cpuTime()
-		rev, err := s.Revise()
+		rev, err := s.Revise(context.Background())
 		reviseCPU += cpuTime() - c0
 		if err != nil {
 			t.Fatalf("%s: revise: %v", wav, err)
@@ -397,7 +397,7 @@ func TestReviseCost(t *testing.T) {
 		}
 		s.Flush(context.Background())
 		t0, c0 := time.Now(), cpuTime()
-		rev, err := s.Revise()
+		rev, err := s.Revise(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package live
 
 import (
+	"context"
 	"errors"
 	"github.com/whospoke/whospoke/embedding"
 	"math"
@@ -113,7 +114,8 @@ var ErrNoHistory = errors.New("live: session keeps no history (WithHistory)")
 // the result is decided with the session's onset, offset and speech gate.
 // It returns the events of the whole stream, its speakers carrying the
 // labels the session already sent where they share the most time
-// (MatchLabels), new ones after them.
+// (MatchLabels), new ones after them. It stops with ctx's error
+// (clustering.RefineWindows).
 //
 // Why: the online assignment labels a buffer with the centroids of the
 // speech heard before it and never revisits it, and a speaker whose chunks
@@ -124,7 +126,7 @@ var ErrNoHistory = errors.New("live: session keeps no history (WithHistory)")
 // one or two 2 s chunks, not a 10 s window's many, and neighbouring
 // buffers pool the same chunk, so the AHC's threshold and minimum cluster
 // size, set for windows, gave 8 speakers for 2 (same place).
-func (s *Session) Revise() ([]Event, error) {
+func (s *Session) Revise(ctx context.Context) ([]Event, error) {
 	h := s.history
 	if h == nil {
 		return nil, ErrNoHistory
@@ -153,7 +155,10 @@ func (s *Session) Revise() ([]Event, error) {
 		start[g] = append([]float32(nil), c...)
 		embedding.Normalize(start[g])
 	}
-	a := clustering.RefineWindows(pairs, chunks, len(h.buffers), cfg, start)
+	a, err := clustering.RefineWindows(ctx, pairs, chunks, len(h.buffers), cfg, start)
+	if err != nil {
+		return nil, err
+	}
 	return relabel(s.redecide(a), h.events)
 }
 

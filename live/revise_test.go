@@ -29,11 +29,11 @@ func TestReviseCorrectsOnlineLabels(t *testing.T) {
 	samples := loadSamples(t, base+".wav")
 
 	s := e.NewSession(WithChunkPhase(2), WithHistory())
-	if _, err := s.Revise(); err == nil {
+	if _, err := s.Revise(context.Background()); err == nil {
 		t.Error("Revise before Flush: no error")
 	}
 	events := append(push(t, s, samples, 1600, false), s.Flush(context.Background())...)
-	revised, err := s.Revise()
+	revised, err := s.Revise(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestReviseCorrectsOnlineLabels(t *testing.T) {
 		}
 	}
 
-	if _, err := e.NewSession().Revise(); !errors.Is(err, ErrNoHistory) {
+	if _, err := e.NewSession().Revise(context.Background()); !errors.Is(err, ErrNoHistory) {
 		t.Errorf("Revise without history: %v, want ErrNoHistory", err)
 	}
 }
