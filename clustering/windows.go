@@ -47,8 +47,9 @@ type Assignment struct {
 // so is, without one, the count the segmentation itself hears
 // (heardAtOnce).
 //
-// The offline pipeline (diarize) runs it on a file's windows; the live
-// session on its buffers, to revise what it decided (live/revise.go).
+// The offline pipeline (diarize) runs it on a file's windows; a live
+// session revises its stream with the same steps from its online
+// centroids (RefineWindows, live/revise.go).
 func ClusterWindows(pairs []Pair, chunks [][]float32, numWindows int, cfg Config) (*Assignment, error) {
 	m := &windowMap{Assignment: Assignment{Speaker: make([]int, len(pairs))}, pairs: pairs, chunks: chunks}
 	for i := range m.Speaker {

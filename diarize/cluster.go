@@ -10,8 +10,8 @@ import (
 type speakerMap struct {
 	k      int                               // number of global speakers
 	window [][segmentation.LocalSpeakers]int // -1: not assigned
-	// chunkSpeaker is each embedded chunk's speaker (see labelChunks); a
-	// local speaker takes it within the span of the chunks of its pair.
+	// chunkSpeaker is each embedded chunk's speaker (clustering's chunk
+	// labels); a local speaker takes it within the span of its pair's chunks.
 	chunkSpeaker []int
 	uses         [][segmentation.LocalSpeakers][]chunkembed.Use // each pair's chunks; nil without chunks
 	chunks       *chunkSet
