@@ -3,12 +3,12 @@ package live
 import (
 	"context"
 	"errors"
-	"github.com/whospoke/whospoke/embedding"
 	"math"
 
 	"github.com/whospoke/whospoke/chunkembed"
 	"github.com/whospoke/whospoke/clustering"
 	"github.com/whospoke/whospoke/diarize"
+	"github.com/whospoke/whospoke/embedding"
 	"github.com/whospoke/whospoke/segmentation"
 )
 
@@ -41,13 +41,13 @@ type localRecord struct {
 	// with the next buffer's reuse); nil: pooled from uses.
 	vec  []float32
 	uses []chunkembed.Use
-	// probs is its activity per segmentation frame, in 255ths: the
-	// aggregation averages many buffers, so a 0.002 step cannot matter.
+	// probs is its activity per segmentation frame, in 255ths (a step of
+	// 0.004 against the 0.5 onset, averaged over the buffers of a cell).
 	probs []uint8
 }
 
-// WithHistory keeps what Revise needs (history), about the bytes per audio
-// hour of HistoryBytes, in the session.
+// WithHistory makes the session keep what Revise needs (history; about
+// 7.5 MB per audio hour, HistoryBytes).
 func WithHistory() Option {
 	return func(o *sessionOptions) { o.history = true }
 }
@@ -120,13 +120,15 @@ var ErrNoHistory = errors.New("live: session keeps no history (WithHistory)")
 // Why: the online assignment labels a buffer with the centroids of the
 // speech heard before it and never revisits it, and a speaker whose chunks
 // hold two voices cannot be split once its label is out. Dev DER at 1 s,
-// collar 0: live 19.66, revised 16.37 (confusion 81.7 → 45.6 s; offline
-// 13.94); phone copy 23.49 → 20.01 (BENCHMARKS.md, issue 16). Why not the
+// collar 0, means over the chunk phases: live 20.38, revised 17.06
+// (offline 13.94; confusion at offline's level); phone copy 23.28 → 19.86
+// (BENCHMARKS.md, issue 16). Why not the
 // offline agglomeration as the start: a live buffer's local speaker pools
 // one or two 2 s chunks, not a 10 s window's many, and neighbouring
 // buffers pool the same chunk, so the AHC's threshold and minimum cluster
 // size, set for windows, gave 8 speakers for 2 (same place).
-func (s *Session) Revise(ctx context.Context) ([]Event, error) {
+func (s *Session) Revise(ctx context.Context) (events []Event, err error) {
+	defer s.recoverPanic(&err)
 	h := s.history
 	if h == nil {
 		return nil, ErrNoHistory
