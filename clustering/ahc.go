@@ -4,8 +4,9 @@
 // small-cluster reassignment; the constrained (Hungarian) assignment that
 // keeps two local speakers of one window apart, its refinement and the
 // nearest-centroid labelling; the bisection that tests whether a speaker
-// holds two voices and the split of such speakers; and the live path's
-// online clustering.
+// holds two voices and the split of such speakers; the window clustering
+// that puts these together for a file's windows or a live stream's
+// buffers (windows.go); and the live path's online clustering.
 package clustering
 
 import (

@@ -199,33 +199,6 @@ func TestSplitMixed(t *testing.T) {
 	}
 }
 
-// heardAtOnce counts, per level, the separate runs of windows with that many
-// clean local speakers, and keeps the highest level with two runs.
-func TestHeardAtOnce(t *testing.T) {
-	clean := func(w, k int) pair { return pair{w: w, k: k, clean: true} }
-	var pairs []pair
-	for w := range 30 { // one clean speaker throughout: a single run
-		pairs = append(pairs, clean(w, 0))
-	}
-	if got := heardAtOnce(pairs, 30); got != 0 {
-		t.Errorf("one speaker in one run: %d, want 0", got)
-	}
-	for _, w := range []int{3, 4, 5} { // a second one in one stretch
-		pairs = append(pairs, clean(w, 1))
-	}
-	if got := heardAtOnce(pairs, 30); got != 0 {
-		t.Errorf("two at once in one stretch: %d, want 0", got)
-	}
-	pairs = append(pairs, clean(20, 1), pair{w: 25, k: 1}) // and in another; a brief one does not count
-	if got := heardAtOnce(pairs, 30); got != 2 {
-		t.Errorf("two at once in two stretches: %d, want 2", got)
-	}
-	pairs = append(pairs, clean(4, 2), clean(20, 2))
-	if got := heardAtOnce(pairs, 30); got != 3 {
-		t.Errorf("three at once in two stretches: %d, want 3", got)
-	}
-}
-
 // Two voices alike enough for the AHC threshold to merge them, but heard
 // as two clean local speakers of one window in two separate stretches,
 // stay two speakers; heard together in one stretch only, or with a count

@@ -11,6 +11,10 @@ type decider struct {
 	numLabels     int // speakers labelled so far, in order of first speech
 	// speech says whether a grid cell may hold speech (nil: every cell).
 	speech func(cell int64) bool
+	// silent, when record is set, has a bit set for every decided cell
+	// that speech ruled out (for Session.Revise).
+	silent []uint64
+	record bool
 }
 
 // decide binarises grid cells up to (not including) upto, as far as the
@@ -26,6 +30,12 @@ func (d *decider) decide(a *activityGrid, upto int64, events []Event) []Event {
 		gate := float32(1)
 		if d.speech != nil && !d.speech(d.decided) {
 			gate = 0
+			if d.record {
+				for int64(len(d.silent)) <= d.decided/64 {
+					d.silent = append(d.silent, 0)
+				}
+				d.silent[d.decided/64] |= 1 << (d.decided % 64)
+			}
 		}
 		// Ends first, so that a speaker change at t reads end-then-start.
 		for g := range a.speakers {

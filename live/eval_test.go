@@ -125,9 +125,9 @@ func TestLiveDER(t *testing.T) {
 	var rows []row
 	for _, latency := range evalLatencies(t) {
 		cfg.Latency = latency
-		hyps, cost := streamDev(t, testEngine(t, cfg), files)
+		hyps, revised, cost := streamDev(t, testEngine(t, cfg), files)
 		writeHyps(t, hyps, latency)
-		rows = append(rows, row{fmt.Sprintf("latency %gs", latency), hyps})
+		rows = append(rows, row{fmt.Sprintf("latency %gs", latency), hyps}, row{fmt.Sprintf("revised %gs", latency), revised})
 		t.Logf("latency %gs cost: %s", latency, cost)
 	}
 	if os.Getenv("WHOSPOKE_LIVE_OFFLINE") != "" {
@@ -199,14 +199,15 @@ func devReference(t *testing.T, files []string) ([]*annotation.Annotation, map[s
 func uriOf(wav string) string { return strings.TrimSuffix(filepath.Base(wav), ".wav") }
 
 // streamDev streams each file through a session in 100 ms frames and
-// returns the hypotheses and a line on the cost. The sessions take their
+// returns the hypotheses, the end-of-stream revisions (Session.Revise) and
+// a line on the cost. The sessions take their
 // chunk phases in turn, as a server's do, unless WHOSPOKE_LIVE_PHASE=P
 // gives them all phase P.
-func streamDev(t *testing.T, e *Engine, files []string) ([]*annotation.Annotation, string) {
-	var hyps []*annotation.Annotation
+func streamDev(t *testing.T, e *Engine, files []string) (hyps, revised []*annotation.Annotation, cost string) {
 	var audioSec float64
-	var wall, cpu time.Duration
-	var opts []Option
+	var wall, cpu, reviseCPU time.Duration
+	var historyBytes int
+	opts := []Option{WithHistory()}
 	if v := os.Getenv("WHOSPOKE_LIVE_PHASE"); v != "" {
 		p, err := strconv.Atoi(v)
 		if err != nil {
@@ -230,9 +231,25 @@ func streamDev(t *testing.T, e *Engine, files []string) ([]*annotation.Annotatio
 			t.Fatal(err)
 		}
 		hyps = append(hyps, a)
+		c0 = cpuTime()
+		rev, err := s.Revise(context.Background())
+		reviseCPU += cpuTime() - c0
+		if err != nil {
+			t.Fatalf("%s: revise: %v", wav, err)
+		}
+		if err := CheckEvents(rev, s.Duration(), true); err != nil {
+			t.Fatalf("%s: revised: %v", wav, err)
+		}
+		r, err := ToAnnotation(uriOf(wav), rev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		revised = append(revised, r)
+		historyBytes += s.HistoryBytes()
 	}
-	return hyps, fmt.Sprintf("%.0f s of audio, stream wall %.1f s (RTF %.3f), CPU %.1f s (%.3f CPU-s per audio-s), GOMAXPROCS %d",
-		audioSec, wall.Seconds(), wall.Seconds()/audioSec, cpu.Seconds(), cpu.Seconds()/audioSec, runtime.GOMAXPROCS(0))
+	return hyps, revised, fmt.Sprintf("%.0f s of audio, stream wall %.1f s (RTF %.3f), CPU %.1f s (%.3f CPU-s per audio-s), GOMAXPROCS %d; revisions CPU %.2f s, history %.1f MB per audio hour",
+		audioSec, wall.Seconds(), wall.Seconds()/audioSec, cpu.Seconds(), cpu.Seconds()/audioSec, runtime.GOMAXPROCS(0),
+		reviseCPU.Seconds(), float64(historyBytes)/audioSec*3600/1e6)
 }
 
 // offlineDev diarizes each file with the offline pipeline.
@@ -353,4 +370,39 @@ func TestLiveMemory(t *testing.T) {
 	after := heap()
 	t.Logf("Go heap per open stream: %.0f KiB", float64(after-before)/n/1024)
 	runtime.KeepAlive(sessions)
+}
+
+// TestReviseCost streams the dev files end to end, repeated, as one 10 min
+// and one 1 h session and reports what Revise costs at the end of each
+// (wall and CPU) and the history the session held.
+//
+//	WHOSPOKE_LIVE_EVAL=1 go test -run ReviseCost -v -timeout 60m ./live/
+func TestReviseCost(t *testing.T) {
+	if os.Getenv("WHOSPOKE_LIVE_EVAL") == "" {
+		t.Skip("set WHOSPOKE_LIVE_EVAL=1")
+	}
+	e := testEngine(t, DefaultConfig())
+	var all []float32
+	for _, wav := range devFiles(t) {
+		all = append(all, loadSamples(t, wav)...)
+	}
+	for _, minutes := range []int{10, 60} {
+		s := e.NewSession(WithHistory())
+		n := minutes * 60 * SampleRate
+		for off := 0; off < n; off += 1600 {
+			i := off % len(all)
+			if _, err := s.Push(context.Background(), all[i:min(i+1600, len(all))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Flush(context.Background())
+		t0, c0 := time.Now(), cpuTime()
+		rev, err := s.Revise(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d min session (%.0f s): Revise wall %.3f s, CPU %.3f s; %d events revised, %d speakers; history %.2f MB (%.2f MB per audio hour)",
+			minutes, s.Duration(), time.Since(t0).Seconds(), (cpuTime() - c0).Seconds(), len(rev), s.NumSpeakers(),
+			float64(s.HistoryBytes())/1e6, float64(s.HistoryBytes())/s.Duration()*3600/1e6)
+	}
 }

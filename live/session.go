@@ -46,6 +46,7 @@ type Session struct {
 	activity activityGrid
 	decider  decider
 	gate     *speechGate // nil: Config.SpeechGate off
+	history  *history    // nil: no WithHistory
 	closed   bool
 	err      error
 }
@@ -54,8 +55,9 @@ type Session struct {
 type Option func(*sessionOptions)
 
 type sessionOptions struct {
-	cfg   Config
-	phase int64 // chunk grid phase in steps; −1: the engine's next
+	cfg     Config
+	phase   int64 // chunk grid phase in steps; −1: the engine's next
+	history bool  // WithHistory
 }
 
 // WithMaxSpeakers caps the session's speakers at n (1..100; the engine's
@@ -104,6 +106,9 @@ func (e *Engine) NewSession(opts ...Option) *Session {
 		s.gate = newSpeechGate(e.models.VAD, c.SpeechGate)
 		s.decider.speech = s.gate.speech
 	}
+	if o.history {
+		s.history, s.decider.record = &history{}, true
+	}
 	return s
 }
 
@@ -126,6 +131,9 @@ func (s *Session) PushHeard(ctx context.Context, samples, probs []float32) ([]Ev
 
 func (s *Session) push(ctx context.Context, samples, probs []float32, heard bool) (events []Event, err error) {
 	defer s.recoverPanic(&err)
+	if s.history != nil {
+		defer func() { s.history.events = append(s.history.events, events...) }()
+	}
 	if s.closed {
 		return nil, ErrClosed
 	}
@@ -163,6 +171,9 @@ func (s *Session) Flush(ctx context.Context) (events []Event) {
 		s.err = s.process(ctx, total)
 	}
 	events = s.decider.finish(&s.activity, s.audio.total, nil)
+	if s.history != nil {
+		s.history.events = append(s.history.events, events...)
+	}
 	s.audio.release()
 	s.activity, s.prev, s.memos = activityGrid{}, nil, nil
 	return events
@@ -229,6 +240,9 @@ func (s *Session) process(ctx context.Context, end int64) error {
 	s.activity.grow(len(centroids), 0)
 	labels := chunkLabels(locals, mapping, s.chunkVecs, centroids)
 	s.activity.aggregate(&ch, mapping, labels, s.grid, start, end, s.decider.decided)
+	if s.history != nil {
+		s.history.record(&ch, locals, s.chunkVecs, start, end)
+	}
 	s.lastEnd = end
 	return nil
 }

@@ -31,6 +31,9 @@ type job struct {
 	confidence float64 // final: end-of-turn confidence
 	speakers   []live.Event
 	decided    float64
+	// revised (jobClose): the diarizer's re-clustered decisions of the
+	// whole stream (live.Session.Revise); nil: none.
+	revised []live.Event
 	// preceding: words decoded before samples[0] in the open turn, heard
 	// as part of the prompt.
 	preceding []Word

@@ -122,7 +122,7 @@ func (e *Engine) NewSession(opt Options) (*Session, error) {
 		tl: newTimeline(), jobs: newQueue(), done: make(chan struct{})}
 	s.hyp.id = -1
 	if opt.Diarize {
-		var so []live.Option
+		so := []live.Option{live.WithHistory()} // for the revision at Close
 		if opt.MaxSpeakers > 0 {
 			so = append(so, live.WithMaxSpeakers(opt.MaxSpeakers))
 		}
@@ -494,8 +494,9 @@ func (s *Session) Speakers() map[string][]float32 {
 // Duration is the audio pushed so far, in seconds.
 func (s *Session) Duration() float64 { return float64(s.total) / SampleRate }
 
-// Close ends the stream: the open turn is finalised, the diarizer flushed
-// and a last Revision sent if labels changed; then Events is closed. It
+// Close ends the stream: the open turn is finalised, the diarizer flushed,
+// the whole stream re-clustered (live.Session.Revise) and a last Revision
+// sent of the turns whose labels that changed; then Events is closed. It
 // waits for that, or for ctx (then pending work is dropped).
 func (s *Session) Close(ctx context.Context) error {
 	if s.closed {
@@ -506,11 +507,15 @@ func (s *Session) Close(ctx context.Context) error {
 	if s.turn.open && (s.turn.speech > 0 || s.opt.Turns.Mode == TurnsBySilence) {
 		s.endTurn(s.total, false, 1)
 	}
+	var revised []live.Event
 	if s.diar != nil {
 		err = s.speakerEvents(ctx, s.diar.Flush(ctx), math.Inf(1))
 		err = errors.Join(err, s.diar.Err())
+		if err == nil {
+			revised, err = s.revise(ctx)
+		}
 	}
-	s.jobs.push(job{kind: jobClose})
+	s.jobs.push(job{kind: jobClose, revised: revised})
 	select {
 	case <-s.done:
 	case <-ctx.Done():
@@ -520,6 +525,24 @@ func (s *Session) Close(ctx context.Context) error {
 	}
 	s.cancel()
 	return errors.Join(err, s.work.Wait())
+}
+
+// reviseBudget bounds the end-of-stream re-clustering: AssemblyAI's SDK
+// waits 5 s after Terminate for the last messages, and the last final's
+// decode shares the cores meanwhile. The re-clustering of a 1 h session
+// took 0.86 s on 2 cores (BENCHMARKS.md, Live transcription, issue 16).
+const reviseBudget = 2 * time.Second
+
+// revise re-clusters the diarizer's whole stream (live.Session.Revise),
+// giving up without error after reviseBudget: the labels sent stand.
+func (s *Session) revise(ctx context.Context) ([]live.Event, error) {
+	rctx, cancel := context.WithTimeout(ctx, reviseBudget)
+	defer cancel()
+	revised, err := s.diar.Revise(rctx)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return nil, nil
+	}
+	return revised, err
 }
 
 // Finish is Close for a caller that reads Events in its own loop: it

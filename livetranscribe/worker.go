@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/whospoke/whospoke/live"
 	"github.com/whospoke/whospoke/whisper"
 )
 
@@ -23,6 +24,8 @@ type worker struct {
 	order int      // the next turn's Order
 	cur   curTurn  // the open turn as recognised so far
 	held  []*final // finals with words the diarizer has not decided yet
+	// finals are every final with words, for the end-of-stream revision.
+	finals []*final
 	// history is the latest final words, the prompt of the next decodes.
 	history []string
 	// waitingSince is when a partial first waited for a decoder since the
@@ -87,6 +90,7 @@ func (w *worker) run(ctx context.Context) {
 				w.cur = curTurn{id: -1, order: -1}
 			}
 		case jobClose:
+			w.closeRevision(j.revised)
 			w.tl.add(nil, math.Inf(1))
 			w.revise(ctx)
 			return
@@ -193,6 +197,9 @@ func (w *worker) final(ctx context.Context, j job) error {
 	f.provisional = w.label(&f.turn)
 	if hasTrue(f.provisional) {
 		w.held = append(w.held, f)
+	}
+	if len(words) > 0 {
+		w.finals = append(w.finals, f)
 	}
 	t := f.turn
 	t.Words = append([]Word(nil), t.Words...)
@@ -478,6 +485,18 @@ func (w *worker) revise(ctx context.Context) error {
 		return nil
 	}
 	return w.s.emit(ctx, Event{Kind: Revision, Time: w.tl.decided, Revised: changed})
+}
+
+// closeRevision takes the diarizer's end-of-stream re-clustering
+// (live.Session.Revise) as what it decided, so that the last revise
+// relabels every final turn it changes, not only the provisional ones.
+func (w *worker) closeRevision(revised []live.Event) {
+	if revised == nil {
+		return
+	}
+	w.tl = newTimeline()
+	w.tl.add(revised, math.Inf(1))
+	w.held = append(w.held[:0:0], w.finals...)
 }
 
 func labels(t Turn) string {
