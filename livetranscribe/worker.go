@@ -377,7 +377,14 @@ func plausible(words int, seconds float64) bool {
 
 // recognise decodes one clip of at most 30 s.
 func (e *Engine) recognise(ctx context.Context, samples []float32, opt whisper.ClipOptions) ([]whisper.Word, error) {
-	r, err := e.asr.TranscribeClip(ctx, samples, opt)
+	decode := func() (*whisper.Result, error) { return e.asr.TranscribeClip(ctx, samples, opt) }
+	var r *whisper.Result
+	var err error
+	if e.pace == nil {
+		r, err = decode()
+	} else {
+		r, err = e.pace(ctx, samples, opt, decode)
+	}
 	if err != nil {
 		return nil, err
 	}
