@@ -60,7 +60,8 @@ func TestEvalLive(t *testing.T) {
 		ref := files[name]()
 		var timed timedRun
 		if os.Getenv("WHOSPOKE_LIVE_EVAL") == "paced" {
-			timed = runPaced(t, e, samples, paceScale(t))
+			opt := Options{Turns: DefaultTurnDetection(), Diarize: true, Partials: true}
+			timed = runPaced(t, e, opt, samples, &pacedClock{scale: paceScale(t)})
 		} else {
 			timed = runTimed(t, e, samples)
 		}

@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/whospoke/whospoke/internal/testenv"
 	"github.com/whospoke/whospoke/whisper"
 )
 
@@ -27,6 +30,7 @@ import (
 // next frame).
 type pacedClock struct {
 	scale float64
+	fixed float64 // seconds every call lasts besides its scaled CPU time
 
 	mu       sync.Mutex
 	now      float64
@@ -61,7 +65,7 @@ func (c *pacedClock) decode(ctx context.Context, samples []float32, opt whisper.
 	if c.trace != nil {
 		c.trace(start, cpu, samples, opt, r, err)
 	}
-	call := &pacedCall{ctx: ctx, end: start + c.scale*cpu, wake: make(chan struct{})}
+	call := &pacedCall{ctx: ctx, end: start + c.fixed + c.scale*cpu, wake: make(chan struct{})}
 	c.mu.Lock()
 	c.running--
 	if opt.Short {
@@ -176,14 +180,13 @@ func (c *pacedClock) costs() string {
 		len(c.short), mean(c.short), len(c.full), mean(c.full))
 }
 
-// runPaced streams samples through one session on a paced clock.
-func runPaced(t *testing.T, e *Engine, samples []float32, scale float64) timedRun {
+// runPaced streams samples through one session on clock c.
+func runPaced(t *testing.T, e *Engine, opt Options, samples []float32, c *pacedClock) timedRun {
 	t.Helper()
-	s, err := e.NewSession(Options{Turns: DefaultTurnDetection(), Diarize: true, Partials: true})
+	s, err := e.NewSession(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &pacedClock{scale: scale}
 	if os.Getenv("WHOSPOKE_LIVE_TRACE") != "" {
 		c.trace = func(start, cpu float64, samples []float32, opt whisper.ClipOptions, r *whisper.Result, err error) {
 			text := ""
@@ -233,4 +236,32 @@ func runPaced(t *testing.T, e *Engine, samples []float32, scale float64) timedRu
 	}
 	t.Log(c.costs())
 	return r
+}
+
+// TestPauseEndedByLateProbe: on pyannote_sample one speaker says "Hello."
+// (to 6.9 s) and the other answers "Hello?" after a pause of about 0.45 s.
+// The pause ends the turn when the probe decoded in it ends a sentence;
+// decodes that each last 0.45 s (a 30 s window's decode at real time)
+// bring that answer after the answer has begun, and the turn must still
+// end there rather than run on into the next speaker's words.
+func TestPauseEndedByLateProbe(t *testing.T) {
+	e := testEngine(t)
+	samples := loadSamples(t, filepath.Join(testenv.ModelsDir("test-audio"), "test-audio", "pyannote-sample", "sample.wav"))
+	opt := Options{Turns: DefaultTurnDetection(), Partials: true}
+	r := runPaced(t, e, opt, samples[:10*SampleRate], &pacedClock{fixed: 0.45})
+	var finals []*Turn
+	for _, ev := range r.events {
+		if ev.Kind == Final && len(ev.Turn.Words) > 0 {
+			finals = append(finals, ev.Turn)
+		}
+	}
+	if len(finals) < 2 || strings.Join(strings.Fields(finals[0].Text), " ") != "Hello." || finals[0].End > 7.2 {
+		for _, f := range finals {
+			t.Logf("final %.2f–%.2f: %s", f.Start, f.End, f.Text)
+		}
+		t.Fatalf("want the first turn to be %q alone, ended in the pause at 6.9–7.4 s", "Hello.")
+	}
+	if finals[1].Start < finals[0].End {
+		t.Errorf("the next turn starts at %.2f s, inside the first (to %.2f s)", finals[1].Start, finals[0].End)
+	}
 }
