@@ -451,9 +451,9 @@ func refWords(t testing.TB, path string) []eval.TimedWord {
 // own decode: where live words differ from the reference, and why.
 func logErrors(t *testing.T, ref []eval.TimedWord, r timedRun) {
 	type word struct {
-		text      string
-		start     float64
-		committed bool
+		text       string
+		start, end float64
+		committed  bool
 	}
 	var hyp []word
 	for i, e := range r.events {
@@ -463,7 +463,7 @@ func logErrors(t *testing.T, ref []eval.TimedWord, r timedRun) {
 		for _, w := range e.Turn.Words {
 			c := r.committedBefore(e.Turn.Order, w, i)
 			for _, x := range eval.NormaliseWords(w.Text) {
-				hyp = append(hyp, word{x, w.Start, c})
+				hyp = append(hyp, word{x, w.Start, w.End, c})
 			}
 		}
 	}
@@ -496,7 +496,8 @@ func logErrors(t *testing.T, ref []eval.TimedWord, r timedRun) {
 		if p.Ref >= 0 {
 			refText = rt[p.Ref]
 		}
-		t.Logf("error %c at %.2f s: %q for %q (committed by partials: %v)", p.Op, hyp[p.Hyp].start, hyp[p.Hyp].text, refText, hyp[p.Hyp].committed)
+		t.Logf("error %c at %.2f–%.2f s: %q for %q (committed by partials: %v)", p.Op, hyp[p.Hyp].start, hyp[p.Hyp].end,
+			hyp[p.Hyp].text, refText, hyp[p.Hyp].committed)
 	}
 	t.Logf("errors: %d in words committed by partials, %d in words of the final decode, %d deletions", fromPartials, fromFinal, deleted)
 }
