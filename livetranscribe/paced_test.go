@@ -16,6 +16,7 @@ import (
 
 	"github.com/whospoke/whospoke/internal/testenv"
 	"github.com/whospoke/whospoke/whisper"
+	"go.uber.org/goleak"
 )
 
 // pacedClock is the evaluation's paced virtual clock
@@ -245,6 +246,7 @@ func runPaced(t *testing.T, e *Engine, opt Options, samples []float32, c *pacedC
 // bring that answer after the answer has begun, and the turn must still
 // end there rather than run on into the next speaker's words.
 func TestPauseEndedByLateProbe(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	e := testEngine(t)
 	samples := loadSamples(t, filepath.Join(testenv.ModelsDir("test-audio"), "test-audio", "pyannote-sample", "sample.wav"))
 	opt := Options{Turns: DefaultTurnDetection(), Partials: true}
