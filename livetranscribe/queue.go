@@ -47,7 +47,7 @@ type queue struct {
 	// arrives meanwhile should not wait for a hypothesis it makes stale.
 	decoding context.CancelFunc
 	// waiting: the worker waits in pop with nothing queued (the paced
-	// evaluation clock in eval_test.go advances only then or mid-decode).
+	// evaluation clock in paced_test.go advances only then or mid-decode).
 	waiting bool
 }
 
