@@ -1,6 +1,7 @@
 package livetranscribe
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -96,6 +97,11 @@ type Engine struct {
 	asr      *whisper.Model
 	vad      *vad.Model
 	decoders *scheduler // Whisper calls in flight
+	// pace, when set, runs every Whisper call (decode) and may hold its
+	// result back: the evaluation's paced clock (livetranscribe/paced_test.go)
+	// makes each call last, on a virtual clock, the CPU time it took. Nil in
+	// service.
+	pace func(ctx context.Context, samples []float32, opt whisper.ClipOptions, decode func() (*whisper.Result, error)) (*whisper.Result, error)
 }
 
 // New loads the models cfg names.

@@ -33,6 +33,9 @@ import (
 //
 // WHOSPOKE_LIVE_EVAL=virtual measures accuracy on a virtual clock instead
 // (see waitIdle): the same on every run, whatever the load.
+// WHOSPOKE_LIVE_EVAL=paced streams on a paced virtual clock (pacedClock):
+// each decode lasts the CPU time it took, times WHOSPOKE_LIVE_PACE
+// (default 1), so the decodes are those of real time on an idle machine.
 func TestEvalLive(t *testing.T) {
 	if os.Getenv("WHOSPOKE_LIVE_EVAL") == "" {
 		t.Skip("set WHOSPOKE_LIVE_EVAL=1 to run the live transcription evaluation")
@@ -55,9 +58,16 @@ func TestEvalLive(t *testing.T) {
 		path := filepath.Join(dev, name+".wav")
 		samples := loadSamples(t, path)
 		ref := files[name]()
-		timed := runTimed(t, e, samples)
+		var timed timedRun
+		if os.Getenv("WHOSPOKE_LIVE_EVAL") == "paced" {
+			opt := Options{Turns: DefaultTurnDetection(), Diarize: true, Partials: true}
+			timed = runPaced(t, e, opt, samples, &pacedClock{scale: paceScale(t)})
+		} else {
+			timed = runTimed(t, e, samples)
+		}
 		liveHyp, batchHyp := finalWords(timed.events), batchWords(t, path)
 		logFinals(t, timed)
+		logErrors(t, ref, timed)
 		live, batch := eval.ScoreTranscript(ref, liveHyp), eval.ScoreTranscript(ref, batchHyp)
 		liveAttr, batchAttr := eval.ScoreAttribution(ref, liveHyp), eval.ScoreAttribution(ref, batchHyp)
 		revisedAttr := eval.ScoreAttribution(ref, revisedWords(timed.events))
@@ -71,6 +81,20 @@ func TestEvalLive(t *testing.T) {
 	}
 	fmt.Printf("all finals: latency p50 %.2f s, p95 %.2f s (n=%d); partials p95 %.2f s (n=%d)\n",
 		pct(finalLat, 50), pct(finalLat, 95), len(finalLat), pct(partialLat, 95), len(partialLat))
+}
+
+// paceScale is WHOSPOKE_LIVE_PACE: how long a decode lasts on the paced
+// clock per CPU-second it took (default 1).
+func paceScale(t *testing.T) float64 {
+	v := os.Getenv("WHOSPOKE_LIVE_PACE")
+	if v == "" {
+		return 1
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 {
+		t.Fatalf("WHOSPOKE_LIVE_PACE=%q: want a number ≥ 0", v)
+	}
+	return f
 }
 
 // timedRun is a session streamed at real-time pace: its events and when
@@ -420,4 +444,76 @@ func refWords(t testing.TB, path string) []eval.TimedWord {
 		t.Fatal(err)
 	}
 	return ws
+}
+
+// logErrors shows each word error of the final turns, and whether its
+// final word was committed by agreeing partials or came from the final's
+// own decode: where live words differ from the reference, and why.
+func logErrors(t *testing.T, ref []eval.TimedWord, r timedRun) {
+	type word struct {
+		text       string
+		start, end float64
+		committed  bool
+	}
+	var hyp []word
+	for i, e := range r.events {
+		if e.Kind != Final {
+			continue
+		}
+		for _, w := range e.Turn.Words {
+			c := r.committedBefore(e.Turn.Order, w, i)
+			for _, x := range eval.NormaliseWords(w.Text) {
+				hyp = append(hyp, word{x, w.Start, w.End, c})
+			}
+		}
+	}
+	var rt []string
+	var rs []float64
+	for _, w := range ref {
+		for _, x := range eval.NormaliseWords(w.Text) {
+			rt, rs = append(rt, x), append(rs, w.Start)
+		}
+	}
+	ht := make([]string, len(hyp))
+	for i, w := range hyp {
+		ht[i] = w.text
+	}
+	var fromPartials, fromFinal, deleted int
+	for _, p := range eval.AlignWords(rt, ht) {
+		switch {
+		case p.Op == eval.OpMatch:
+			continue
+		case p.Hyp < 0:
+			deleted++
+			t.Logf("error %c at %.2f s: %q missing", p.Op, rs[p.Ref], rt[p.Ref])
+			continue
+		case hyp[p.Hyp].committed:
+			fromPartials++
+		default:
+			fromFinal++
+		}
+		refText := ""
+		if p.Ref >= 0 {
+			refText = rt[p.Ref]
+		}
+		t.Logf("error %c at %.2f–%.2f s: %q for %q (committed by partials: %v)", p.Op, hyp[p.Hyp].start, hyp[p.Hyp].end,
+			hyp[p.Hyp].text, refText, hyp[p.Hyp].committed)
+	}
+	t.Logf("errors: %d in words committed by partials, %d in words of the final decode, %d deletions", fromPartials, fromFinal, deleted)
+}
+
+// committedBefore reports whether a partial of turn order before event
+// last held word w as committed (final).
+func (r timedRun) committedBefore(order int, w Word, last int) bool {
+	for _, e := range r.events[:last] {
+		if e.Kind != Partial || e.Turn.Order != order {
+			continue
+		}
+		for _, x := range e.Turn.Words {
+			if x.Final && x.Text == w.Text && math.Abs(x.Start-w.Start) < 1e-6 {
+				return true
+			}
+		}
+	}
+	return false
 }

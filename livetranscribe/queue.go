@@ -49,6 +49,9 @@ type queue struct {
 	// decoding cancels the partial being decoded: a final or probe that
 	// arrives meanwhile should not wait for a hypothesis it makes stale.
 	decoding context.CancelFunc
+	// waiting: the worker waits in pop with nothing queued (the paced
+	// evaluation clock in paced_test.go advances only then or mid-decode).
+	waiting bool
 }
 
 func newQueue() *queue { return &queue{ready: make(chan struct{}, 1)} }
@@ -100,10 +103,18 @@ func (q *queue) superseded() bool {
 	return slices.ContainsFunc(q.jobs, func(j job) bool { return j.kind != jobSpeakers })
 }
 
+// idle reports whether the worker waits for a job and none is queued.
+func (q *queue) idle() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.waiting && len(q.jobs) == 0
+}
+
 // pop waits for the next job, or for ctx.
 func (q *queue) pop(ctx context.Context) (job, bool) {
 	for {
 		q.mu.Lock()
+		q.waiting = len(q.jobs) == 0
 		if len(q.jobs) > 0 {
 			j := q.jobs[0]
 			q.jobs[0] = job{}

@@ -86,6 +86,7 @@ type openTurn struct {
 	lastPartial int64 // end sample of the last partial scheduled
 	probed      bool  // a probe decode was scheduled in the current silence
 	probeUpto   int64 // end sample of the latest probe's audio (0: none)
+	pauseFrom   int64 // end sample of the speech before the latest probe's pause
 	resumed     int64 // first speech sample after the latest probe (0: none)
 }
 
@@ -277,6 +278,10 @@ func (s *Session) frame(ctx context.Context, p float32, end int64) error {
 		if s.turn.probeUpto > 0 && s.turn.resumed == 0 {
 			s.turn.resumed = end - vad.FrameSamples
 		}
+		if t := s.turn; t.open && s.pauseEnded() {
+			s.endTurn(t.probeUpto, false, eotConfidence(true))
+			s.continueTurn(max(t.probeUpto, t.resumed-int64(preRoll*SampleRate)))
+		}
 	}
 	if !s.turn.open {
 		return nil
@@ -317,7 +322,7 @@ func (s *Session) silence(ctx context.Context, end int64) error {
 	upto := min(s.lastSpeech+int64(postRoll*SampleRate), end)
 	if !s.turn.probed && quiet >= td.MinSilence/2 {
 		s.turn.probed = true
-		s.turn.probeUpto, s.turn.resumed = upto, 0
+		s.turn.probeUpto, s.turn.pauseFrom, s.turn.resumed = upto, s.lastSpeech, 0
 		s.schedulePartial(upto, true)
 	}
 	ends, conf := s.pauseEnds(quiet, end)
@@ -329,6 +334,26 @@ func (s *Session) silence(ctx context.Context, end int64) error {
 	}
 	s.endTurn(upto, false, conf)
 	return nil
+}
+
+// pauseEnded reports whether speech resumed after a pause that ended the
+// open turn as heard: it lasted MinSilence or more and its probe, decoded
+// since, ends a sentence. The probe starts MinSilence/2 into the pause and
+// takes 0.2–0.5 s at real time, so it often comes after speech resumed:
+// the turn then ends where the probe's audio ends, as it would have had
+// the decode been instant (on pyannote_sample "Hello." and the answering
+// "Hello?" became one 11 s turn at real time, two on the virtual clock).
+// Only while the probe is the turn's latest decode: no partial has heard
+// (or committed) the speech after it.
+func (s *Session) pauseEnded() bool {
+	t, td := s.turn, s.opt.Turns
+	if td.Mode != TurnsBySilence || t.resumed == 0 || t.probeUpto == 0 {
+		return false
+	}
+	pause := time.Duration(float64(t.resumed-t.pauseFrom) / SampleRate * float64(time.Second))
+	id, covered, ends := s.hyp.get()
+	return pause >= td.MinSilence && id == s.turnID && covered == t.probeUpto && ends &&
+		eotConfidence(ends) >= td.Confidence
 }
 
 // pauseEnds decides whether a pause of quiet (at sample end) ends the open

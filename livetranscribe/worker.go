@@ -253,7 +253,11 @@ func (w *worker) decode(ctx context.Context, j job, short, wait bool) ([]Word, e
 	offset := float64(j.start) / SampleRate
 	words := make([]Word, 0, len(res))
 	res = res[:loopStart(res)]
-	for _, x := range res[:heardUntil(res)] {
+	res = res[:heardUntil(res)]
+	if wait || j.probe {
+		res = res[:beforeEnd(res, seconds)]
+	}
+	for _, x := range res {
 		words = append(words, Word{Text: strings.TrimSpace(x.Text), Start: offset + x.Start,
 			End: offset + x.End, Confidence: x.Probability})
 	}
@@ -373,6 +377,31 @@ func heardUntil(words []whisper.Word) int {
 	return i
 }
 
+// alignStep is the resolution of Whisper's word times (20 ms per encoder
+// frame).
+const alignStep = 0.02
+
+// endSteps: the last encoder frames of a clip, where Whisper's alignment
+// puts a word it has no audio for (sim07's repeated "Five." began two
+// frames before its clip's end).
+const endSteps = 5
+
+// beforeEnd drops a last word of no duration (under one alignment step)
+// that begins in the clip's last endSteps frames: Whisper gave it no audio
+// and none follows it, so it was not heard but repeated into the clip's
+// end ("…, nine, five. Five." on sim07, the second "Five." at 45.20–45.20 s
+// of a clip ending at 45.24 s; sim06's "9." at the stream's end). A word
+// the clip cut has audio inside it and is kept (heardUntil keeps one short
+// last word for that reason). Finals and probes only: a partial's end is
+// the speech going on, where a word may begin.
+func beforeEnd(words []whisper.Word, seconds float64) int {
+	n := len(words)
+	if n > 0 && words[n-1].End-words[n-1].Start < alignStep && words[n-1].Start >= seconds-endSteps*alignStep {
+		return n - 1
+	}
+	return n
+}
+
 // maxWordsPerSecond bounds speech: people say at most about 4 words a
 // second (fast speech, digit strings), so a decode with far more words
 // than its audio can hold is Whisper looping, however its tokens compress.
@@ -384,7 +413,14 @@ func plausible(words int, seconds float64) bool {
 
 // recognise decodes one clip of at most 30 s.
 func (e *Engine) recognise(ctx context.Context, samples []float32, opt whisper.ClipOptions) ([]whisper.Word, error) {
-	r, err := e.asr.TranscribeClip(ctx, samples, opt)
+	decode := func() (*whisper.Result, error) { return e.asr.TranscribeClip(ctx, samples, opt) }
+	var r *whisper.Result
+	var err error
+	if e.pace == nil {
+		r, err = decode()
+	} else {
+		r, err = e.pace(ctx, samples, opt, decode)
+	}
 	if err != nil {
 		return nil, err
 	}

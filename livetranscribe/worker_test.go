@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/whospoke/whospoke/internal/testenv"
+	"github.com/whospoke/whospoke/whisper"
 )
 
 // TestPromptLoopRetried: on sim06, the turn after a digit string (56.26 s)
@@ -50,6 +51,27 @@ func TestTruncated(t *testing.T) {
 	} {
 		if got := truncated(c.cur, c.prev); got != c.want {
 			t.Errorf("%s: truncated = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestBeforeEnd: a last word of no duration at the clip's end (sim07's
+// repeated "Five." at 45.20–45.20 s of a clip ending at 45.24 s) was not
+// heard; a word the clip cut has audio inside it and is kept.
+func TestBeforeEnd(t *testing.T) {
+	w := func(start, end float64) whisper.Word { return whisper.Word{Text: "x", Start: start, End: end} }
+	for _, c := range []struct {
+		name  string
+		words []whisper.Word
+		want  int
+	}{
+		{"repeat at the end", []whisper.Word{w(0.5, 1.0), w(2.0, 2.68), w(2.68, 2.68)}, 2},
+		{"cut by the clip", []whisper.Word{w(0.5, 1.0), w(2.5, 2.72)}, 2},
+		{"no duration, inside", []whisper.Word{w(0.5, 1.0), w(1.8, 1.8), w(1.9, 2.5)}, 3},
+		{"nothing", nil, 0},
+	} {
+		if got := beforeEnd(c.words, 2.72); got != c.want {
+			t.Errorf("%s: kept %d words, want %d", c.name, got, c.want)
 		}
 	}
 }
