@@ -291,9 +291,7 @@ func (m *windowMap) speakerCentroids(old [][]float32) [][]float32 {
 		}
 		sum := make([]float32, embedding.Dim)
 		for _, v := range vs {
-			for i, x := range v {
-				sum[i] += x
-			}
+			addTo(sum, v)
 		}
 		embedding.Normalize(sum)
 		out[c] = sum
@@ -312,10 +310,8 @@ func mergeClosest(centroids [][]float32) [][]float32 {
 			}
 		}
 	}
-	merged := make([]float32, embedding.Dim)
-	for i := range merged {
-		merged[i] = centroids[a][i] + centroids[b][i]
-	}
+	merged := append([]float32(nil), centroids[a]...)
+	addTo(merged, centroids[b])
 	embedding.Normalize(merged)
 	out := append([][]float32(nil), centroids[:b]...)
 	out[a] = merged
