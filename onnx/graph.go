@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -53,6 +54,8 @@ const (
 	nodeAttr        = 5
 	attrName        = 1
 	attrInt         = 3
+	attrType        = 20
+	attrTypeInt     = 2 // AttributeProto.AttributeType INT
 	attrTensor      = 5
 	attrInts        = 8
 	tensorDataType  = 2
@@ -162,6 +165,23 @@ func parseNode(b []byte) (*Node, error) {
 		return nil
 	})
 	return n, err
+}
+
+// NewNode is a node of operator op with integer attributes (e.g. a
+// Gather's axis).
+func NewNode(op, name string, inputs, outputs []string, ints map[string]int64) *Node {
+	n := &Node{Name: name, Op: op, Inputs: inputs, Outputs: outputs}
+	for _, k := range slices.Sorted(maps.Keys(ints)) {
+		var a []byte
+		a = protowire.AppendTag(a, attrName, protowire.BytesType)
+		a = protowire.AppendString(a, k)
+		a = protowire.AppendTag(a, attrInt, protowire.VarintType)
+		a = protowire.AppendVarint(a, uint64(ints[k]))
+		a = protowire.AppendTag(a, attrType, protowire.VarintType)
+		a = protowire.AppendVarint(a, attrTypeInt)
+		n.attrs = append(n.attrs, a)
+	}
+	return n
 }
 
 func parseValueInfo(b []byte) (ValueInfo, error) {

@@ -51,9 +51,13 @@ func (m *Model) findAlignment(d *decoder, enc *encoded, lang string, text []int,
 	med := make([]float64, nf+7) // median filter scratch
 	w := newMatrix(T, nf)
 	d.reset()
-	err = d.step(enc, tokens, 0, func(rows [][]float32, qk []float32) error {
+	want := make([]int, len(text)) // each text token's probability, from the position before it
+	for i := range want {
+		want[i] = S + i
+	}
+	err = d.step(enc, tokens, 0, want, func(rows [][]float32, qk []float32) error {
 		for i, t := range text {
-			row := rows[S+i][:sp.EOT]
+			row := rows[i][:sp.EOT]
 			probs[i] = math.Exp(float64(row[t]) - logSumExp(row))
 		}
 		// One head at a time: softmax over the frames kept, standardise

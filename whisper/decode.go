@@ -25,6 +25,7 @@ type decoder struct {
 	kIn, vIn      []*onnx.CTensor
 	kOut, vOut    []*onnx.CTensor
 	tok, off      *ort.Tensor[int64]
+	row0          *ort.Tensor[int64] // logit_rows of a one-token step: [0]
 	logits, qk    *ort.Tensor[float32]
 	qkCtx         int // the encoder positions qk was made for
 	vocab, layers int
@@ -68,8 +69,9 @@ func (m *Model) newDecoder() (*decoder, error) {
 	t0, e0 := ort.NewEmptyTensor[float32](ort.NewShape(1, 1, int64(d.vocab)))
 	t1, e1 := ort.NewEmptyTensor[int64](ort.NewShape(1, 1))
 	t2, e2 := ort.NewEmptyTensor[int64](ort.NewShape(1))
-	d.logits, d.tok, d.off = t0, t1, t2
-	if err = errors.Join(err, e0, e1, e2); err != nil {
+	t3, e3 := ort.NewEmptyTensor[int64](ort.NewShape(1))
+	d.logits, d.tok, d.off, d.row0 = t0, t1, t2, t3
+	if err = errors.Join(err, e0, e1, e2, e3); err != nil {
 		d.close()
 		return nil, err
 	}
@@ -81,7 +83,7 @@ func (d *decoder) close() {
 	if !d.m.rewired {
 		caches = slices.Concat(caches, values(d.kOut), values(d.vOut))
 	}
-	for _, t := range slices.Concat(caches, []ort.Value{d.logits, d.qk, d.tok, d.off}) {
+	for _, t := range slices.Concat(caches, []ort.Value{d.logits, d.qk, d.tok, d.off, d.row0}) {
 		if t != nil && !isNilTensor(t) {
 			t.Destroy()
 		}
@@ -137,54 +139,42 @@ func (d *decoder) reset() {
 }
 
 // step feeds tokens at cache position offset and hands use the logits of
-// every fed position ([T][vocab]) and the alignment heads' attention
-// scores ([heads][T][enc.ctx]); both are only valid inside use, which saves
-// copying a prefill's T×vocab logits.
-func (d *decoder) step(enc *encoded, tokens []int, offset int, use func(rows [][]float32, qk []float32) error) error {
+// the fed positions listed in want (rows[i] is position want[i]; the
+// rewired decoder projects only those, logitRows) and the alignment
+// heads' attention scores ([heads][T][enc.ctx]); both are only valid
+// inside use, which saves copying a prefill's logits.
+func (d *decoder) step(enc *encoded, tokens []int, offset int, want []int, use func(rows [][]float32, qk []float32) error) error {
 	T := len(tokens)
 	if offset+T > TextCtx {
 		return fmt.Errorf("whisper: %d tokens at offset %d exceed the decoder's %d positions", T, offset, TextCtx)
 	}
 	d.off.GetData()[0] = int64(offset)
-	var tokIn *ort.Tensor[int64]
 	qk1, err := d.qkFor(enc.ctx)
 	if err != nil {
 		return err
 	}
+	ins := []ort.Value{d.tok}
 	lt, qt := ort.Value(d.logits), ort.Value(qk1)
-	if T == 1 {
-		tokIn = d.tok
-		tokIn.GetData()[0] = int64(tokens[0])
+	if T == 1 && len(want) != 1 {
+		return fmt.Errorf("whisper: a one-token step gives one row of logits, not %d", len(want))
+	} else if T == 1 {
+		d.tok.GetData()[0] = int64(tokens[0])
 	} else {
-		data := make([]int64, T)
-		for i, t := range tokens {
-			data[i] = int64(t)
-		}
-		if tokIn, err = ort.NewTensor(ort.NewShape(1, int64(T)), data); err != nil {
+		var free func()
+		if ins[0], lt, qt, free, err = d.bigPass(enc, tokens, len(want)); err != nil {
 			return err
 		}
-		defer tokIn.Destroy()
-		// Multi-token outputs go into buffers that grow to the longest
-		// pass and are reused: left to the runtime, each pass would copy
-		// T×vocab logits into fresh Go memory.
-		H := int64(len(d.m.mc.AlignmentHeads))
-		A := enc.ctx
-		if err := errors.Join(d.bigLogits.Grow(T*d.vocab), d.bigQK.Grow(int(H)*T*A)); err != nil {
-			return err
-		}
-		bigLt, err := ort.NewTensor(ort.NewShape(1, int64(T), int64(d.vocab)), d.bigLogits.Data[:T*d.vocab])
-		if err != nil {
-			return err
-		}
-		defer bigLt.Destroy()
-		bigQt, err := ort.NewTensor(ort.NewShape(1, H, int64(T), int64(A)), d.bigQK.Data[:int(H)*T*A])
-		if err != nil {
-			return err
-		}
-		defer bigQt.Destroy()
-		lt, qt = bigLt, bigQt
+		defer free()
 	}
-	ins := slices.Concat([]ort.Value{tokIn}, values(d.kIn), values(d.vIn), d.m.crossInputs(enc), []ort.Value{d.off})
+	ins = slices.Concat(ins, values(d.kIn), values(d.vIn), d.m.crossInputs(enc), []ort.Value{d.off})
+	if d.m.rewired {
+		rowsIn, free, err := d.rowsTensor(want)
+		if err != nil {
+			return err
+		}
+		defer free()
+		ins = append(ins, rowsIn)
+	}
 	outs := slices.Concat([]ort.Value{lt}, values(d.kOut), values(d.vOut), []ort.Value{qt})
 	if err := d.m.dec.Run(ins, outs); err != nil {
 		return fmt.Errorf("running decoder: %w", err)
@@ -193,14 +183,68 @@ func (d *decoder) step(enc *encoded, tokens []int, offset int, use func(rows [][
 	d.vIn, d.vOut = d.vOut, d.vIn
 	lg := lt.(*ort.Tensor[float32]).GetData()
 	qk := qt.(*ort.Tensor[float32]).GetData()
-	if d.rows == nil || cap(d.rows) < T {
-		d.rows = make([][]float32, T)
+	if cap(d.rows) < len(want) {
+		d.rows = make([][]float32, len(want))
 	}
-	rows := d.rows[:T]
-	for i := range rows {
-		rows[i] = lg[i*d.vocab : (i+1)*d.vocab]
+	rows := d.rows[:len(want)]
+	for i, p := range want {
+		if d.m.rewired {
+			p = i // only the wanted rows were projected
+		}
+		rows[i] = lg[p*d.vocab : (p+1)*d.vocab]
 	}
 	return use(rows, qk)
+}
+
+// rowsTensor is the rewired decoder's logit_rows input: the one-token
+// step's [0] is made once, other lists per pass (free releases them).
+func (d *decoder) rowsTensor(want []int) (*ort.Tensor[int64], func(), error) {
+	if slices.Equal(want, lastRow) {
+		return d.row0, func() {}, nil
+	}
+	data := make([]int64, len(want))
+	for i, p := range want {
+		data[i] = int64(p)
+	}
+	t, err := ort.NewTensor(ort.NewShape(int64(len(want))), data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, func() { t.Destroy() }, nil
+}
+
+// bigPass makes the tensors of a multi-token pass: its tokens, and outputs
+// for k rows of logits and T rows of alignment scores in buffers that grow
+// to the longest pass and are reused (left to the runtime, each pass would
+// copy its logits into fresh Go memory). free releases the tensors.
+func (d *decoder) bigPass(enc *encoded, tokens []int, k int) (tokIn, lt, qt ort.Value, free func(), err error) {
+	T := len(tokens)
+	if !d.m.rewired {
+		k = T // the exported decoder projects every position
+	}
+	data := make([]int64, T)
+	for i, t := range tokens {
+		data[i] = int64(t)
+	}
+	H, A := len(d.m.mc.AlignmentHeads), enc.ctx
+	if err := errors.Join(d.bigLogits.Grow(k*d.vocab), d.bigQK.Grow(H*T*A)); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	ti, e1 := ort.NewTensor(ort.NewShape(1, int64(T)), data)
+	l, e2 := ort.NewTensor(ort.NewShape(1, int64(k), int64(d.vocab)), d.bigLogits.Data[:k*d.vocab])
+	q, e3 := ort.NewTensor(ort.NewShape(1, int64(H), int64(T), int64(A)), d.bigQK.Data[:H*T*A])
+	free = func() {
+		for _, t := range []ort.Value{ti, l, q} {
+			if !isNilTensor(t) {
+				t.Destroy()
+			}
+		}
+	}
+	if err := errors.Join(e1, e2, e3); err != nil {
+		free()
+		return nil, nil, nil, nil, err
+	}
+	return ti, l, q, free, nil
 }
 
 // DecodeOptions are the settings of one window's decoding (openai's
@@ -293,9 +337,17 @@ func (m *Model) decodeWindow(ctx context.Context, d *decoder, enc *encoded, opt 
 		}
 		var next int
 		var logprob float64 // next's
-		err := d.step(enc, feed, offset, func(rows [][]float32, _ []float32) error {
+		// The logits of the next token; the first pass also needs sot's.
+		want := lastRow
+		if i == 0 {
+			want = []int{sotIndex, len(feed) - 1}
+			if sotIndex == len(feed)-1 {
+				want = want[:1]
+			}
+		}
+		err := d.step(enc, feed, offset, want, func(rows [][]float32, _ []float32) error {
 			if i == 0 {
-				sot := rows[sotIndex]
+				sot := rows[0]
 				res.NoSpeechProb = math.Exp(float64(sot[sp.NoSpeech]) - logSumExp(sot))
 			}
 			logits := rows[len(rows)-1]
@@ -333,6 +385,9 @@ func (m *Model) decodeWindow(ctx context.Context, d *decoder, enc *encoded, opt 
 }
 
 var negInf = float32(math.Inf(-1))
+
+// lastRow is the logits a one-token step needs.
+var lastRow = []int{0}
 
 // applyFilters applies openai's logit filters: SuppressBlank, SuppressTokens
 // and, in timestamp mode, ApplyTimestampRules. sampled are the tokens
@@ -408,7 +463,7 @@ func (m *Model) detectLanguage(d *decoder, enc *encoded) (string, map[string]flo
 	}
 	d.reset()
 	var lg []float32
-	err := d.step(enc, []int{m.mc.Special.SOT}, 0, func(rows [][]float32, _ []float32) error {
+	err := d.step(enc, []int{m.mc.Special.SOT}, 0, lastRow, func(rows [][]float32, _ []float32) error {
 		lg = append([]float32(nil), rows[0]...)
 		return nil
 	})

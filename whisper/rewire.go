@@ -37,7 +37,7 @@ func decoderNames(layers int) (inputs, outputs []string) {
 		}
 		return names
 	}
-	inputs = slices.Concat([]string{"tokens"}, each("self_k", "self_v", "cross_k", "cross_v"), []string{"offset"})
+	inputs = slices.Concat([]string{"tokens"}, each("self_k", "self_v", "cross_k", "cross_v"), []string{"offset", "logit_rows"})
 	outputs = slices.Concat([]string{"logits"}, each("new_self_k", "new_self_v"), []string{"alignment_qk"})
 	return inputs, outputs
 }
@@ -54,6 +54,9 @@ func rewireDecoder(data []byte, layers, heads, state int) ([]byte, error) {
 		return nil, err
 	}
 	if err := perLayerCaches(g, layers, state); err != nil {
+		return nil, err
+	}
+	if err := logitRows(g); err != nil {
 		return nil, err
 	}
 	g.Prune()
@@ -127,6 +130,39 @@ func perLayerCaches(g *onnx.Graph, layers, state int) error {
 	g.Outputs = slices.DeleteFunc(g.Outputs, func(vi onnx.ValueInfo) bool {
 		return vi.Name == "new_self_k_cache" || vi.Name == "new_self_v_cache"
 	})
+	return nil
+}
+
+// logitRows makes the decoder project only the positions listed in a new
+// input, logit_rows ([K] int64), onto the vocabulary: logits become
+// [1, K, vocab]. A prompt prefill needs two rows of its T (the
+// no-speech probability at <|startoftranscript|> and the next token), and
+// the projection onto 51,864 tokens is two thirds of a position's
+// multiply-adds. The rows are picked from the activations after their
+// dynamic quantisation, whose scale still comes from all T rows, so the
+// rows kept are the same bits as before (TestRewiredDecoderIsExact).
+func logitRows(g *onnx.Graph) error {
+	prod := g.Producers()
+	mul, ok := prod["logits"]
+	var cast, mm *onnx.Node
+	if ok && mul.Op == "Mul" {
+		cast = prod[mul.Inputs[0]]
+	}
+	if cast != nil && cast.Op == "Cast" {
+		mm = prod[cast.Inputs[0]]
+	}
+	if mm == nil || mm.Op != "MatMulInteger" || len(mm.Inputs) < 1 {
+		return errors.New("whisper: logits are not Mul(Cast(MatMulInteger(…)))")
+	}
+	if q := prod[mm.Inputs[0]]; q == nil || q.Op != "DynamicQuantizeLinear" {
+		return errors.New("whisper: the logits' MatMulInteger does not read quantized activations")
+	}
+	rows := mm.Inputs[0] + "_rows"
+	gather := onnx.NewNode("Gather", "logit_rows_gather", []string{mm.Inputs[0], "logit_rows"}, []string{rows}, map[string]int64{"axis": 1})
+	mm.Inputs[0] = rows
+	i := slices.Index(g.Nodes, mm)
+	g.Nodes = slices.Insert(g.Nodes, i, gather)
+	g.Inputs = append(g.Inputs, onnx.TensorValue("logit_rows", onnx.TensorInt64, "n_logit_rows"))
 	return nil
 }
 

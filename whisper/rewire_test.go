@@ -15,7 +15,9 @@ import (
 // TestRewiredDecoderIsExact: the decoder rewired to per-layer caches and
 // cross-attention inputs gives the same logits and alignment scores, bit
 // for bit, as the same model file as exported, on a prompt prefill and on
-// a whole timestamped decoding of jfk, for both models; in the 30 s window
+// a whole timestamped decoding of jfk, with and without a prompt (the
+// rewired decoder projects only the rows it needs: logitRows), for both
+// models; in the 30 s window
 // and, with tiny.en's variable-length files, in a short one (12 s).
 func TestRewiredDecoderIsExact(t *testing.T) {
 	a := loadAudio(t, testenv.DevSet(t)+"/asr/jfk.wav")
@@ -57,10 +59,12 @@ func compareDecoders(t *testing.T, name string, m, orig *Model, enc *encoded) {
 	if !bitsEqual(lg, lg0) || !bitsEqual(qk, qk0) {
 		t.Errorf("%s, %d encoder positions: prefill logits or alignment differ from the exported graph's", name, enc.ctx)
 	}
-	opt := DecodeOptions{Language: "en", Timestamps: true, MaxInitialTimestamp: 1}
-	r, r0 := decodeWith(t, m, enc, opt), decodeWith(t, orig, enc, opt)
-	if !sameResult(r, r0) {
-		t.Errorf("%s, %d encoder positions: decoding differs:\n%+v\nexported graph:\n%+v", name, enc.ctx, r, r0)
+	for _, prompt := range [][]int{nil, {843, 523, 616}} {
+		opt := DecodeOptions{Language: "en", Timestamps: true, MaxInitialTimestamp: 1, Prompt: prompt}
+		r, r0 := decodeWith(t, m, enc, opt), decodeWith(t, orig, enc, opt)
+		if !sameResult(r, r0) {
+			t.Errorf("%s, %d encoder positions, prompt %v: decoding differs:\n%+v\nexported graph:\n%+v", name, enc.ctx, prompt, r, r0)
+		}
 	}
 }
 
@@ -95,7 +99,11 @@ func stepOutputs(t *testing.T, m *Model, enc *encoded, tokens []int) (lg, qk []f
 	}
 	defer d.close()
 	d.reset()
-	err = d.step(enc, tokens, 0, func(rows [][]float32, q []float32) error {
+	all := make([]int, len(tokens))
+	for i := range all {
+		all[i] = i
+	}
+	err = d.step(enc, tokens, 0, all, func(rows [][]float32, q []float32) error {
 		for _, r := range rows {
 			lg = append(lg, r...)
 		}
