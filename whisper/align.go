@@ -299,50 +299,12 @@ func round2(x float64) float64 { return math.Round(x*100) / 100 }
 // text, clamp implausibly long words, merge punctuation and hand the words
 // to their segments, adjusting segment bounds.
 func (m *Model) addWordTimestamps(d *decoder, enc *encoded, segs []Segment, lang string, numFrames, seek int, lastSpeech *float64) error {
-	eot := m.mc.Special.EOT
-	perSeg := make([][]int, len(segs))
-	var text []int
-	for i, s := range segs {
-		for _, t := range s.Tokens {
-			if t < eot {
-				perSeg[i] = append(perSeg[i], t)
-			}
-		}
-		text = append(text, perSeg[i]...)
-	}
+	perSeg, text := textTokens(segs, m.mc.Special.EOT)
 	al, err := m.findAlignment(d, enc, lang, text, numFrames)
 	if err != nil {
 		return err
 	}
-	var durs []float64
-	for _, a := range al {
-		if dd := a.end - a.start; dd != 0 {
-			durs = append(durs, dd)
-		}
-	}
-	median := 0.0
-	if len(durs) > 0 {
-		sort.Float64s(durs)
-		n := len(durs)
-		if n%2 == 1 {
-			median = durs[n/2]
-		} else {
-			median = (durs[n/2-1] + durs[n/2]) / 2
-		}
-	}
-	median = math.Min(0.7, median)
-	maxDur := median * 2
-	if len(durs) > 0 {
-		for i := 1; i < len(al); i++ {
-			if al[i].end-al[i].start > maxDur {
-				if strings.Contains(sentenceEnds, al[i].word) {
-					al[i].end = al[i].start + maxDur
-				} else if strings.Contains(sentenceEnds, al[i-1].word) {
-					al[i].start = al[i].end - maxDur
-				}
-			}
-		}
-	}
+	median, maxDur := clampLongWords(al)
 	mergePunctuation(al)
 
 	timeOffset := float64(seek) * HopLength / SampleRate
@@ -361,26 +323,7 @@ func (m *Model) addWordTimestamps(d *decoder, enc *encoded, segs []Segment, lang
 			wi++
 		}
 		if len(words) > 0 {
-			w0 := &words[0]
-			if w0.End-last > median*4 && (w0.End-w0.Start > maxDur || (len(words) > 1 && words[1].End-w0.Start > maxDur*2)) {
-				if len(words) > 1 && words[1].End-words[1].Start > maxDur {
-					b := math.Max(words[1].End/2, words[1].End-maxDur)
-					w0.End, words[1].Start = b, b
-				}
-				w0.Start = math.Max(0, w0.End-maxDur)
-			}
-			if seg.Start < w0.End && seg.Start-0.5 > w0.Start {
-				w0.Start = math.Max(0, math.Min(w0.End-median, seg.Start))
-			} else {
-				seg.Start = w0.Start
-			}
-			wl := &words[len(words)-1]
-			if seg.End > wl.Start && seg.End+0.5 < wl.End {
-				wl.End = math.Max(wl.Start+median, seg.End)
-			} else {
-				seg.End = wl.End
-			}
-			last = seg.End
+			last = fitSegment(seg, words, median, maxDur, last)
 		}
 		for i := range words {
 			clampPieces(&words[i])
@@ -391,6 +334,82 @@ func (m *Model) addWordTimestamps(d *decoder, enc *encoded, segs []Segment, lang
 		*lastSpeech = end
 	}
 	return nil
+}
+
+// textTokens are each segment's text tokens (below eot) and all of them.
+func textTokens(segs []Segment, eot int) (perSeg [][]int, text []int) {
+	perSeg = make([][]int, len(segs))
+	for i, s := range segs {
+		for _, t := range s.Tokens {
+			if t < eot {
+				perSeg[i] = append(perSeg[i], t)
+			}
+		}
+		text = append(text, perSeg[i]...)
+	}
+	return perSeg, text
+}
+
+// clampLongWords is openai's limit on word durations: twice the median
+// (at most 0.7 s) for a word at a sentence boundary. It returns the
+// median and the limit.
+func clampLongWords(al []wordTiming) (median, maxDur float64) {
+	var durs []float64
+	for _, a := range al {
+		if dd := a.end - a.start; dd != 0 {
+			durs = append(durs, dd)
+		}
+	}
+	if len(durs) > 0 {
+		sort.Float64s(durs)
+		n := len(durs)
+		if n%2 == 1 {
+			median = durs[n/2]
+		} else {
+			median = (durs[n/2-1] + durs[n/2]) / 2
+		}
+	}
+	median = math.Min(0.7, median)
+	maxDur = median * 2
+	if len(durs) == 0 {
+		return median, maxDur
+	}
+	for i := 1; i < len(al); i++ {
+		if al[i].end-al[i].start > maxDur {
+			if strings.Contains(sentenceEnds, al[i].word) {
+				al[i].end = al[i].start + maxDur
+			} else if strings.Contains(sentenceEnds, al[i-1].word) {
+				al[i].start = al[i].end - maxDur
+			}
+		}
+	}
+	return median, maxDur
+}
+
+// fitSegment is openai's fix-up of a segment's first and last words
+// against its timestamps (a long first word after a pause is cut to
+// maxDur), and returns the segment's end.
+func fitSegment(seg *Segment, words []Word, median, maxDur, last float64) float64 {
+	w0 := &words[0]
+	if w0.End-last > median*4 && (w0.End-w0.Start > maxDur || (len(words) > 1 && words[1].End-w0.Start > maxDur*2)) {
+		if len(words) > 1 && words[1].End-words[1].Start > maxDur {
+			b := math.Max(words[1].End/2, words[1].End-maxDur)
+			w0.End, words[1].Start = b, b
+		}
+		w0.Start = math.Max(0, w0.End-maxDur)
+	}
+	if seg.Start < w0.End && seg.Start-0.5 > w0.Start {
+		w0.Start = math.Max(0, math.Min(w0.End-median, seg.Start))
+	} else {
+		seg.Start = w0.Start
+	}
+	wl := &words[len(words)-1]
+	if seg.End > wl.Start && seg.End+0.5 < wl.End {
+		wl.End = math.Max(wl.Start+median, seg.End)
+	} else {
+		seg.End = wl.End
+	}
+	return seg.End
 }
 
 // offsetPieces moves window-relative token times into the recording.

@@ -306,16 +306,7 @@ func (m *Model) decodeWindow(ctx context.Context, d *decoder, enc *encoded, opt 
 	if err != nil {
 		return nil, err
 	}
-	var tokens []int
-	if len(opt.Prompt) > 0 {
-		p := opt.Prompt
-		if n := TextCtx/2 - 1; len(p) > n {
-			p = p[len(p)-n:]
-		}
-		tokens = append(append([]int{sp.SOTPrev}, p...), seq...)
-	} else {
-		tokens = seq
-	}
+	tokens := promptSequence(opt.Prompt, sp.SOTPrev, seq)
 	sampleBegin := len(tokens)
 	sotIndex := sampleBegin - len(seq)
 	sampleLen := opt.SampleLen
@@ -370,18 +361,32 @@ func (m *Model) decodeWindow(ctx context.Context, d *decoder, enc *encoded, opt 
 		}
 		feed = tokens[len(tokens)-1:]
 	}
-	out := tokens[sampleBegin:]
-	for i, t := range out {
-		if t == sp.EOT {
-			out = out[:i]
-			break
-		}
+	m.finish(res, tokens[sampleBegin:], sum)
+	return res, nil
+}
+
+// promptSequence is a window's first tokens: <|startofprev|> and the end
+// of the prompt (at most 223 tokens), if any, then the sot sequence.
+func promptSequence(prompt []int, sotPrev int, seq []int) []int {
+	if len(prompt) == 0 {
+		return seq
 	}
-	res.Tokens = append([]int(nil), out...)
+	if n := TextCtx/2 - 1; len(prompt) > n {
+		prompt = prompt[len(prompt)-n:]
+	}
+	return append(append([]int{sotPrev}, prompt...), seq...)
+}
+
+// finish completes res from the sampled tokens (eot included, if sampled)
+// and the sum of their log-probabilities.
+func (m *Model) finish(res *DecodeResult, sampled []int, sum float64) {
+	if i := slices.Index(sampled, m.mc.Special.EOT); i >= 0 {
+		sampled = sampled[:i]
+	}
+	res.Tokens = append([]int(nil), sampled...)
 	res.Text = strings.TrimSpace(m.tok.Decode(res.Tokens))
 	res.AvgLogprob = sum / float64(len(res.Tokens)+1)
 	res.CompressionRatio = compressionRatio(res.Text)
-	return res, nil
 }
 
 var negInf = float32(math.Inf(-1))

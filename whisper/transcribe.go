@@ -169,23 +169,16 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 	textFrom := len(allTokens)
 	promptFrom := 0
 	lastSpeech := 0.0
-	for ci := 0; ci < len(clips); {
-		clipStart, clipEnd := clips[ci][0], clips[ci][1]
-		if ahead.seek < clipStart {
-			ahead.seek = clipStart
-		}
-		seek := ahead.seek
-		if seek >= clipEnd {
-			ci++
-			if ci < len(clips) {
-				ahead.seek = clips[ci][0]
-			}
-			continue
+	for ci := 0; ; {
+		var ok bool
+		if ci, ok = ahead.inClip(clips, ci); !ok {
+			break
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		size := min(width, content-seek, clipEnd-seek)
+		seek := ahead.seek
+		size := min(width, content-seek, clips[ci][1]-seek)
 		var prompt []int
 		if len(allTokens) > promptFrom {
 			prompt = allTokens[promptFrom:]
@@ -215,6 +208,18 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 	}
 	res.Text = m.tok.Decode(allTokens[textFrom:])
 	return res, nil
+}
+
+// inClip moves the seek into clip ci or a later one, and returns that
+// clip's index, or false when the seek is past the last.
+func (a *lookahead) inClip(clips [][2]int, ci int) (int, bool) {
+	for ; ci < len(clips); ci++ {
+		a.seek = max(a.seek, clips[ci][0])
+		if a.seek < clips[ci][1] {
+			return ci, true
+		}
+	}
+	return ci, false
 }
 
 // language is the language to decode in: the one asked for, else "en",
