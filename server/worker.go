@@ -185,39 +185,13 @@ func (s *Server) execute(ctx context.Context, j store.Job) (json.RawMessage, flo
 	}
 	defer cleanup()
 	seconds := src.Duration()
-
-	// Concurrency is bounded by the queue's Workers consumers; the pipeline
-	// is safe for concurrent use.
-	p := s.pipeline
-	switch j.Kind {
-	case api.KindVoiceprint:
-		vec, warning, err := identify.Voiceprint(ctx, p, src)
-		switch {
-		case errors.Is(err, identify.ErrNoSpeech), errors.Is(err, identify.ErrTooLong):
-			return nil, seconds, failf("%s", upperFirst(err.Error()))
-		case err != nil:
-			return nil, seconds, err
-		}
-		out, err := json.Marshal(struct {
-			api.VoiceprintOutput
-			Warning string `json:"warning,omitempty"`
-		}{api.VoiceprintOutput{Voiceprint: identify.Encode(vec)}, warning})
+	if j.Kind == api.KindVoiceprint {
+		out, err := s.voiceprintOutput(ctx, src)
 		return out, seconds, err
 	}
-
-	opt := diarize.Options{}
-	if req.NumSpeakers != nil {
-		opt.NumSpeakers = *req.NumSpeakers
-		opt.MinSpeakers, opt.MaxSpeakers = 0, 0
-	} else {
-		if req.MinSpeakers != nil {
-			opt.MinSpeakers = *req.MinSpeakers
-		}
-		if req.MaxSpeakers != nil {
-			opt.MaxSpeakers = *req.MaxSpeakers
-		}
-	}
-	res, err := p.Diarize(ctx, src, opt)
+	// Concurrency is bounded by the queue's Workers consumers; the pipeline
+	// is safe for concurrent use.
+	res, err := s.pipeline.Diarize(ctx, src, diarizeOptions(req))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, seconds, ctx.Err()
@@ -226,34 +200,78 @@ func (s *Server) execute(ctx context.Context, j store.Job) (json.RawMessage, flo
 	}
 	jopt := output.JSONOptions{Exclusive: req.Exclusive, Confidence: req.Confidence, TurnLevelConfidence: req.TurnLevelConfidence}
 	dout := output.JSON(res, jopt)
-
 	if j.Kind == api.KindDiarize {
 		if req.Transcription {
-			if s.transcriber == nil {
-				return nil, seconds, failf("Transcription is not available on this server")
-			}
-			model := ""
-			if req.TranscriptionConfig != nil {
-				model = req.TranscriptionConfig.Model
-			}
-			tr, err := s.transcriber.Transcribe(ctx, src, res, model)
-			if err != nil {
+			if dout, err = s.transcript(ctx, src, res, req, jopt); err != nil {
 				return nil, seconds, err
 			}
-			dout = output.TranscriptJSON(res, tr, jopt)
 		}
 		out, err := json.Marshal(dout)
 		return out, seconds, err
 	}
+	out, err := s.identification(ctx, src, res, req, dout)
+	return out, seconds, err
+}
 
-	// identify
+// voiceprintOutput is a voiceprint job's output.
+func (s *Server) voiceprintOutput(ctx context.Context, src *audio.Audio) (json.RawMessage, error) {
+	vec, warning, err := identify.Voiceprint(ctx, s.pipeline, src)
+	switch {
+	case errors.Is(err, identify.ErrNoSpeech), errors.Is(err, identify.ErrTooLong):
+		return nil, failf("%s", upperFirst(err.Error()))
+	case err != nil:
+		return nil, err
+	}
+	return json.Marshal(struct {
+		api.VoiceprintOutput
+		Warning string `json:"warning,omitempty"`
+	}{api.VoiceprintOutput{Voiceprint: identify.Encode(vec)}, warning})
+}
+
+// diarizeOptions are a request's speaker counts: an exact count overrides
+// the bounds.
+func diarizeOptions(req api.IdentifyRequest) diarize.Options {
+	opt := diarize.Options{}
+	if req.NumSpeakers != nil {
+		opt.NumSpeakers = *req.NumSpeakers
+		return opt
+	}
+	if req.MinSpeakers != nil {
+		opt.MinSpeakers = *req.MinSpeakers
+	}
+	if req.MaxSpeakers != nil {
+		opt.MaxSpeakers = *req.MaxSpeakers
+	}
+	return opt
+}
+
+// transcript is a diarization job's output with the words said
+// (transcription: true).
+func (s *Server) transcript(ctx context.Context, src *audio.Audio, res *diarize.Result, req api.IdentifyRequest, jopt output.JSONOptions) (api.DiarizeOutput, error) {
+	if s.transcriber == nil {
+		return api.DiarizeOutput{}, failf("Transcription is not available on this server")
+	}
+	model := ""
+	if req.TranscriptionConfig != nil {
+		model = req.TranscriptionConfig.Model
+	}
+	tr, err := s.transcriber.Transcribe(ctx, src, res, model)
+	if err != nil {
+		return api.DiarizeOutput{}, err
+	}
+	return output.TranscriptJSON(res, tr, jopt), nil
+}
+
+// identification is an identify job's output: the diarization, and its
+// speakers matched to the request's voiceprints.
+func (s *Server) identification(ctx context.Context, src *audio.Audio, res *diarize.Result, req api.IdentifyRequest, dout api.DiarizeOutput) (json.RawMessage, error) {
 	prints, err := identify.DecodeInputs(req.Voiceprints)
 	if err != nil {
-		return nil, seconds, failf("%s", err.Error())
+		return nil, failf("%s", err.Error())
 	}
-	embs, err := identify.SpeakerEmbeddings(ctx, p, src, res)
+	embs, err := identify.SpeakerEmbeddings(ctx, s.pipeline, src, res)
 	if err != nil {
-		return nil, seconds, err
+		return nil, err
 	}
 	exclusive, threshold := true, 0.0
 	if m := req.Matching; m != nil {
@@ -265,12 +283,11 @@ func (s *Server) execute(ctx context.Context, j store.Job) (json.RawMessage, flo
 		}
 	}
 	matches := identify.Match(embs, res.Speakers, prints, exclusive, threshold)
-	out, err := json.Marshal(api.IdentifyOutput{
+	return json.Marshal(api.IdentifyOutput{
 		DiarizeOutput:  dout,
 		Identification: identify.Output(res, matches),
 		Voiceprints:    matches,
 	})
-	return out, seconds, err
 }
 
 func upperFirst(s string) string {
