@@ -26,11 +26,37 @@ func Minimize(cost [][]float64) []int {
 		}
 		cost, n, m = t, m, n
 	}
-	// Jonker-Volgenant style shortest augmenting paths with potentials
-	// (rows ≤ columns), 1-based with a virtual column 0.
+	p := match(cost, n, m)
+	if !transpose {
+		rows := make([]int, n)
+		for j := 1; j <= m; j++ {
+			if p[j] > 0 {
+				rows[p[j]-1] = j - 1
+			}
+		}
+		return rows
+	}
+	// Transposed: rows of the original are the columns here.
+	rows := make([]int, m)
+	for i := range rows {
+		rows[i] = -1
+	}
+	for j := 1; j <= m; j++ {
+		if p[j] > 0 {
+			rows[j-1] = p[j] - 1
+		}
+	}
+	return rows
+}
+
+// match assigns each of the n rows of cost a distinct one of its m ≥ n
+// columns at least total cost: Jonker-Volgenant style shortest augmenting
+// paths with potentials, 1-based with a virtual column 0. p[j] is the row
+// (1-based) matched to column j, 0 for none.
+func match(cost [][]float64, n, m int) (p []int) {
 	u := make([]float64, n+1)
 	v := make([]float64, m+1)
-	p := make([]int, m+1) // p[j]: row matched to column j
+	p = make([]int, m+1)
 	way := make([]int, m+1)
 	for i := 1; i <= n; i++ {
 		p[0] = i
@@ -73,24 +99,5 @@ func Minimize(cost [][]float64) []int {
 			j0 = j1
 		}
 	}
-	if !transpose {
-		rows := make([]int, n)
-		for j := 1; j <= m; j++ {
-			if p[j] > 0 {
-				rows[p[j]-1] = j - 1
-			}
-		}
-		return rows
-	}
-	// Transposed: rows of the original are the columns here.
-	rows := make([]int, m)
-	for i := range rows {
-		rows[i] = -1
-	}
-	for j := 1; j <= m; j++ {
-		if p[j] > 0 {
-			rows[j-1] = p[j] - 1
-		}
-	}
-	return rows
+	return p
 }
