@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -42,20 +41,24 @@ type ValueInfo struct {
 
 // Field numbers of onnx.proto.
 const (
-	modelGraph      = 7
-	graphNode       = 1
-	graphInput      = 11
-	graphOutput     = 12
-	graphValueInfo  = 13
-	nodeInput       = 1
-	nodeOutput      = 2
-	nodeName        = 3
-	nodeOp          = 4
-	nodeAttr        = 5
-	attrName        = 1
-	attrInt         = 3
-	attrType        = 20
-	attrTypeInt     = 2 // AttributeProto.AttributeType INT
+	modelGraph     = 7
+	graphNode      = 1
+	graphInput     = 11
+	graphOutput    = 12
+	graphValueInfo = 13
+	nodeInput      = 1
+	nodeOutput     = 2
+	nodeName       = 3
+	nodeOp         = 4
+	nodeAttr       = 5
+	attrName       = 1
+	attrInt        = 3
+	attrType       = 20
+	// AttributeProto.AttributeType values.
+	attrTypeInt     = 2
+	attrTypeTensor  = 4
+	attrTypeInts    = 7
+	tensorDims      = 1
 	attrTensor      = 5
 	attrInts        = 8
 	tensorDataType  = 2
@@ -167,21 +170,80 @@ func parseNode(b []byte) (*Node, error) {
 	return n, err
 }
 
-// NewNode is a node of operator op with integer attributes (e.g. a
-// Gather's axis).
-func NewNode(op, name string, inputs, outputs []string, ints map[string]int64) *Node {
+// Attr is an encoded AttributeProto, for NewNode and SetAttr.
+type Attr []byte
+
+// attrHead is an attribute's name and type fields.
+func attrHead(name string, typ uint64) []byte {
+	var a []byte
+	a = protowire.AppendTag(a, attrName, protowire.BytesType)
+	a = protowire.AppendString(a, name)
+	a = protowire.AppendTag(a, attrType, protowire.VarintType)
+	return protowire.AppendVarint(a, typ)
+}
+
+// IntAttr is an integer attribute (e.g. an axis).
+func IntAttr(name string, v int64) Attr {
+	a := attrHead(name, attrTypeInt)
+	a = protowire.AppendTag(a, attrInt, protowire.VarintType)
+	return protowire.AppendVarint(a, uint64(v))
+}
+
+// IntsAttr is a list-of-integers attribute (e.g. a Transpose's perm).
+func IntsAttr(name string, vs ...int64) Attr {
+	a := attrHead(name, attrTypeInts)
+	for _, v := range vs {
+		a = protowire.AppendTag(a, attrInts, protowire.VarintType)
+		a = protowire.AppendVarint(a, uint64(v))
+	}
+	return a
+}
+
+// Int64sAttr is a one-dimensional int64 tensor attribute (a Constant's
+// value).
+func Int64sAttr(name string, vs ...int64) Attr {
+	var t []byte
+	t = protowire.AppendTag(t, tensorDims, protowire.VarintType)
+	t = protowire.AppendVarint(t, uint64(len(vs)))
+	t = protowire.AppendTag(t, tensorDataType, protowire.VarintType)
+	t = protowire.AppendVarint(t, TensorInt64)
+	var packed []byte
+	for _, v := range vs {
+		packed = protowire.AppendVarint(packed, uint64(v))
+	}
+	t = appendBytes(t, tensorInt64Data, packed)
+	return appendBytes(attrHead(name, attrTypeTensor), attrTensor, t)
+}
+
+// NewNode is a node of operator op with the given attributes.
+func NewNode(op, name string, inputs, outputs []string, attrs ...Attr) *Node {
 	n := &Node{Name: name, Op: op, Inputs: inputs, Outputs: outputs}
-	for _, k := range slices.Sorted(maps.Keys(ints)) {
-		var a []byte
-		a = protowire.AppendTag(a, attrName, protowire.BytesType)
-		a = protowire.AppendString(a, k)
-		a = protowire.AppendTag(a, attrInt, protowire.VarintType)
-		a = protowire.AppendVarint(a, uint64(ints[k]))
-		a = protowire.AppendTag(a, attrType, protowire.VarintType)
-		a = protowire.AppendVarint(a, attrTypeInt)
+	for _, a := range attrs {
 		n.attrs = append(n.attrs, a)
 	}
 	return n
+}
+
+// SetAttr sets an attribute, replacing the node's attribute of that name.
+func (n *Node) SetAttr(a Attr) error {
+	var name string
+	err := fields(a, func(num protowire.Number, _ protowire.Type, v, _ []byte) error {
+		if num == attrName {
+			name = string(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, old := range n.attrs {
+		if fs, err := (&Node{attrs: [][]byte{old}}).attr(name); err == nil && fs != nil {
+			n.attrs[i] = a
+			return nil
+		}
+	}
+	n.attrs = append(n.attrs, a)
+	return nil
 }
 
 func parseValueInfo(b []byte) (ValueInfo, error) {

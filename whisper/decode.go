@@ -41,21 +41,22 @@ type decoder struct {
 func (m *Model) newDecoder() (*decoder, error) {
 	d := &decoder{m: m, vocab: m.mc.Dims.NVocab, layers: m.mc.Dims.NTextLayer}
 	d.lp = make([]float64, d.vocab)
-	n, cache := 1, ort.NewShape(int64(d.layers), 1, TextCtx, int64(m.mc.Dims.NTextState))
-	if m.rewired {
-		n, cache = d.layers, ort.NewShape(1, TextCtx, int64(m.mc.Dims.NTextState))
+	D, H := int64(m.mc.Dims.NTextState), int64(m.mc.Dims.NTextHead)
+	n, kShape, vShape := 1, ort.NewShape(int64(d.layers), 1, TextCtx, D), ort.NewShape(int64(d.layers), 1, TextCtx, D)
+	if m.rewired { // per layer, in the attention's layout (cacheLayout)
+		n, kShape, vShape = d.layers, ort.NewShape(1, H, D/H, TextCtx), ort.NewShape(1, H, TextCtx, D/H)
 	}
 	var err error
-	mk := func() []*onnx.CTensor {
+	mk := func(shape ort.Shape) []*onnx.CTensor {
 		ts := make([]*onnx.CTensor, n)
 		for i := range ts {
 			var e error
-			ts[i], e = onnx.NewCTensor(cache)
+			ts[i], e = onnx.NewCTensor(shape)
 			err = errors.Join(err, e)
 		}
 		return ts
 	}
-	d.kIn, d.vIn = mk(), mk()
+	d.kIn, d.vIn = mk(kShape), mk(vShape)
 	if m.rewired {
 		// Each layer's cache is read only by the ScatterElements that
 		// writes the step's new positions into it (perLayerCaches), and
@@ -64,7 +65,7 @@ func (m *Model) newDecoder() (*decoder, error) {
 		// place instead of copied whole (448 positions) at every step.
 		d.kOut, d.vOut = d.kIn, d.vIn
 	} else {
-		d.kOut, d.vOut = mk(), mk()
+		d.kOut, d.vOut = mk(kShape), mk(vShape)
 	}
 	t0, e0 := ort.NewEmptyTensor[float32](ort.NewShape(1, 1, int64(d.vocab)))
 	t1, e1 := ort.NewEmptyTensor[int64](ort.NewShape(1, 1))

@@ -56,6 +56,10 @@ func rewireDecoder(data []byte, layers, heads, state int) ([]byte, error) {
 	if err := perLayerCaches(g, layers, state); err != nil {
 		return nil, err
 	}
+	g.Prune() // the stacked caches' Concats, which still read each layer's
+	if err := cacheLayout(g, layers, heads, state/heads); err != nil {
+		return nil, err
+	}
 	if err := logitRows(g); err != nil {
 		return nil, err
 	}
@@ -133,6 +137,91 @@ func perLayerCaches(g *onnx.Graph, layers, state int) error {
 	return nil
 }
 
+// cacheLayout keeps each layer's self-attention cache in the layout its
+// attention matmul reads: keys [1, H, d_head, 448] already scaled by
+// d_head^-¼, values [1, H, 448, d_head]. The export keeps [1, 448, D] and at
+// every step reshapes, transposes (twice for keys) and scales the whole
+// cache; now only the step's new positions are, before the
+// ScatterElements writes them in (along the position axis, with their
+// indices moved the same way). Every element the matmuls read is the same
+// float32 as before (the same product k·s), so the logits are the same
+// bits (TestRewiredDecoderIsExact).
+func cacheLayout(g *onnx.Graph, layers, heads, headDim int) error {
+	shape := "cache_update_shape"
+	g.Nodes = slices.Insert(g.Nodes, 0, onnx.NewNode("Constant", shape, nil, []string{shape},
+		onnx.Int64sAttr("value", 0, -1, int64(heads), int64(headDim))))
+	for _, kv := range []struct {
+		name   string
+		chain  []string
+		perms  [][]int64
+		perm   []int64 // of an update [1, T, H, d_head] into the new layout
+		axis   int64   // positions' axis in the new layout
+		layout []any
+	}{
+		{"self_k", []string{"Reshape", "Transpose", "Mul", "Transpose"}, [][]int64{{0, 2, 1, 3}, {0, 1, 3, 2}}, []int64{0, 2, 3, 1}, 3, []any{"batch", heads, headDim, TextCtx}},
+		{"self_v", []string{"Reshape", "Transpose"}, [][]int64{{0, 2, 1, 3}}, []int64{0, 2, 1, 3}, 2, []any{"batch", heads, TextCtx, headDim}},
+	} {
+		for l := range layers {
+			if err := relayCache(g, fmt.Sprintf("new_%s_%d", kv.name, l), shape, kv.chain, kv.perms, kv.perm, kv.axis); err != nil {
+				return err
+			}
+			for _, vis := range []*[]onnx.ValueInfo{&g.Inputs, &g.Outputs} {
+				for i, vi := range *vis {
+					if name := vi.Name; name == fmt.Sprintf("%s_%d", kv.name, l) || name == fmt.Sprintf("new_%s_%d", kv.name, l) {
+						(*vis)[i] = onnx.TensorValue(name, onnx.TensorFloat, kv.layout...)
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// relayCache rewires one cache (see cacheLayout): the ScatterElements that
+// writes cache gets its update and indices reshaped by shape, transposed
+// by perm and (keys) scaled, writes along axis, and the matmul at the end
+// of chain reads the cache itself.
+func relayCache(g *onnx.Graph, cache, shape string, chain []string, perms [][]int64, perm []int64, axis int64) error {
+	prod, cons := g.Producers(), g.Consumers()
+	scatter := prod[cache]
+	if scatter == nil || scatter.Op != "ScatterElements" || len(scatter.Inputs) != 3 {
+		return fmt.Errorf("whisper: %s is not written by a ScatterElements", cache)
+	}
+	if a, err := scatter.AttrInt("axis", 0); err != nil || a != 1 {
+		return errors.Join(fmt.Errorf("whisper: %s is not scattered along its positions", cache), err)
+	}
+	matmul, err := followChain(scatter, chain, perms, cons)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cache, err)
+	}
+	moved := func(what, input string) (string, []*onnx.Node) {
+		r, t := cache+"_"+what+"_reshaped", cache+"_"+what+"_moved"
+		return t, []*onnx.Node{
+			onnx.NewNode("Reshape", r, []string{input, shape}, []string{r}),
+			onnx.NewNode("Transpose", t, []string{r}, []string{t}, onnx.IntsAttr("perm", perm...)),
+		}
+	}
+	idx, idxNodes := moved("indices", scatter.Inputs[1])
+	upd, updNodes := moved("update", scatter.Inputs[2])
+	nodes := slices.Concat(idxNodes, updNodes)
+	if len(chain) > 2 { // keys: scaled as the chain's Mul scales them
+		mul := prod[prod[matmul.Inputs[1]].Inputs[0]]
+		if mul == nil || mul.Op != "Mul" || prod[mul.Inputs[0]] == nil || prod[mul.Inputs[0]].Op != "Transpose" {
+			return fmt.Errorf("whisper: %s's keys are not scaled by the chain's Mul", cache)
+		}
+		scaled := cache + "_update_scaled"
+		nodes = append(nodes, onnx.NewNode("Mul", scaled, []string{upd, mul.Inputs[1]}, []string{scaled}))
+		upd = scaled
+	}
+	scatter.Inputs[1], scatter.Inputs[2] = idx, upd
+	if err := scatter.SetAttr(onnx.IntAttr("axis", axis)); err != nil {
+		return err
+	}
+	matmul.Inputs[1] = cache
+	g.Nodes = slices.Insert(g.Nodes, slices.Index(g.Nodes, scatter), nodes...)
+	return nil
+}
+
 // logitRows makes the decoder project only the positions listed in a new
 // input, logit_rows ([K] int64), onto the vocabulary: logits become
 // [1, K, vocab]. A prompt prefill needs two rows of its T (the
@@ -158,7 +247,7 @@ func logitRows(g *onnx.Graph) error {
 		return errors.New("whisper: the logits' MatMulInteger does not read quantized activations")
 	}
 	rows := mm.Inputs[0] + "_rows"
-	gather := onnx.NewNode("Gather", "logit_rows_gather", []string{mm.Inputs[0], "logit_rows"}, []string{rows}, map[string]int64{"axis": 1})
+	gather := onnx.NewNode("Gather", "logit_rows_gather", []string{mm.Inputs[0], "logit_rows"}, []string{rows}, onnx.IntAttr("axis", 1))
 	mm.Inputs[0] = rows
 	i := slices.Index(g.Nodes, mm)
 	g.Nodes = slices.Insert(g.Nodes, i, gather)
