@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	ort "github.com/yalue/onnxruntime_go"
 
@@ -22,7 +23,6 @@ const (
 	SampleRate   = 16000
 	FrameSamples = 512
 	contextLen   = 64
-	stateLen     = 2 * 128
 )
 
 // FrameSeconds is the duration of one decision.
@@ -84,13 +84,62 @@ type Stream struct {
 	// Separate allocations, not arrays inside Stream: cgo refuses memory
 	// that holds Go pointers.
 	input   []float32 // context, then the frame
-	state   []float32
 	pending []float32 // samples not yet filling a frame
+	// The model's tensors, made once per stream over the memory above and
+	// reused by every frame: making and freeing five tensors a frame cost
+	// a fifth of the detector's time (BENCHMARKS.md, issue 16). The state
+	// ping-pongs between two buffers, the output of one frame being the
+	// input of the next, so it is never copied.
+	t *tensors
+}
+
+type tensors struct {
+	input       *ort.Tensor[float32]
+	state, next *ort.Tensor[float32]
+	sr          *ort.Scalar[int64]
+	prob        *ort.Tensor[float32]
+}
+
+func (t *tensors) destroy() {
+	for _, v := range []ort.Value{t.input, t.state, t.next, t.sr, t.prob} {
+		if v != nil {
+			v.Destroy()
+		}
+	}
 }
 
 // NewStream starts a stream with zero state and context.
 func (m *Model) NewStream() *Stream {
-	return &Stream{m: m, input: make([]float32, contextLen+FrameSamples), state: make([]float32, stateLen)}
+	return &Stream{m: m, input: make([]float32, contextLen+FrameSamples)}
+}
+
+// newTensors makes the stream's tensors; a cleanup frees them with the
+// stream, which has no Close of its own (its callers never needed one).
+func (s *Stream) newTensors() error {
+	t := &tensors{}
+	var err error
+	mk := func(shape ...int64) *ort.Tensor[float32] {
+		if err != nil {
+			return nil
+		}
+		var v *ort.Tensor[float32]
+		v, err = ort.NewTensor(ort.NewShape(shape...), make([]float32, ort.NewShape(shape...).FlattenedSize()))
+		return v
+	}
+	t.state, t.next, t.prob = mk(2, 1, 128), mk(2, 1, 128), mk(1, 1)
+	if err == nil {
+		t.input, err = ort.NewTensor(ort.NewShape(1, contextLen+FrameSamples), s.input)
+	}
+	if err == nil {
+		t.sr, err = ort.NewScalar(int64(SampleRate))
+	}
+	if err != nil {
+		t.destroy()
+		return err
+	}
+	s.t = t
+	runtime.AddCleanup(s, func(t *tensors) { t.destroy() }, t)
+	return nil
 }
 
 // Push adds 16 kHz samples and returns the speech probability of every
@@ -114,31 +163,15 @@ func (s *Stream) Push(samples []float32) ([]float32, error) {
 }
 
 func (s *Stream) run() (float32, error) {
-	in, err := ort.NewTensor(ort.NewShape(1, contextLen+FrameSamples), s.input)
-	if err != nil {
+	if s.t == nil {
+		if err := s.newTensors(); err != nil {
+			return 0, err
+		}
+	}
+	t := s.t
+	if err := s.m.sess.RunInto([]ort.Value{t.input, t.state, t.sr}, []ort.Value{t.prob, t.next}); err != nil {
 		return 0, err
 	}
-	defer in.Destroy()
-	st, err := ort.NewTensor(ort.NewShape(2, 1, 128), s.state)
-	if err != nil {
-		return 0, err
-	}
-	defer st.Destroy()
-	sr, err := ort.NewScalar(int64(SampleRate))
-	if err != nil {
-		return 0, err
-	}
-	defer sr.Destroy()
-	outs, err := s.m.sess.Run(in, st, sr)
-	if err != nil {
-		return 0, err
-	}
-	defer onnx.Release(outs...)
-	prob, ok1 := outs[0].(*ort.Tensor[float32])
-	next, ok2 := outs[1].(*ort.Tensor[float32])
-	if !ok1 || !ok2 || len(prob.GetData()) != 1 || len(next.GetData()) != stateLen {
-		return 0, errors.New("vad: unexpected output tensors")
-	}
-	copy(s.state, next.GetData())
-	return prob.GetData()[0], nil
+	t.state, t.next = t.next, t.state
+	return t.prob.GetData()[0], nil
 }

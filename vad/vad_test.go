@@ -2,6 +2,7 @@ package vad
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +10,8 @@ import (
 	"github.com/whospoke/whospoke/annotation"
 	"github.com/whospoke/whospoke/audio"
 	"github.com/whospoke/whospoke/internal/testenv"
+	"github.com/whospoke/whospoke/onnx"
+	ort "github.com/yalue/onnxruntime_go"
 )
 
 // TestSpeechAgreesWithReference runs the detector over the 30 s sample and
@@ -68,6 +71,44 @@ func TestSpeechAgreesWithReference(t *testing.T) {
 		if split[i] != whole[i] {
 			t.Fatalf("frame %d: %v split vs %v whole", i, split[i], whole[i])
 		}
+	}
+}
+
+// TestStreamTensorsReused checks that the stream's reused tensors and
+// ping-ponged state give, frame for frame, what a call on fresh tensors
+// with the state copied back gives.
+func TestStreamTensorsReused(t *testing.T) {
+	m, err := New(DefaultConfig(testenv.ModelsDir("silero-vad")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	samples := make([]float32, 40*FrameSamples)
+	for i := range samples {
+		samples[i] = float32(0.3 * math.Sin(float64(i)*0.05) * math.Sin(float64(i)*0.0007))
+	}
+	got, err := m.NewStream().Push(samples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	input, state := make([]float32, contextLen+FrameSamples), make([]float32, 2*128)
+	for f := range len(samples) / FrameSamples {
+		copy(input[contextLen:], samples[f*FrameSamples:(f+1)*FrameSamples])
+		in, _ := ort.NewTensor(ort.NewShape(1, int64(len(input))), input)
+		st, _ := ort.NewTensor(ort.NewShape(2, 1, 128), state)
+		sr, _ := ort.NewScalar(int64(SampleRate))
+		outs, err := m.sess.Run(in, st, sr)
+		onnx.Release(in, st, sr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := outs[0].(*ort.Tensor[float32]).GetData()[0]
+		copy(state, outs[1].(*ort.Tensor[float32]).GetData())
+		onnx.Release(outs...)
+		if got[f] != p {
+			t.Fatalf("frame %d: %v from the stream, %v from fresh tensors", f, got[f], p)
+		}
+		copy(input[:contextLen], input[FrameSamples:])
 	}
 }
 
