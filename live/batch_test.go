@@ -126,9 +126,10 @@ func TestSessionsFailOnPanickingBatch(t *testing.T) {
 	})
 	const n = 4
 	errs := make(chan error, n)
+	speech := sampleHead(t)[10*SampleRate : 11*SampleRate] // not silence, which is not segmented
 	for range n {
 		go func() {
-			_, err := e.NewSession().Push(context.Background(), make([]float32, SampleRate))
+			_, err := e.NewSession().Push(context.Background(), speech)
 			errs <- err
 		}()
 	}

@@ -23,6 +23,7 @@ type speechGate struct {
 	minSilence, pad int64
 	frames          []bool // per VAD frame from base: not sure silence
 	base            int64  // VAD frame index of frames[0]
+	speechEnd       int64  // 1 + the last VAD frame not sure silence (0: none)
 }
 
 const (
@@ -44,8 +45,21 @@ func (g *speechGate) push(samples []float32) error {
 // add takes the VAD's probabilities of the next frames.
 func (g *speechGate) add(probs []float32) {
 	for _, p := range probs {
+		if p >= g.threshold {
+			g.speechEnd = g.base + int64(len(g.frames)) + 1
+		}
 		g.frames = append(g.frames, p >= g.threshold)
 	}
+}
+
+// silentFrom reports whether the stream is sure silence from sample from
+// on, as far as it has been heard, and has been heard up to sample to but
+// for the VAD frame still filling (up to 32 ms): every frame heard from
+// the one holding sample from on is below the threshold. Samples before
+// the stream's start are silence.
+func (g *speechGate) silentFrom(from, to int64) bool {
+	heard := g.base + int64(len(g.frames))
+	return to/vad.FrameSamples <= heard && g.speechEnd <= max(from, 0)/vad.FrameSamples
 }
 
 // speech reports whether decision cell c (gridSamples long) may hold

@@ -2,9 +2,13 @@ package live
 
 import (
 	"context"
+	"math"
 	"reflect"
+	"slices"
+	"sync"
 	"testing"
 
+	"github.com/whospoke/whospoke/segmentation"
 	"github.com/whospoke/whospoke/vad"
 )
 
@@ -39,6 +43,17 @@ func TestSpeechGateFrames(t *testing.T) {
 	} {
 		if got := g.speech(cellOf(c.frame)); got != c.want {
 			t.Errorf("frame %d: speech %v, want %v", c.frame, got, c.want)
+		}
+	}
+	// Sure silence from a sample on: only up to what was heard, and only
+	// with no speech frame after it.
+	for _, c := range []struct {
+		from, to int64 // frames
+		want     bool
+	}{{50, 53, true}, {-10, 1, false}, {49, 53, false}, {50, 54, false}, {26, 44, false}} {
+		// to is 100 samples into its frame, which need not be heard yet.
+		if got := g.silentFrom(c.from*vad.FrameSamples, c.to*vad.FrameSamples+100); got != c.want {
+			t.Errorf("silent from frame %d to %d: %v, want %v", c.from, c.to, got, c.want)
 		}
 	}
 	// Trimming forgets old frames but not the answers about kept ones.
@@ -107,5 +122,56 @@ func TestPushHeard(t *testing.T) {
 	got = append(got, heard.Flush(context.Background())...)
 	if len(want) == 0 || !reflect.DeepEqual(got, want) {
 		t.Errorf("PushHeard: %d events %v, Push: %d events %v", len(got), got, len(want), want)
+	}
+}
+
+// A buffer of sure silence is not segmented, and the session decides as
+// one that segments it (the model finds no one in it): 8 s of digital
+// silence between two stretches of conversation.
+func TestSilentBuffersSkipped(t *testing.T) {
+	e := testEngine(t, DefaultConfig())
+	var calls int
+	var mu sync.Mutex
+	seg := testModels(t).Segmentation
+	e.seg = newBatcher(1, 1, func(bufs [][]float32) ([]segmentation.Chunk, error) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		return seg.InferChunks(bufs[0], 1)
+	})
+	head := sampleHead(t)
+	samples := slices.Concat(head[6*SampleRate:12*SampleRate], make([]float32, 8*SampleRate), head[8*SampleRate:14*SampleRate])
+	skips, always := e.NewSession(WithChunkPhase(testPhase)), e.NewSession(WithChunkPhase(testPhase))
+	var got, want []Event
+	for off := 0; off < len(samples); off += 1600 {
+		frame := samples[off:min(off+1600, len(samples))]
+		evs, err := skips.Push(context.Background(), frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, evs...)
+		before := calls
+		always.gate.speechEnd = math.MaxInt64 // never sure of silence: always segments
+		if evs, err = always.Push(context.Background(), frame); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, evs...)
+		if steps := (always.audio.total / always.stepLen) - ((always.audio.total - int64(len(frame))) / always.stepLen); int64(calls-before) != steps {
+			t.Fatalf("the session that never skips segmented %d buffers for %d steps", calls-before, steps)
+		}
+	}
+	got = append(got, skips.Flush(context.Background())...)
+	want = append(want, always.Flush(context.Background())...)
+	steps := int(always.audio.total/always.stepLen) + 1 // and Flush's
+	skipped := steps - (calls - steps)
+	t.Logf("%d of %d buffers skipped", skipped, steps)
+	if skipped < 6 {
+		t.Errorf("%d of %d buffers skipped, want at least 6 of the 8 wholly inside the silence", skipped, steps)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("events differ when silent buffers are skipped:\n got %v\nwant %v", got, want)
+	}
+	if len(got) == 0 || got[len(got)-1].Time < 16 {
+		t.Errorf("no speech decided after the silence: %v", got)
 	}
 }

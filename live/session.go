@@ -227,7 +227,7 @@ func (s *Session) process(ctx context.Context, end int64) error {
 	buf := s.audio.window(start, end)
 	s.audio.computeFeats(s.engine.embedder.Fbank(), end)
 
-	ch, err := s.engine.seg.do(ctx, buf)
+	ch, err := s.segment(ctx, buf, start, end)
 	if err != nil {
 		return err
 	}
@@ -245,6 +245,21 @@ func (s *Session) process(ctx context.Context, end int64) error {
 	}
 	s.lastEnd = end
 	return nil
+}
+
+// segment runs the segmentation model on the buffer [start, end), unless
+// the speech gate is sure that all of it is silence: then the buffer is
+// taken to hold no one (a chunk without activity), which is what the model
+// finds there, at none of its cost. Whatever else it found would be a
+// "speaker" in silence, whose cells the gate makes no one's (but for its
+// 32 ms padding), and which could only found or pull a speaker from
+// silence. An idle stream thus costs the VAD alone.
+func (s *Session) segment(ctx context.Context, buf []float32, start, end int64) (segmentation.Chunk, error) {
+	if s.gate != nil && s.gate.silentFrom(start, end) {
+		n := segmentation.ChunkFrames(len(buf))
+		return segmentation.Chunk{Probs: make([][segmentation.LocalSpeakers]float32, n), Active: make([][segmentation.LocalSpeakers]bool, n)}, nil
+	}
+	return s.engine.seg.do(ctx, buf)
 }
 
 // segFrame is the frame of a buffer starting at start whose centre is
