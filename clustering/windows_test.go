@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-
-	"github.com/whospoke/whospoke/embedding"
 )
 
 // heardAtOnce counts, per level, the separate runs of windows with that many
@@ -49,54 +47,5 @@ func TestRefineWindowsCancelled(t *testing.T) {
 	}
 	if a.K != 2 || a.Speaker[0] != 0 || a.Speaker[1] != 1 {
 		t.Errorf("got K %d speakers %v, want 2 and [0 1]", a.K, a.Speaker)
-	}
-}
-
-// TestRefineWindowsDropsSmallSpeakers: a start centroid that wins only one
-// chunk (a speaker the online clustering founded on one chunk of a known
-// voice) is no speaker after the revision; its chunk goes to the nearest
-// voice that keeps its own chunks.
-func TestRefineWindowsDropsSmallSpeakers(t *testing.T) {
-	unit := func(xs ...float32) []float32 {
-		v := make([]float32, embedding.Dim)
-		copy(v, xs)
-		embedding.Normalize(v)
-		return v
-	}
-	var chunks [][]float32
-	var pairs []Pair
-	add := func(v []float32) {
-		pairs = append(pairs, Pair{Window: len(chunks), Vec: v, Clean: true})
-		chunks = append(chunks, v)
-	}
-	for i := range 6 {
-		e := float32(i) / 50 // voices vary a little from chunk to chunk
-		add(unit(1, e, 0, e))
-		add(unit(e, 1, 0, 0, e))
-	}
-	add(unit(0, 0.6, 0.8)) // nearer the third start centroid than to either voice
-	lone := len(chunks) - 1
-	start := [][]float32{unit(1), unit(0, 1), unit(0, 0, 1)}
-	cfg := Config{Threshold: 0.65, MinClusterSize: 2}
-	a, err := RefineWindows(context.Background(), pairs, chunks, len(chunks), cfg, start)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.K != 2 {
-		t.Fatalf("K = %d, want 2: the one-chunk speaker kept", a.K)
-	}
-	if a.ChunkSpeaker[lone] != a.ChunkSpeaker[1] {
-		t.Errorf("lone chunk labelled %d, want the second voice's %d", a.ChunkSpeaker[lone], a.ChunkSpeaker[1])
-	}
-	if a.ChunkSpeaker[0] == a.ChunkSpeaker[1] {
-		t.Errorf("both voices labelled %d", a.ChunkSpeaker[0])
-	}
-
-	cfg.MinClusterSize = 1 // every chunk may be a speaker: all three stay
-	if a, err = RefineWindows(context.Background(), pairs, chunks, len(chunks), cfg, start); err != nil {
-		t.Fatal(err)
-	}
-	if a.K != 3 || a.ChunkSpeaker[lone] != 2 {
-		t.Errorf("MinClusterSize 1: K %d, lone chunk's speaker %d; want 3 and 2", a.K, a.ChunkSpeaker[lone])
 	}
 }
