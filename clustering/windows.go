@@ -109,7 +109,6 @@ func RefineWindows(ctx context.Context, pairs []Pair, chunks [][]float32, numWin
 	for i, p := range pairs {
 		m.locals[i] = Local{Window: p.Window, Vec: p.Vec}
 	}
-	m.minChunks = cfg.MinClusterSize
 	m.settle(start, numWindows, cfg)
 	if m.err != nil {
 		return nil, m.err
@@ -132,9 +131,6 @@ func (m *windowMap) settle(centroids [][]float32, numWindows int, cfg Config) {
 		centroids = m.refine(split)
 		m.labelChunks(centroids)
 	}
-	if m.minChunks > 0 {
-		centroids = m.dropSmall(centroids)
-	}
 	lo, hi := cfg.MinSpeakers, cfg.MaxSpeakers
 	if cfg.NumSpeakers > 0 {
 		lo, hi = cfg.NumSpeakers, cfg.NumSpeakers
@@ -152,9 +148,6 @@ type windowMap struct {
 	pairs  []Pair
 	locals []Local
 	chunks [][]float32
-	// minChunks, when set, is the fewest labelled chunks a speaker needs
-	// to stay one (dropSmall).
-	minChunks int
 	// ctx, when set, is checked before each refinement; its error stops
 	// the work (err).
 	ctx context.Context
@@ -206,34 +199,6 @@ func (m *windowMap) labelChunks(centroids [][]float32) {
 			m.ChunkSpeaker[j] = Nearest(v, centroids)
 		}
 	}
-}
-
-// dropSmall removes the speakers labelled on fewer than minChunks chunks,
-// refining and relabelling without them, and returns the centroids; it
-// keeps them all when none has that many.
-//
-// Why: the agglomeration's rule (Config.MinClusterSize: a cluster with
-// fewer members is not a speaker on its own, its members go to the nearest
-// large one), which a revision started from a live session's centroids
-// never applies. A live session's clean pairs are no count of evidence:
-// neighbouring buffers pool the same 2 s chunk, so its chunks are. On
-// sim07_digits_2spk a speaker the online clustering founded on one chunk of
-// a known voice's turn end survived the revision and took that chunk's words
-// (BENCHMARKS.md, issue 17).
-func (m *windowMap) dropSmall(centroids [][]float32) [][]float32 {
-	var kept [][]float32
-	for c, vs := range m.chunkMembers() {
-		if len(vs) >= m.minChunks {
-			kept = append(kept, centroids[c])
-		}
-	}
-	if len(kept) == 0 || len(kept) == m.K {
-		return centroids
-	}
-	m.K = len(kept)
-	centroids = m.refine(kept)
-	m.labelChunks(centroids)
-	return centroids
 }
 
 // fitCount brings the number of speakers into [lo, hi] (hi 0: unbounded)
