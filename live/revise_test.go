@@ -3,11 +3,9 @@ package live
 import (
 	"context"
 	"errors"
-	"maps"
 	"path/filepath"
 	"testing"
 
-	"github.com/whospoke/whospoke/chunkembed"
 	"github.com/whospoke/whospoke/eval"
 	"github.com/whospoke/whospoke/internal/testenv"
 )
@@ -73,27 +71,5 @@ func TestReviseCorrectsOnlineLabels(t *testing.T) {
 
 	if _, err := e.NewSession().Revise(context.Background()); !errors.Is(err, ErrNoHistory) {
 		t.Errorf("Revise without history: %v, want ErrNoHistory", err)
-	}
-}
-
-// A chunk's revised label never makes one local speaker of a buffer the
-// speaker another local of that buffer is mapped to: the two are two voices.
-func TestRevisedChunkLabelsKeepLocalsApart(t *testing.T) {
-	uses := func(cs ...int64) []chunkembed.Use {
-		var out []chunkembed.Use
-		for _, c := range cs {
-			out = append(out, chunkembed.Use{Chunk: c, Weight: 1})
-		}
-		return out
-	}
-	locals := []localRecord{{index: 0, uses: uses(0, 1, 2, 3)}, {index: 2, uses: uses(3)}}
-	mapping := []int{0, -1, 1}
-	chunkSpeaker := []int{0, 1, 2, -1} // chunk 1 holds local 2's voice; 3 not embedded
-	got := revisedChunkLabels(locals, mapping, chunkSpeaker)
-	if want := map[int64]int{0: 0, 2: 2}; !maps.Equal(got[0], want) {
-		t.Errorf("local 0's chunk labels %v, want %v (chunk 1's speaker is local 2's)", got[0], want)
-	}
-	if got[1] != nil || len(got[2]) != 0 {
-		t.Errorf("unmapped local 1 labels %v, local 2 %v: want none", got[1], got[2])
 	}
 }
