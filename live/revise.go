@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"slices"
 
 	"github.com/whospoke/whospoke/chunkembed"
 	"github.com/whospoke/whospoke/clustering"
@@ -176,14 +175,23 @@ func (s *Session) redecide(a *clustering.Assignment) []Event {
 	for _, b := range h.buffers {
 		ch := segmentation.Chunk{Probs: make([][segmentation.LocalSpeakers]float32, b.frames)}
 		mapping := []int{-1, -1, -1}
+		labels := make([]map[int64]int, segmentation.LocalSpeakers)
 		for _, l := range b.locals {
 			mapping[l.index] = a.Speaker[i]
 			i++
 			for f, p := range l.probs {
 				ch.Probs[f][l.index] = float32(p) / 255
 			}
+			if mapping[l.index] < 0 {
+				continue
+			}
+			labels[l.index] = map[int64]int{}
+			for _, u := range l.uses {
+				if c := a.ChunkSpeaker[u.Chunk]; c >= 0 {
+					labels[l.index][u.Chunk] = c
+				}
+			}
 		}
-		labels := revisedChunkLabels(b.locals, mapping, a.ChunkSpeaker)
 		grid.aggregate(&ch, mapping, labels, s.grid, b.start, b.end, 0)
 	}
 	d := decider{latency: s.decider.latency, onset: s.decider.onset, offset: s.decider.offset}
@@ -194,36 +202,6 @@ func (s *Session) redecide(a *clustering.Assignment) []Event {
 		}
 	}
 	return d.finish(&grid, s.audio.total, nil)
-}
-
-// revisedChunkLabels gives each mapped local speaker of a buffer the
-// revised speakers of the chunks it pooled (aggregate's chunkSpeaker),
-// except a speaker that another local of the buffer is mapped to.
-//
-// Why: two local speakers of one buffer are two voices by the
-// segmentation's own judgement, the constraint the window clustering keeps
-// (clustering.AssignWindows). A chunk is embedded whole, so a chunk where
-// one local's turn ends and another's begins (live chunks may hold 35 % of
-// another's speech: chunkembed.LiveConfig) is labelled with one voice, and
-// that label would make both locals one speaker there. On sim07_digits_2spk
-// it gave a speaker's last words of a turn to the next speaker
-// (BENCHMARKS.md, issue 17).
-func revisedChunkLabels(locals []localRecord, mapping, chunkSpeaker []int) []map[int64]int {
-	labels := make([]map[int64]int, segmentation.LocalSpeakers)
-	for _, l := range locals {
-		own := mapping[l.index]
-		if own < 0 {
-			continue
-		}
-		labels[l.index] = map[int64]int{}
-		for _, u := range l.uses {
-			c := chunkSpeaker[u.Chunk]
-			if c >= 0 && (c == own || !slices.Contains(mapping, c)) {
-				labels[l.index][u.Chunk] = c
-			}
-		}
-	}
-	return labels
 }
 
 // relabel renames the revised events' speakers to the labels of sent (the
