@@ -32,6 +32,28 @@ func (t *timeline) add(events []live.Event, decided float64) {
 	t.decided = max(t.decided, decided)
 }
 
+// dropBrief forgets the speakers with less than least seconds of speech in
+// all, while a speaker with more remains: their time then counts as
+// nobody's, and a word in it takes the nearest speech's speaker.
+func (t *timeline) dropBrief(least float64) {
+	total := map[string]float64{}
+	longest := 0.0
+	for spk, spans := range t.spans {
+		for _, s := range spans {
+			total[spk] += min(s[1], t.decided) - s[0]
+		}
+		longest = max(longest, total[spk])
+	}
+	if longest < least {
+		return
+	}
+	for spk, d := range total {
+		if d < least {
+			delete(t.spans, spk)
+		}
+	}
+}
+
 // overlap is how long each speaker is active inside [a, b], counting only
 // decided time.
 func (t *timeline) overlap(a, b float64) map[string]float64 {

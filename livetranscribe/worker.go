@@ -526,12 +526,18 @@ func (w *worker) revise(ctx context.Context) error {
 // closeRevision takes the diarizer's end-of-stream re-clustering
 // (live.Session.Revise) as what it decided, so that the last revise
 // relabels every final turn it changes, not only the provisional ones.
+// A speaker it gives less speech in the whole session than a turn needs
+// for a label (minLabelledSeconds: too little audio to tell voices apart)
+// is no speaker of its own: its words go to the nearest other speech. On
+// sim07_digits_2spk the revision kept a third speaker for 0.96 s of one
+// voice's turn end (BENCHMARKS.md, issue 17).
 func (w *worker) closeRevision(revised []live.Event) {
 	if revised == nil {
 		return
 	}
 	w.tl = newTimeline()
 	w.tl.add(revised, math.Inf(1))
+	w.tl.dropBrief(minLabelledSeconds)
 	w.held = append(w.held[:0:0], w.finals...)
 }
 
