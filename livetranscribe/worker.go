@@ -377,13 +377,9 @@ func heardUntil(words []whisper.Word) int {
 	return i
 }
 
-// alignStep is the resolution of Whisper's word times (20 ms per encoder
-// frame).
-const alignStep = 0.02
-
-// endSteps: the last encoder frames of a clip, where Whisper's alignment
-// puts a word it has no audio for (sim07's repeated "Five." began two
-// frames before its clip's end).
+// endSteps: the last encoder frames (whisper.TimePrecision each) of a
+// clip, where Whisper's alignment puts a word it has no audio for (sim07's
+// repeated "Five." began two frames before its clip's end).
 const endSteps = 5
 
 // beforeEnd drops a last word of no duration (under one alignment step)
@@ -396,7 +392,8 @@ const endSteps = 5
 // the speech going on, where a word may begin.
 func beforeEnd(words []whisper.Word, seconds float64) int {
 	n := len(words)
-	if n > 0 && words[n-1].End-words[n-1].Start < alignStep && words[n-1].Start >= seconds-endSteps*alignStep {
+	if n > 0 && words[n-1].End-words[n-1].Start < whisper.TimePrecision &&
+		words[n-1].Start >= seconds-endSteps*whisper.TimePrecision {
 		return n - 1
 	}
 	return n
