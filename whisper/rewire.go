@@ -56,7 +56,7 @@ func rewireDecoder(data []byte, layers, heads, state int) ([]byte, error) {
 	if err := perLayerCaches(g, layers, state); err != nil {
 		return nil, err
 	}
-	g.Prune() // the stacked caches' Concats, which still read each layer's
+	g.Prune() // the stacked caches' Concats, which still read each layer's cache
 	if err := cacheLayout(g, layers, heads, state/heads); err != nil {
 		return nil, err
 	}
@@ -156,13 +156,14 @@ func cacheLayout(g *onnx.Graph, layers, heads, headDim int) error {
 		perms  [][]int64
 		perm   []int64 // of an update [1, T, H, d_head] into the new layout
 		axis   int64   // positions' axis in the new layout
+		scaled bool    // the chain scales the cache (keys)
 		layout []any
 	}{
-		{"self_k", []string{"Reshape", "Transpose", "Mul", "Transpose"}, [][]int64{{0, 2, 1, 3}, {0, 1, 3, 2}}, []int64{0, 2, 3, 1}, 3, []any{"batch", heads, headDim, TextCtx}},
-		{"self_v", []string{"Reshape", "Transpose"}, [][]int64{{0, 2, 1, 3}}, []int64{0, 2, 1, 3}, 2, []any{"batch", heads, TextCtx, headDim}},
+		{"self_k", []string{"Reshape", "Transpose", "Mul", "Transpose"}, [][]int64{{0, 2, 1, 3}, {0, 1, 3, 2}}, []int64{0, 2, 3, 1}, 3, true, []any{"batch", heads, headDim, TextCtx}},
+		{"self_v", []string{"Reshape", "Transpose"}, [][]int64{{0, 2, 1, 3}}, []int64{0, 2, 1, 3}, 2, false, []any{"batch", heads, TextCtx, headDim}},
 	} {
 		for l := range layers {
-			if err := relayCache(g, fmt.Sprintf("new_%s_%d", kv.name, l), shape, kv.chain, kv.perms, kv.perm, kv.axis); err != nil {
+			if err := relayCache(g, fmt.Sprintf("new_%s_%d", kv.name, l), shape, kv.chain, kv.perms, kv.perm, kv.axis, kv.scaled); err != nil {
 				return err
 			}
 			for _, vis := range []*[]onnx.ValueInfo{&g.Inputs, &g.Outputs} {
@@ -179,9 +180,9 @@ func cacheLayout(g *onnx.Graph, layers, heads, headDim int) error {
 
 // relayCache rewires one cache (see cacheLayout): the ScatterElements that
 // writes cache gets its update and indices reshaped by shape, transposed
-// by perm and (keys) scaled, writes along axis, and the matmul at the end
-// of chain reads the cache itself.
-func relayCache(g *onnx.Graph, cache, shape string, chain []string, perms [][]int64, perm []int64, axis int64) error {
+// by perm and (scaled: keys) multiplied by the chain's factor, writes
+// along axis, and the matmul at the end of chain reads the cache itself.
+func relayCache(g *onnx.Graph, cache, shape string, chain []string, perms [][]int64, perm []int64, axis int64, scaled bool) error {
 	prod, cons := g.Producers(), g.Consumers()
 	scatter := prod[cache]
 	if scatter == nil || scatter.Op != "ScatterElements" || len(scatter.Inputs) != 3 {
@@ -204,14 +205,14 @@ func relayCache(g *onnx.Graph, cache, shape string, chain []string, perms [][]in
 	idx, idxNodes := moved("indices", scatter.Inputs[1])
 	upd, updNodes := moved("update", scatter.Inputs[2])
 	nodes := slices.Concat(idxNodes, updNodes)
-	if len(chain) > 2 { // keys: scaled as the chain's Mul scales them
+	if scaled { // by the factor of the chain's Mul, before its last Transpose
 		mul := prod[prod[matmul.Inputs[1]].Inputs[0]]
 		if mul == nil || mul.Op != "Mul" || prod[mul.Inputs[0]] == nil || prod[mul.Inputs[0]].Op != "Transpose" {
 			return fmt.Errorf("whisper: %s's keys are not scaled by the chain's Mul", cache)
 		}
-		scaled := cache + "_update_scaled"
-		nodes = append(nodes, onnx.NewNode("Mul", scaled, []string{upd, mul.Inputs[1]}, []string{scaled}))
-		upd = scaled
+		out := cache + "_update_scaled"
+		nodes = append(nodes, onnx.NewNode("Mul", out, []string{upd, mul.Inputs[1]}, []string{out}))
+		upd = out
 	}
 	scatter.Inputs[1], scatter.Inputs[2] = idx, upd
 	if err := scatter.SetAttr(onnx.IntAttr("axis", axis)); err != nil {
