@@ -41,26 +41,22 @@ type ValueInfo struct {
 
 // Field numbers of onnx.proto.
 const (
-	modelGraph     = 7
-	graphNode      = 1
-	graphInput     = 11
-	graphOutput    = 12
-	graphValueInfo = 13
-	nodeInput      = 1
-	nodeOutput     = 2
-	nodeName       = 3
-	nodeOp         = 4
-	nodeAttr       = 5
-	attrName       = 1
-	attrInt        = 3
-	attrType       = 20
-	// AttributeProto.AttributeType values.
-	attrTypeInt     = 2
-	attrTypeTensor  = 4
-	attrTypeInts    = 7
-	tensorDims      = 1
+	modelGraph      = 7
+	graphNode       = 1
+	graphInput      = 11
+	graphOutput     = 12
+	graphValueInfo  = 13
+	nodeInput       = 1
+	nodeOutput      = 2
+	nodeName        = 3
+	nodeOp          = 4
+	nodeAttr        = 5
+	attrName        = 1
+	attrInt         = 3
+	attrType        = 20
 	attrTensor      = 5
 	attrInts        = 8
+	tensorDims      = 1
 	tensorDataType  = 2
 	tensorInt64Data = 7
 	tensorRawData   = 9
@@ -75,6 +71,13 @@ const (
 	// TensorFloat and TensorInt64 are TensorProto.DataType values.
 	TensorFloat = 1
 	TensorInt64 = 7
+)
+
+// AttributeProto.AttributeType values.
+const (
+	attrTypeInt    = 2
+	attrTypeTensor = 4
+	attrTypeInts   = 7
 )
 
 var errMalformed = errors.New("onnx: malformed model file")
@@ -226,6 +229,24 @@ func NewNode(op, name string, inputs, outputs []string, attrs ...Attr) *Node {
 
 // SetAttr sets an attribute, replacing the node's attribute of that name.
 func (n *Node) SetAttr(a Attr) error {
+	name, err := attrNameOf(a)
+	if err != nil {
+		return err
+	}
+	for i, old := range n.attrs {
+		if got, err := attrNameOf(old); err != nil {
+			return err
+		} else if got == name {
+			n.attrs[i] = a
+			return nil
+		}
+	}
+	n.attrs = append(n.attrs, a)
+	return nil
+}
+
+// attrNameOf is an encoded AttributeProto's name.
+func attrNameOf(a []byte) (string, error) {
 	var name string
 	err := fields(a, func(num protowire.Number, _ protowire.Type, v, _ []byte) error {
 		if num == attrName {
@@ -233,17 +254,7 @@ func (n *Node) SetAttr(a Attr) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	for i, old := range n.attrs {
-		if fs, err := (&Node{attrs: [][]byte{old}}).attr(name); err == nil && fs != nil {
-			n.attrs[i] = a
-			return nil
-		}
-	}
-	n.attrs = append(n.attrs, a)
-	return nil
+	return name, err
 }
 
 func parseValueInfo(b []byte) (ValueInfo, error) {
