@@ -101,10 +101,13 @@ type tensors struct {
 }
 
 func (t *tensors) destroy() {
-	for _, v := range []ort.Value{t.input, t.state, t.next, t.sr, t.prob} {
+	for _, v := range []*ort.Tensor[float32]{t.input, t.state, t.next, t.prob} {
 		if v != nil {
 			v.Destroy()
 		}
+	}
+	if t.sr != nil {
+		t.sr.Destroy()
 	}
 }
 
@@ -116,24 +119,13 @@ func (m *Model) NewStream() *Stream {
 // newTensors makes the stream's tensors; a cleanup frees them with the
 // stream, which has no Close of its own (its callers never needed one).
 func (s *Stream) newTensors() error {
-	t := &tensors{}
-	var err error
-	mk := func(shape ...int64) *ort.Tensor[float32] {
-		if err != nil {
-			return nil
-		}
-		var v *ort.Tensor[float32]
-		v, err = ort.NewTensor(ort.NewShape(shape...), make([]float32, ort.NewShape(shape...).FlattenedSize()))
-		return v
-	}
-	t.state, t.next, t.prob = mk(2, 1, 128), mk(2, 1, 128), mk(1, 1)
-	if err == nil {
-		t.input, err = ort.NewTensor(ort.NewShape(1, contextLen+FrameSamples), s.input)
-	}
-	if err == nil {
-		t.sr, err = ort.NewScalar(int64(SampleRate))
-	}
-	if err != nil {
+	state, e1 := ort.NewEmptyTensor[float32](ort.NewShape(2, 1, 128))
+	next, e2 := ort.NewEmptyTensor[float32](ort.NewShape(2, 1, 128))
+	prob, e3 := ort.NewEmptyTensor[float32](ort.NewShape(1, 1))
+	input, e4 := ort.NewTensor(ort.NewShape(1, contextLen+FrameSamples), s.input)
+	sr, e5 := ort.NewScalar(int64(SampleRate))
+	t := &tensors{input: input, state: state, next: next, sr: sr, prob: prob}
+	if err := errors.Join(e1, e2, e3, e4, e5); err != nil {
 		t.destroy()
 		return err
 	}
