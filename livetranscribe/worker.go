@@ -125,7 +125,16 @@ func (w *worker) partial(ctx context.Context, j job) error {
 	} else {
 		dctx, done = w.s.jobs.decodePartial(ctx)
 	}
-	words, err := w.decode(dctx, j, short, false)
+	// A partial is forced to begin with the turn's committed words: they
+	// are final whatever it says, and fed at once they cost one pass
+	// instead of a decoder step per token (short-window partials 11–19 %
+	// less CPU on the capacity files, WER unchanged; BENCHMARKS.md,
+	// session 15). Probes are the final's decode, as batch's: not forced.
+	var prefix []Word
+	if !j.probe {
+		prefix = w.cur.committed
+	}
+	words, err := w.decode(dctx, j, prefix, short, false)
 	if err == nil && truncated(words, w.cur.prev) {
 		words = w.continueDecode(dctx, j, words)
 	}
@@ -168,7 +177,7 @@ func (w *worker) final(ctx context.Context, j job) error {
 		words = w.cur.probe.words
 	default:
 		var err error
-		if words, err = w.decode(ctx, j, w.s.e.cfg.ShortFinals, true); err != nil {
+		if words, err = w.decode(ctx, j, nil, w.s.e.cfg.ShortFinals, true); err != nil {
 			return err
 		}
 	}
@@ -211,12 +220,13 @@ func (w *worker) nextOrder() int {
 	return w.order - 1
 }
 
-// decode runs Whisper on a job's samples and returns its words in stream
-// time. A partial or probe gives up waiting for a decoder when newer work for
+// decode runs Whisper on a job's samples, its text forced to begin with
+// prefix (words of the same audio), and returns its words in stream
+// time, prefix included. A partial or probe gives up waiting for a decoder when newer work for
 // the session arrives (errStale); a partial whose short window fails its
 // guard is skipped (whisper.ErrShortWindowFailed). The only other error is
 // ctx's: a failed decode yields no words rather than a dead session.
-func (w *worker) decode(ctx context.Context, j job, short, wait bool) ([]Word, error) {
+func (w *worker) decode(ctx context.Context, j job, prefix []Word, short, wait bool) ([]Word, error) {
 	if float64(len(j.samples)) < minDecodeSeconds*SampleRate {
 		return nil, nil
 	}
@@ -228,8 +238,8 @@ func (w *worker) decode(ctx context.Context, j job, short, wait bool) ([]Word, e
 	// A partial (short, not waiting) that fails the short window's guard
 	// is skipped rather than decoded again in 30 s: the next partial comes
 	// with more audio, and the 30 s encoder costs 4–5 times the short one.
-	opt := whisper.ClipOptions{Language: w.s.opt.Language, Prompt: w.prompt(j.preceding), Short: short,
-		ShortOnly: short && !wait && !j.probe, WordTimestamps: true}
+	opt := whisper.ClipOptions{Language: w.s.opt.Language, Prompt: w.prompt(j.preceding), Prefix: text(prefix),
+		Short: short, ShortOnly: short && !wait && !j.probe, WordTimestamps: true}
 	res, err := w.s.e.recognise(ctx, j.samples, opt)
 	failed := errors.Is(err, whisper.ErrShortWindowFailed)
 	if opt.Prompt != "" && (failed || err == nil && !plausible(len(res), seconds)) {
@@ -315,7 +325,7 @@ func (w *worker) continueDecode(ctx context.Context, j job, words []Word) []Word
 	}
 	k := j
 	k.start, k.samples, k.preceding = from, j.samples[from-j.start:], words
-	more, err := w.decode(ctx, k, true, false)
+	more, err := w.decode(ctx, k, nil, true, false)
 	if err != nil {
 		return words
 	}
@@ -637,4 +647,13 @@ func merge(committed, decoded []Word, final bool) []Word {
 		out = append(out, x)
 	}
 	return out
+}
+
+// text is words as one string, as Whisper's decoding spelled them.
+func text(words []Word) string {
+	ts := make([]string, len(words))
+	for i, x := range words {
+		ts[i] = x.Text
+	}
+	return strings.Join(ts, " ")
 }

@@ -25,7 +25,7 @@ func TestPromptLoopRetried(t *testing.T) {
 	w := newWorker(s)
 	w.history = strings.Fields("9, 0, 8, 4, 4, 4, 8, 5, 2, 5, 7, 2,")
 	j := job{kind: jobPartial, start: int64(56.26 * SampleRate), samples: samples[int(56.26*SampleRate):int(60*SampleRate)]}
-	words, err := w.decode(context.Background(), j, true, false)
+	words, err := w.decode(context.Background(), j, nil, true, false)
 	if err != nil || len(words) < 4 {
 		t.Fatalf("partial of 56.26–60 s after a digit prompt: %d words, %v; want ≥ 4 (four, nine, zero, four)", len(words), err)
 	}

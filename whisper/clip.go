@@ -14,6 +14,10 @@ type ClipOptions struct {
 	// Prompt is earlier text to condition on ("" = none), e.g. the
 	// transcript so far of a live session.
 	Prompt string
+	// Prefix is text the clip's decoding must begin with ("" = none), e.g.
+	// the words of a live turn that earlier decodes agreed on
+	// (Options.Prefix).
+	Prefix string
 	// Short encodes the clip in a window just longer than it instead of
 	// 30 s (ShortWindow), under the guard described at
 	// Options.WindowFrames. It needs the variable-length files
@@ -36,6 +40,7 @@ func (m *Model) TranscribeClip(ctx context.Context, samples []float32, opt ClipO
 	o := DefaultOptions()
 	o.Language = opt.Language
 	o.InitialPrompt = opt.Prompt
+	o.Prefix = opt.Prefix
 	o.WordTimestamps = opt.WordTimestamps
 	o.OneWindow = true
 	// A clip holds no more speech than its length: the short window's

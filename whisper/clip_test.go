@@ -3,6 +3,7 @@ package whisper
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	goreflect "reflect" // this package has its own reflect (mel padding)
@@ -228,5 +229,49 @@ func TestTranscribeClipEdges(t *testing.T) {
 	}
 	if strings.Contains(r.Text, "Kennedy") || !strings.Contains(strings.ToLower(r.Text), "fellow") {
 		t.Errorf("prompted clip gave %q", r.Text)
+	}
+}
+
+// TestClipPrefix: a forced prefix (a live turn's committed words) begins
+// the result, with word times inside the clip, and the words after it are
+// those of the unforced decoding: jfk's first seven words, then the rest
+// as heard. A prefix the audio does not hold is kept as given.
+func TestClipPrefix(t *testing.T) {
+	m := dynModel(t)
+	jfk := samples(t, loadAudio(t, testenv.DevSet(t)+"/asr/jfk.wav"))
+	for _, short := range []bool{true, false} {
+		plain, err := m.TranscribeClip(context.Background(), jfk, ClipOptions{Short: short, WordTimestamps: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		words := plain.Words()
+		var head []string
+		for _, w := range words[:7] {
+			head = append(head, strings.TrimSpace(w.Text))
+		}
+		got, err := m.TranscribeClip(context.Background(), jfk, ClipOptions{Short: short, WordTimestamps: true,
+			Prefix: strings.Join(head, " ")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if clipWords(got) != clipWords(plain) {
+			t.Errorf("short %v: prefixed %q\nwant %q", short, clipWords(got), clipWords(plain))
+		}
+		// Starts only: a segment's last word ends at the segment's end
+		// timestamp, which the forced and the sampled decodings may pick
+		// apart (the prefix is fed in one pass, whose dynamic quantisation
+		// differs from one token's).
+		for i, w := range got.Words() {
+			if i < len(words) && math.Abs(w.Start-words[i].Start) > 0.1 {
+				t.Errorf("short %v: word %q starts at %.2f, unforced %.2f", short, w.Text, w.Start, words[i].Start)
+			}
+		}
+	}
+	odd, err := m.TranscribeClip(context.Background(), jfk, ClipOptions{Short: true, WordTimestamps: true, Prefix: "Good morning everyone."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(clipWords(odd), "good morning everyone ") || len(odd.Words()) < 10 {
+		t.Errorf("unheard prefix: %q", clipWords(odd))
 	}
 }

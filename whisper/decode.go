@@ -260,10 +260,16 @@ type DecodeOptions struct {
 	Timestamps bool
 	// Prompt is previous text tokens (conditioning); at most 223 are used.
 	Prompt []int
+	// Prefix is tokens the decoding is forced to begin with (openai's
+	// DecodingOptions.prefix), e.g. a live turn's words already committed:
+	// they are fed in the first pass instead of being sampled one step
+	// each, and are part of the result. In timestamp mode it begins with a
+	// timestamp token.
+	Prefix []int
 	// MaxInitialTimestamp bounds the first timestamp, in seconds (1.0 in
 	// openai's transcribe).
 	MaxInitialTimestamp float64
-	// SampleLen is the most tokens sampled (0 = 224).
+	// SampleLen is the most tokens decoded, the prefix included (0 = 224).
 	SampleLen int
 	// Seed seeds sampling at temperatures above 0.
 	Seed uint64
@@ -314,6 +320,7 @@ func (m *Model) decodeWindow(ctx context.Context, d *decoder, enc *encoded, opt 
 	if sampleLen <= 0 {
 		sampleLen = TextCtx / 2
 	}
+	tokens = append(tokens, opt.Prefix...)
 	var rng *rand.Rand
 	if opt.Temperature > 0 {
 		rng = rand.New(rand.NewPCG(opt.Seed, 0x5eed))
@@ -323,22 +330,23 @@ func (m *Model) decodeWindow(ctx context.Context, d *decoder, enc *encoded, opt 
 	var sum float64
 	feed := tokens
 	offset := 0
-	for i := 0; i < sampleLen; i++ {
+	for i := len(opt.Prefix); i < sampleLen; i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		var next int
 		var logprob float64 // next's
 		// The logits of the next token; the first pass also needs sot's.
+		first := offset == 0
 		want := lastRow
-		if i == 0 {
+		if first {
 			want = []int{sotIndex, len(feed) - 1}
 			if sotIndex == len(feed)-1 {
 				want = want[:1]
 			}
 		}
 		err := d.step(enc, feed, offset, want, func(rows [][]float32, _ []float32) error {
-			if i == 0 {
+			if first {
 				sot := rows[0]
 				res.NoSpeechProb = math.Exp(float64(sot[sp.NoSpeech]) - logSumExp(sot))
 			}
@@ -362,7 +370,7 @@ func (m *Model) decodeWindow(ctx context.Context, d *decoder, enc *encoded, opt 
 		}
 		feed = tokens[len(tokens)-1:]
 	}
-	m.finish(res, tokens[sampleBegin:], sum)
+	m.finish(res, tokens[sampleBegin:], sum, len(opt.Prefix))
 	return res, nil
 }
 
@@ -378,15 +386,16 @@ func promptSequence(prompt []int, sotPrev int, seq []int) []int {
 	return append(append([]int{sotPrev}, prompt...), seq...)
 }
 
-// finish completes res from the sampled tokens (eot included, if sampled)
-// and the sum of their log-probabilities.
-func (m *Model) finish(res *DecodeResult, sampled []int, sum float64) {
-	if i := slices.Index(sampled, m.mc.Special.EOT); i >= 0 {
-		sampled = sampled[:i]
+// finish completes res from the decoded tokens (eot included, if sampled),
+// of which the first forced were the prefix, and the sum of the sampled
+// ones' log-probabilities.
+func (m *Model) finish(res *DecodeResult, decoded []int, sum float64, forced int) {
+	if i := slices.Index(decoded, m.mc.Special.EOT); i >= 0 {
+		decoded = decoded[:i]
 	}
-	res.Tokens = append([]int(nil), sampled...)
+	res.Tokens = append([]int(nil), decoded...)
 	res.Text = strings.TrimSpace(m.tok.Decode(res.Tokens))
-	res.AvgLogprob = sum / float64(len(res.Tokens)+1)
+	res.AvgLogprob = sum / float64(len(res.Tokens)-forced+1)
 	res.CompressionRatio = compressionRatio(res.Text)
 }
 

@@ -31,6 +31,11 @@ type Options struct {
 	// InitialPrompt is text that conditions the first window (openai's
 	// initial_prompt: earlier words, spellings); it is not in the result.
 	InitialPrompt string
+	// Prefix is text the first window's decoding must begin with (openai's
+	// prefix), e.g. the words of a live turn that earlier decodes agreed
+	// on: they are fed at once rather than decoded token by token, and are
+	// in the result with their word times.
+	Prefix string
 	// WindowFrames is the encoder window in mel frames: 0 or 3000 is 30 s;
 	// shorter (even, ≥ 2) needs Model.VariableWindow. Each window then holds
 	// at most that much audio, followed by the zeros the model expects, so
@@ -166,6 +171,10 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 	if err != nil {
 		return nil, err
 	}
+	prefix, err := m.prefixTokens(opt.Prefix)
+	if err != nil {
+		return nil, err
+	}
 	textFrom := len(allTokens)
 	promptFrom := 0
 	lastSpeech := 0.0
@@ -183,10 +192,11 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 		if len(allTokens) > promptFrom {
 			prompt = allTokens[promptFrom:]
 		}
-		r, enc, err := m.decodeAt(ctx, d, ahead, opt, width, res.Language, prompt, seek, size)
+		r, enc, err := m.decodeAt(ctx, d, ahead, opt, width, res.Language, conditioning{prompt, prefix}, seek, size)
 		if err != nil {
 			return nil, err
 		}
+		prefix = nil
 		if silent(r, opt) {
 			ahead.seek = seek + size // silence: skip the window
 			ahead.progress(opt.Progress)
@@ -286,11 +296,25 @@ func (m *Model) promptTokens(prompt string) ([]int, error) {
 	return toks, nil
 }
 
+// prefixTokens encodes a forced prefix as a first window begins: the
+// window's first timestamp, then the text as promptTokens spells it.
+func (m *Model) prefixTokens(prefix string) ([]int, error) {
+	toks, err := m.promptTokens(prefix)
+	if err != nil || len(toks) == 0 {
+		return nil, err
+	}
+	return append([]int{m.mc.Special.TimestampBegin}, toks...), nil
+}
+
+// conditioning is the text a window is decoded after (prompt) and forced
+// to begin with (prefix).
+type conditioning struct{ prompt, prefix []int }
+
 // decodeAt decodes the window at seek in the options' window width. A
 // short window is decoded greedily under the guard (shortWindowFailed); a
 // 30 s one, or a short one that fails, with the temperature fallback. It
 // returns the decoding and the encoder output it came from.
-func (m *Model) decodeAt(ctx context.Context, d *decoder, ahead *lookahead, opt Options, width int, lang string, prompt []int, seek, size int) (*DecodeResult, *encoded, error) {
+func (m *Model) decodeAt(ctx context.Context, d *decoder, ahead *lookahead, opt Options, width int, lang string, text conditioning, seek, size int) (*DecodeResult, *encoded, error) {
 	enc, err := ahead.get(seek, size, width)
 	if err != nil {
 		return nil, nil, err
@@ -298,7 +322,7 @@ func (m *Model) decodeAt(ctx context.Context, d *decoder, ahead *lookahead, opt 
 	if width < WindowFrames {
 		limit := shortTokenCap(size)
 		r, err := m.decodeWindow(ctx, d, enc, DecodeOptions{
-			Language: lang, Timestamps: true, Prompt: prompt, MaxInitialTimestamp: 1.0, SampleLen: limit,
+			Language: lang, Timestamps: true, Prompt: text.prompt, Prefix: text.prefix, MaxInitialTimestamp: 1.0, SampleLen: limit,
 		})
 		if err != nil || !shortWindowFailed(r, limit, opt) {
 			return r, enc, err
@@ -310,7 +334,7 @@ func (m *Model) decodeAt(ctx context.Context, d *decoder, ahead *lookahead, opt 
 			return nil, nil, err
 		}
 	}
-	r, err := m.decodeWithFallback(ctx, d, enc, opt, lang, prompt, seek)
+	r, err := m.decodeWithFallback(ctx, d, enc, opt, lang, text, seek)
 	return r, enc, err
 }
 
@@ -373,12 +397,12 @@ func seekClips(clips [][2]float64, content int) ([][2]int, error) {
 
 // decodeWithFallback retries a window at rising temperatures while its text
 // looks like a repetition loop or is too unlikely, unless it is silence.
-func (m *Model) decodeWithFallback(ctx context.Context, d *decoder, enc *encoded, opt Options, lang string, prompt []int, seek int) (*DecodeResult, error) {
+func (m *Model) decodeWithFallback(ctx context.Context, d *decoder, enc *encoded, opt Options, lang string, text conditioning, seek int) (*DecodeResult, error) {
 	var r *DecodeResult
 	for _, t := range opt.Temperatures {
 		var err error
 		r, err = m.decodeWindow(ctx, d, enc, DecodeOptions{
-			Language: lang, Temperature: t, Timestamps: true, Prompt: prompt,
+			Language: lang, Temperature: t, Timestamps: true, Prompt: text.prompt, Prefix: text.prefix,
 			MaxInitialTimestamp: 1.0, Seed: uint64(seek), SampleLen: opt.MaxTokens,
 		})
 		if err != nil {
