@@ -238,17 +238,17 @@ func (w *worker) decode(ctx context.Context, j job, prefix []Word, short, wait b
 	// A partial (short, not waiting) that fails the short window's guard
 	// is skipped rather than decoded again in 30 s: the next partial comes
 	// with more audio, and the 30 s encoder costs 4–5 times the short one.
+	// A prompt can drag Whisper into repeating it (on sim06, a turn after
+	// a digit string failed every short window with the digits as its
+	// prompt and passed every one without): a failed short window is heard
+	// alone on the same encoder output (RetryUnprompted), and a decode that
+	// holds more words than its audio can is heard alone, the history
+	// forgotten.
 	opt := whisper.ClipOptions{Language: w.s.opt.Language, Prompt: w.prompt(j.preceding), Prefix: text(prefix),
-		Short: short, ShortOnly: short && !wait && !j.probe, WordTimestamps: true}
+		Short: short, ShortOnly: short && !wait && !j.probe, RetryUnprompted: true, WordTimestamps: true}
 	res, err := w.s.e.recognise(ctx, j.samples, opt)
-	failed := errors.Is(err, whisper.ErrShortWindowFailed)
-	if opt.Prompt != "" && (failed || err == nil && !plausible(len(res), seconds)) {
-		// A prompt can drag Whisper into repeating it (on sim06, a turn
-		// after a digit string failed every short window with the digits as
-		// its prompt and passed every one without): hear the clip alone.
-		if !failed {
-			w.history = nil
-		}
+	if opt.Prompt != "" && err == nil && !plausible(len(res), seconds) {
+		w.history = nil
 		opt.Prompt = ""
 		res, err = w.s.e.recognise(ctx, j.samples, opt)
 	}

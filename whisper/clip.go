@@ -26,6 +26,8 @@ type ClipOptions struct {
 	// ShortOnly (with Short) returns ErrShortWindowFailed when the short
 	// window fails its guard, instead of decoding the clip again in 30 s.
 	ShortOnly bool
+	// RetryUnprompted (with Short and a Prompt): Options.RetryUnprompted.
+	RetryUnprompted bool
 	// WordTimestamps adds word times (relative to the clip's start).
 	WordTimestamps bool
 }
@@ -51,6 +53,7 @@ func (m *Model) TranscribeClip(ctx context.Context, samples []float32, opt ClipO
 	if opt.Short && m.dyn {
 		o.WindowFrames = ShortWindow(float64(len(samples)) / SampleRate)
 		o.ShortOnly = opt.ShortOnly
+		o.RetryUnprompted = opt.RetryUnprompted
 	}
 	return m.Transcribe(ctx, clipSource(samples), o)
 }

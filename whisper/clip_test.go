@@ -275,3 +275,25 @@ func TestClipPrefix(t *testing.T) {
 		t.Errorf("unheard prefix: %q", clipWords(odd))
 	}
 }
+
+// TestRetryUnprompted: sim06's 56.26–60 s, after its preceding digits as
+// a prompt, fails the short window's guard (Whisper repeats the prompt);
+// RetryUnprompted hears it again without the prompt, on the same encoder
+// output, and passes ("four, nine, zero, four").
+func TestRetryUnprompted(t *testing.T) {
+	m := dynModel(t)
+	sim06 := samples(t, loadAudio(t, testenv.DevSet(t)+"/sim/sim06_digits_3spk.wav"))
+	clip := sim06[int(56.26*SampleRate):int(60*SampleRate)]
+	opt := ClipOptions{Short: true, ShortOnly: true, WordTimestamps: true, Prompt: "9, 0, 8, 4, 4, 4, 8, 5, 2, 5, 7, 2,"}
+	if _, err := m.TranscribeClip(context.Background(), clip, opt); !errors.Is(err, ErrShortWindowFailed) {
+		t.Fatalf("prompted short window: %v, want ErrShortWindowFailed (the case this test is about)", err)
+	}
+	opt.RetryUnprompted = true
+	r, err := m.TranscribeClip(context.Background(), clip, opt)
+	if err != nil || len(r.Words()) < 4 {
+		t.Fatalf("retried without the prompt: %v, %v; want ≥ 4 words", r, err)
+	}
+	if s := r.Segments[0]; s.WindowFrames != ShortWindow(float64(len(clip))/SampleRate) {
+		t.Errorf("decoded in %d frames, want the short window", s.WindowFrames)
+	}
+}

@@ -51,6 +51,11 @@ type Options struct {
 	// longer clip (live partials: the 30 s encoder costs 4–5 times the
 	// short one, and most clips under 3 s of digits fail the guard).
 	ShortOnly bool
+	// RetryUnprompted decodes a short window that fails the guard after a
+	// prompt once more without it, on the same encoder output, before it
+	// counts as failed: a prompt can drag Whisper into repeating it (live
+	// partials after a digit string, docs/TRANSCRIPTION_BENCH.md).
+	RetryUnprompted bool
 	// WordTimestamps adds word times from cross-attention alignment.
 	WordTimestamps bool
 	// MaxTokens caps the tokens sampled per window (0 = openai's 224).
@@ -320,11 +325,8 @@ func (m *Model) decodeAt(ctx context.Context, d *decoder, ahead *lookahead, opt 
 		return nil, nil, err
 	}
 	if width < WindowFrames {
-		limit := shortTokenCap(size)
-		r, err := m.decodeWindow(ctx, d, enc, DecodeOptions{
-			Language: lang, Timestamps: true, Prompt: text.prompt, Prefix: text.prefix, MaxInitialTimestamp: 1.0, SampleLen: limit,
-		})
-		if err != nil || !shortWindowFailed(r, limit, opt) {
+		r, err := m.decodeShort(ctx, d, enc, opt, lang, text, size)
+		if err != nil || r != nil {
 			return r, enc, err
 		}
 		if opt.ShortOnly {
@@ -336,6 +338,27 @@ func (m *Model) decodeAt(ctx context.Context, d *decoder, ahead *lookahead, opt 
 	}
 	r, err := m.decodeWithFallback(ctx, d, enc, opt, lang, text, seek)
 	return r, enc, err
+}
+
+// decodeShort decodes a short window greedily under the guard
+// (shortWindowFailed), and with Options.RetryUnprompted once more on the
+// same encoder output without the prompt when it failed with one. It
+// returns nil when the guard failed.
+func (m *Model) decodeShort(ctx context.Context, d *decoder, enc *encoded, opt Options, lang string, text conditioning, size int) (*DecodeResult, error) {
+	limit := shortTokenCap(size)
+	tries := []conditioning{text}
+	if opt.RetryUnprompted && len(text.prompt) > 0 {
+		tries = append(tries, conditioning{prefix: text.prefix})
+	}
+	for _, c := range tries {
+		r, err := m.decodeWindow(ctx, d, enc, DecodeOptions{
+			Language: lang, Timestamps: true, Prompt: c.prompt, Prefix: c.prefix, MaxInitialTimestamp: 1.0, SampleLen: limit,
+		})
+		if err != nil || !shortWindowFailed(r, limit, opt) {
+			return r, err
+		}
+	}
+	return nil, nil
 }
 
 // ErrShortWindowFailed: with Options.ShortOnly, a short window failed the
