@@ -4,6 +4,7 @@
 package onnx
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -173,6 +174,33 @@ func (s *Session) RunInto(inputs, outputs []ort.Value) error {
 		return fmt.Errorf("model %s: %d inputs and %d outputs given, want %d and %d", s.path, len(inputs), len(outputs), len(s.inputs), len(s.outputs))
 	}
 	if err := s.sess.Run(inputs, outputs); err != nil {
+		return fmt.Errorf("running %s: %w", filepath.Base(s.path), err)
+	}
+	return nil
+}
+
+// RunIntoContext is RunInto that ctx can stop: ONNX Runtime checks a run's
+// terminate flag between nodes, so a cancelled run ends within one node
+// instead of finishing work nobody waits for (a live partial that a final
+// superseded mid-encoder). It returns ctx's error when ctx ended the run.
+func (s *Session) RunIntoContext(ctx context.Context, inputs, outputs []ort.Value) error {
+	if ctx.Done() == nil {
+		return s.RunInto(inputs, outputs)
+	}
+	if len(inputs) != len(s.inputs) || len(outputs) != len(s.outputs) {
+		return fmt.Errorf("model %s: %d inputs and %d outputs given, want %d and %d", s.path, len(inputs), len(outputs), len(s.inputs), len(s.outputs))
+	}
+	ro, err := ort.NewRunOptions()
+	if err != nil {
+		return fmt.Errorf("running %s: %w", filepath.Base(s.path), err)
+	}
+	defer ro.Destroy()
+	stop := context.AfterFunc(ctx, func() { ro.Terminate() })
+	err = s.sess.RunWithOptions(inputs, outputs, ro)
+	if !stop() && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
 		return fmt.Errorf("running %s: %w", filepath.Base(s.path), err)
 	}
 	return nil

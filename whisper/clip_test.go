@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/whospoke/whospoke/internal/testenv"
 )
@@ -295,5 +296,32 @@ func TestRetryUnprompted(t *testing.T) {
 	}
 	if s := r.Segments[0]; s.WindowFrames != ShortWindow(float64(len(clip))/SampleRate) {
 		t.Errorf("decoded in %d frames, want the short window", s.WindowFrames)
+	}
+}
+
+// TestCancelStopsEncoder: the encoder run honours its context (a live
+// partial superseded mid-encoder stops there): a cancelled context makes
+// it return the context's error, cancelling mid-run too, and the model
+// decodes normally afterwards.
+func TestCancelStopsEncoder(t *testing.T) {
+	m := dynModel(t)
+	jfk := samples(t, loadAudio(t, testenv.DevSet(t)+"/asr/jfk.wav"))
+	mel, err := m.LogMel(jfk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := m.encodeInto(ctx, mel, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("encoder under a cancelled context: %v, want context.Canceled", err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	if _, err := m.TranscribeClip(ctx, jfk, ClipOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("clip cancelled mid-run: %v, want context.Canceled", err)
+	}
+	r, err := m.TranscribeClip(context.Background(), jfk, ClipOptions{})
+	if err != nil || len(strings.Fields(r.Text)) < 20 {
+		t.Fatalf("after the cancelled runs: %v, %v", r, err)
 	}
 }

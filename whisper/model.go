@@ -1,6 +1,7 @@
 package whisper
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -260,7 +261,7 @@ func (m *Model) encode(mels ...[]float32) ([]*encoded, error) {
 // width matches, so a long transcription keeps one spare cross-attention
 // K/V pair instead of copying each window's into fresh Go memory; reuse
 // may be nil, and is released when it does not fit.
-func (m *Model) encodeInto(mel []float32, reuse *encoded) (*encoded, error) {
+func (m *Model) encodeInto(ctx context.Context, mel []float32, reuse *encoded) (*encoded, error) {
 	frames := len(mel) / NMels
 	if err := m.checkWindow(frames); err != nil {
 		return nil, err
@@ -289,7 +290,7 @@ func (m *Model) encodeInto(mel []float32, reuse *encoded) (*encoded, error) {
 		return nil, err
 	}
 	defer in.Destroy()
-	if err := m.enc.RunInto([]ort.Value{in}, []ort.Value{e.k, e.v}); err != nil {
+	if err := m.enc.RunIntoContext(ctx, []ort.Value{in}, []ort.Value{e.k, e.v}); err != nil {
 		e.release()
 		return nil, err
 	}

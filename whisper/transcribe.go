@@ -168,7 +168,7 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 	defer ahead.release()
 
 	res := &Result{}
-	if res.Language, err = m.language(d, ahead, opt.Language, clips[0], content, width); err != nil {
+	if res.Language, err = m.language(ctx, d, ahead, opt.Language, clips[0], content, width); err != nil {
 		return nil, err
 	}
 
@@ -241,12 +241,12 @@ func (a *lookahead) inClip(clips [][2]int, ci int) (int, bool) {
 // or for a multilingual model the one it detects on the first 30 s of the
 // first clip (openai detects on the file's, but leading silence should
 // not decide).
-func (m *Model) language(d *decoder, ahead *lookahead, asked string, clip [2]int, content, width int) (string, error) {
+func (m *Model) language(ctx context.Context, d *decoder, ahead *lookahead, asked string, clip [2]int, content, width int) (string, error) {
 	lang := asked
 	if lang == "" {
 		lang = "en"
 		if m.mc.Multilingual {
-			enc, err := ahead.get(clip[0], min(width, content-clip[0], clip[1]-clip[0]), width)
+			enc, err := ahead.get(ctx, clip[0], min(width, content-clip[0], clip[1]-clip[0]), width)
 			if err != nil {
 				return "", err
 			}
@@ -320,7 +320,7 @@ type conditioning struct{ prompt, prefix []int }
 // 30 s one, or a short one that fails, with the temperature fallback. It
 // returns the decoding and the encoder output it came from.
 func (m *Model) decodeAt(ctx context.Context, d *decoder, ahead *lookahead, opt Options, width int, lang string, text conditioning, seek, size int) (*DecodeResult, *encoded, error) {
-	enc, err := ahead.get(seek, size, width)
+	enc, err := ahead.get(ctx, seek, size, width)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -332,7 +332,7 @@ func (m *Model) decodeAt(ctx context.Context, d *decoder, ahead *lookahead, opt 
 		if opt.ShortOnly {
 			return nil, nil, ErrShortWindowFailed
 		}
-		if enc, err = ahead.get(seek, size, WindowFrames); err != nil {
+		if enc, err = ahead.get(ctx, seek, size, WindowFrames); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -566,7 +566,7 @@ func (a *lookahead) progress(f func(done, total int)) {
 	f(min(done, a.total), a.total)
 }
 
-func (a *lookahead) get(seek, size, width int) (*encoded, error) {
+func (a *lookahead) get(ctx context.Context, seek, size, width int) (*encoded, error) {
 	key := [3]int{seek, size, width}
 	if a.last != nil && a.lastKey == key {
 		return a.last, nil
@@ -609,7 +609,7 @@ func (a *lookahead) get(seek, size, width int) (*encoded, error) {
 		return nil, err
 	}
 	if len(mels) == 0 {
-		e, err := a.m.encodeInto(mel, a.spare)
+		e, err := a.m.encodeInto(ctx, mel, a.spare)
 		a.spare = nil // reused, or released on failure
 		if err != nil {
 			return nil, err
