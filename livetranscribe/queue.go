@@ -49,6 +49,11 @@ type queue struct {
 	// decoding cancels the partial being decoded: a final or probe that
 	// arrives meanwhile should not wait for a hypothesis it makes stale.
 	decoding context.CancelFunc
+	// probing cancels the probe waiting for a decoder (dropProbe); nil
+	// once it has one: at one session a probe never waits, and cancelling
+	// one being decoded cost finals latency and digits (BENCHMARKS.md,
+	// session 15).
+	probing context.CancelFunc
 	// waiting: the worker waits in pop with nothing queued (the paced
 	// evaluation clock in paced_test.go advances only then or mid-decode).
 	waiting bool
@@ -81,18 +86,46 @@ func (q *queue) push(j job) {
 }
 
 // decodePartial gives a partial's decoding a context that a later final,
-// clear or close cancels; call done when the decode returns.
-func (q *queue) decodePartial(ctx context.Context) (dctx context.Context, done func()) {
+// clear or close cancels, and a probe's one that dropProbe cancels; call
+// done when the decode returns.
+func (q *queue) decodePartial(ctx context.Context, probe bool) (dctx context.Context, done func()) {
 	dctx, cancel := context.WithCancel(ctx)
+	slot := &q.decoding
+	if probe {
+		slot = &q.probing
+	}
 	q.mu.Lock()
-	q.decoding = cancel
+	*slot = cancel
 	q.mu.Unlock()
 	return dctx, func() {
 		q.mu.Lock()
-		q.decoding = nil
+		*slot = nil
 		q.mu.Unlock()
 		cancel()
 	}
+}
+
+// decoderGranted marks the probe being decoded as past dropProbe's reach.
+func (q *queue) decoderGranted() {
+	q.mu.Lock()
+	q.probing = nil
+	q.mu.Unlock()
+}
+
+// dropProbe withdraws the probe queued or waiting for a decoder, and
+// reports whether there was one: speech resumed before the pause could end
+// the turn, so its decode would be wasted (a third of the 30 s decodes at
+// eight sessions were such probes; BENCHMARKS.md, session 15).
+func (q *queue) dropProbe() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := len(q.jobs)
+	q.jobs = slices.DeleteFunc(q.jobs, func(j job) bool { return j.probe })
+	if q.probing != nil {
+		q.probing()
+		return true
+	}
+	return len(q.jobs) < n
 }
 
 // superseded reports whether work that makes a waiting partial or probe

@@ -277,6 +277,11 @@ func (s *Session) frame(ctx context.Context, p float32, end int64) error {
 		s.turn.probed = false
 		if s.turn.probeUpto > 0 && s.turn.resumed == 0 {
 			s.turn.resumed = end - vad.FrameSamples
+			// The probe was also the partial showing the words before
+			// the pause: a short-window one takes its place.
+			if s.pauseTooShort() && s.jobs.dropProbe() && s.opt.Partials {
+				s.schedulePartial(end, false)
+			}
 		}
 		if t := s.turn; t.open && s.pauseEnded() {
 			s.endTurn(t.probeUpto, false, eotConfidence(true))
@@ -354,6 +359,15 @@ func (s *Session) pauseEnded() bool {
 	id, covered, ends := s.hyp.get()
 	return pause >= td.MinSilence && id == s.turnID && covered == t.probeUpto && ends &&
 		eotConfidence(ends) >= td.Confidence
+}
+
+// pauseTooShort reports whether the latest probe's pause, now over, was
+// shorter than MinSilence: it can no longer end the turn (pauseEnded), so
+// its probe is not worth decoding.
+func (s *Session) pauseTooShort() bool {
+	t, td := s.turn, s.opt.Turns
+	pause := time.Duration(float64(t.resumed-t.pauseFrom) / SampleRate * float64(time.Second))
+	return td.Mode == TurnsBySilence && pause < td.MinSilence
 }
 
 // pauseEnds decides whether a pause of quiet (at sample end) ends the open

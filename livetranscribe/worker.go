@@ -118,13 +118,8 @@ func (w *worker) startTurn(id int) {
 // and gives up waiting when newer work arrives (acquire).
 func (w *worker) partial(ctx context.Context, j job) error {
 	w.startTurn(j.turn)
-	short := true
-	dctx, done := ctx, func() {}
-	if j.probe {
-		short = w.s.e.cfg.ShortFinals
-	} else {
-		dctx, done = w.s.jobs.decodePartial(ctx)
-	}
+	short := !j.probe || w.s.e.cfg.ShortFinals
+	dctx, done := w.s.jobs.decodePartial(ctx, j.probe)
 	// A partial is forced to begin with the turn's committed words: they
 	// are final whatever it says, and fed at once they cost one pass
 	// instead of a decoder step per token (short-window partials 11–19 %
@@ -234,6 +229,9 @@ func (w *worker) decode(ctx context.Context, j job, prefix []Word, short, wait b
 		return nil, err
 	}
 	defer w.s.e.decoders.release()
+	if j.probe {
+		w.s.jobs.decoderGranted()
+	}
 	seconds := float64(len(j.samples)) / SampleRate
 	// A partial (short, not waiting) that fails the short window's guard
 	// is skipped rather than decoded again in 30 s: the next partial comes
