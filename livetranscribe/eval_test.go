@@ -22,6 +22,7 @@ import (
 	"github.com/whospoke/whospoke/eval"
 	"github.com/whospoke/whospoke/internal/testenv"
 	"github.com/whospoke/whospoke/transcribe"
+	"github.com/whospoke/whospoke/whisper"
 )
 
 // TestEvalLive measures live transcription on the dev files with word
@@ -276,8 +277,11 @@ func TestLiveCapacity(t *testing.T) {
 		clips = append(clips, s[:min(len(s), 60*SampleRate)])
 		refs = append(refs, clipWords(t, filepath.Join(dev, f+".words.tsv"), 60))
 	}
-	fmt.Println("| sessions | finals | final latency p50 / p95 | partial latency p95 | WER sim06 + sim07 | CPU per session-second | peak RSS | Go heap peak |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	fmt.Println("| sessions | finals | final latency p50 / p95 | partial latency p95 | WER sim06 + sim07 | CPU per session-second | 30 s / short decodes (CPU-s) | peak RSS | Go heap peak |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	calls := &callCount{}
+	e.pace = calls.decode
+	defer func() { e.pace = nil }()
 	for _, ns := range strings.Split(v, ",") {
 		n, err := strconv.Atoi(ns)
 		if err != nil || n < 1 {
@@ -288,6 +292,7 @@ func TestLiveCapacity(t *testing.T) {
 		var errs, words int
 		var wg sync.WaitGroup
 		cpu0, audio := cpuSeconds(), 0.0
+		calls.reset()
 		heap := watchHeap()
 		for i := range n {
 			audio += float64(len(clips[i%len(clips)])) / SampleRate
@@ -310,9 +315,45 @@ func TestLiveCapacity(t *testing.T) {
 		}
 		wg.Wait()
 		heap.stop()
-		fmt.Printf("| %d | %d | %.2f / %.2f s | %.2f s | %.1f %% (%d words) | %.3f s | %s | %d MiB |\n", n, len(fl), pct(fl, 50), pct(fl, 95), pct(pl, 95),
-			100*float64(errs)/float64(max(words, 1)), words, (cpuSeconds()-cpu0)/audio, peakRSS(), heap.peak()>>20)
+		fmt.Printf("| %d | %d | %.2f / %.2f s | %.2f s | %.1f %% (%d words) | %.3f s | %s | %s | %d MiB |\n", n, len(fl), pct(fl, 50), pct(fl, 95), pct(pl, 95),
+			100*float64(errs)/float64(max(words, 1)), words, (cpuSeconds()-cpu0)/audio, calls, peakRSS(), heap.peak()>>20)
 	}
+}
+
+// callCount is a pace hook (Engine.pace) that runs each Whisper call at
+// once and counts the calls and their thread CPU by window: where a
+// session's CPU goes at capacity.
+type callCount struct {
+	mu            sync.Mutex
+	full, short   int
+	cFull, cShort float64
+}
+
+func (c *callCount) decode(_ context.Context, _ []float32, opt whisper.ClipOptions,
+	run func() (*whisper.Result, error)) (*whisper.Result, error) {
+	var r *whisper.Result
+	var err error
+	cpu := threadCPU(func() { r, err = run() })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if opt.Short {
+		c.short, c.cShort = c.short+1, c.cShort+cpu
+	} else {
+		c.full, c.cFull = c.full+1, c.cFull+cpu
+	}
+	return r, err
+}
+
+func (c *callCount) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.full, c.short, c.cFull, c.cShort = 0, 0, 0, 0
+}
+
+func (c *callCount) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return fmt.Sprintf("%d (%.1f) / %d (%.1f)", c.full, c.cFull, c.short, c.cShort)
 }
 
 // clipWords reads the reference words of a recording's first seconds (nil
