@@ -2,6 +2,7 @@ package livetranscribe
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/whospoke/whospoke/live"
@@ -38,5 +39,22 @@ func TestDropBriefSpeaker(t *testing.T) {
 	short.dropBrief(minLabelledSeconds)
 	if spk, _ := short.speakerOf(5.2, 5.6); spk != "SPEAKER_02" {
 		t.Errorf("only speaker dropped: %q", spk)
+	}
+}
+
+// TestFillUnheard: a word the diarizer heard nobody near takes the speaker
+// of the nearest labelled word of its turn, the earlier one on a tie; a
+// turn nobody was heard in stays unlabelled.
+func TestFillUnheard(t *testing.T) {
+	ws := []Word{{Text: "a"}, {Text: "b", Speaker: "S1"}, {Text: "c"}, {Text: "d"}, {Text: "e", Speaker: "S2"}}
+	fillUnheard(ws)
+	got := []string{ws[0].Speaker, ws[1].Speaker, ws[2].Speaker, ws[3].Speaker, ws[4].Speaker}
+	if want := []string{"S1", "S1", "S1", "S2", "S2"}; !slices.Equal(got, want) {
+		t.Errorf("speakers %v, want %v", got, want)
+	}
+	none := []Word{{Text: "a"}, {Text: "b"}}
+	fillUnheard(none)
+	if none[0].Speaker != "" || none[1].Speaker != "" {
+		t.Errorf("unheard turn labelled: %+v", none)
 	}
 }

@@ -477,8 +477,30 @@ func (w *worker) label(t *Turn) []bool {
 	for i := range t.Words {
 		t.Words[i].Speaker, prov[i] = w.tl.speakerOf(t.Words[i].Start, t.Words[i].End)
 	}
+	fillUnheard(t.Words)
 	t.Speaker = dominantSpeaker(t.Words)
 	return prov
+}
+
+// fillUnheard gives a word the diarizer heard nobody near (speakerOf's
+// "") the speaker of the nearest labelled word of its turn, earlier words
+// first: Whisper heard it, so someone spoke, and a turn is one stretch of
+// speech in which the diarizer saw no one else begin (on sim07 the revised
+// timeline left a 0.5 s "four" more than a second from any speech).
+func fillUnheard(words []Word) {
+	heard := make([]string, len(words))
+	for i, x := range words {
+		heard[i] = x.Speaker
+	}
+	for i := range words {
+		for d := 1; words[i].Speaker == "" && d < len(words); d++ {
+			if j := i - d; j >= 0 && heard[j] != "" {
+				words[i].Speaker = heard[j]
+			} else if j := i + d; j < len(words) && heard[j] != "" {
+				words[i].Speaker = heard[j]
+			}
+		}
+	}
 }
 
 // minLabelledSeconds: a turn with less speech than this gets no speaker
