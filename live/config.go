@@ -56,6 +56,12 @@ type Config struct {
 	// from 0.02 up took telephone speech away (docs/STREAMING_BENCH.md).
 	// 0 turns the gate off.
 	SpeechGate float64
+	// RecoverSpeech gives a decision cell where Silero hears speech (its
+	// own threshold, 0.5) but no speaker reaches Onset to the most active
+	// speaker, as the offline pipeline recovers the speech its
+	// segmentation leaves silent (diarize/recover.go). It uses the speech
+	// gate's VAD, so it is off when SpeechGate is 0.
+	RecoverSpeech bool
 	// Embed says how local speakers are embedded: the chunk grid and shares
 	// and the least own speech (MinFallbackSeconds) a speaker without a
 	// chunk needs, shared with the offline pipeline but with the live
@@ -86,6 +92,7 @@ func DefaultConfig() Config {
 		Onset:         0.5,
 		Offset:        0.5,
 		SpeechGate:    0.01,
+		RecoverSpeech: true,
 		Embed:         chunkembed.LiveConfig(),
 		FallbackReuse: 1,
 		BatchSize:     4,

@@ -1,0 +1,57 @@
+package live
+
+import (
+	"reflect"
+	"testing"
+)
+
+// A voiced cell that no speaker reaches goes to the most active speaker,
+// continuing its turn; cells the VAD does not voice, that the speech gate
+// rules out, or that some speaker reaches by hysteresis are decided as
+// without recovery, and a voiced cell no buffer heard anyone in stays
+// no one's.
+func TestDecideRecovers(t *testing.T) {
+	type span struct {
+		a0, a1 float32 // the speakers' activity
+		voiced bool
+		silent bool // ruled out by the speech gate
+	}
+	spans := []span{
+		{a0: 0.8, a1: 0.1},                // 0.0–0.1 s: speaker 0 by onset
+		{a0: 0.3, a1: 0.2, voiced: true},  // speaker 0 recovered: its turn goes on
+		{a0: 0.1, a1: 0.3, voiced: true},  // speaker 1 recovered
+		{a0: 0.1, a1: 0.3},                // not voiced: no one
+		{a0: 0.45, a1: 0.7, voiced: true}, // speaker 1 by onset, not speaker 0 too
+		{voiced: true},                    // no one heard: no one
+		{a0: 0.3, voiced: true, silent: true},
+	}
+	const cells = 10
+	a := activityGrid{weights: make([]float32, cells*len(spans)), speakers: make([][]float32, 2)}
+	for g := range a.speakers {
+		a.speakers[g] = make([]float32, len(a.weights))
+	}
+	for i, s := range spans {
+		for c := i * cells; c < (i+1)*cells; c++ {
+			a.weights[c], a.speakers[0][c], a.speakers[1][c] = 1, s.a0, s.a1
+		}
+	}
+	d := decider{onset: 0.5, offset: 0.5,
+		speech: func(c int64) bool { return !spans[c/cells].silent },
+		voiced: func(c int64) bool { return spans[c/cells].voiced },
+	}
+	got := d.finish(&a, int64(len(a.weights))*gridSamples, nil)
+	want := []Event{
+		{Start, label(0), 0}, {End, label(0), 0.2}, {Start, label(1), 0.2}, {End, label(1), 0.3},
+		{Start, label(1), 0.4}, {End, label(1), 0.5},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("events\n got %v\nwant %v", got, want)
+	}
+	// Without recovery the same activity gives the onset's turns only.
+	d = decider{onset: 0.5, offset: 0.5}
+	got = d.finish(&a, int64(len(a.weights))*gridSamples, nil)
+	want = []Event{{Start, label(0), 0}, {End, label(0), 0.1}, {Start, label(1), 0.4}, {End, label(1), 0.5}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("without recovery, events\n got %v\nwant %v", got, want)
+	}
+}
