@@ -12,7 +12,8 @@
 // the mapped activities of the overlapping buffers are averaged
 // (Hamming-weighted) until a time is Latency old, when it is binarised into
 // events; Silero VAD, run on the stream beside, keeps activity in silence it
-// is sure of from becoming anyone's turn.
+// is sure of from becoming anyone's turn, and gives speech it hears that no
+// speaker reaches to the most active one (as the offline pipeline does).
 package live
 
 import (

@@ -1,8 +1,11 @@
 package live
 
 import (
+	"context"
 	"reflect"
 	"testing"
+
+	"github.com/whospoke/whospoke/annotation"
 )
 
 // A voiced cell that no speaker reaches goes to the most active speaker,
@@ -54,4 +57,44 @@ func TestDecideRecovers(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("without recovery, events\n got %v\nwant %v", got, want)
 	}
+}
+
+// On the sample conversation, recovery only adds: every speaker's turns
+// without it lie inside its turns with it, and some time is added.
+func TestRecoverSpeechAdds(t *testing.T) {
+	samples := sampleHead(t)
+	turns := func(recover bool) *annotation.Annotation {
+		cfg := DefaultConfig()
+		cfg.RecoverSpeech = recover
+		s := testEngine(t, cfg).NewSession(WithChunkPhase(testPhase))
+		events := append(push(t, s, samples, 1600, true), s.Flush(context.Background())...)
+		a, err := ToAnnotation("sample", events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	without, with := turns(false), turns(true)
+	var added float64
+	for _, l := range with.Labels() {
+		w, o := speakerTimeline(with, l), speakerTimeline(without, l)
+		if lost := o.Minus(w).Duration(); lost > 1e-9 {
+			t.Errorf("speaker %s: %.2f s of its turns lost with recovery", l, lost)
+		}
+		added += w.Minus(o).Duration()
+	}
+	t.Logf("recovered %.2f s of speaker time", added)
+	if added == 0 {
+		t.Error("nothing recovered on the sample")
+	}
+}
+
+func speakerTimeline(a *annotation.Annotation, label string) annotation.Timeline {
+	var tl annotation.Timeline
+	for _, tu := range a.Turns {
+		if tu.Speaker == label {
+			tl = append(tl, tu.Segment)
+		}
+	}
+	return tl.Union()
 }

@@ -17,19 +17,24 @@ import (
 	"github.com/whospoke/whospoke/vad"
 )
 
-// The speech gate changes decisions only, never what the engine clusters
-// or aggregates, so a run without it, recorded cell by cell, replays any
-// gate (or onset/offset) exactly through the production decider in
-// milliseconds. TestGateDump records; TestGateSweep replays (issue 16,
+// The speech gate and the recovery of voiced cells change decisions only,
+// never what the engine clusters or aggregates (the recorded run skips the
+// buffers the default gate is sure are silent, as production does), so a
+// run recorded cell by cell replays any gate, recovery or onset/offset
+// exactly through the production decider in milliseconds. TestGateDump
+// records; TestGateSweep and TestDecideSweep replay (issue 16,
 // docs/STREAMING_BENCH.md):
 //
 //	WHOSPOKE_LIVE_DUMP=/tmp/dump/clean go test -run 'TestGateDump$' -v -timeout 30m ./live/
 //	WHOSPOKE_DEV_SET=PHONE WHOSPOKE_LIVE_DUMP=/tmp/dump/phone go test -run 'TestGateDump$' …
 //	WHOSPOKE_LIVE_SWEEP=/tmp/dump/clean,/tmp/dump/phone go test -run 'TestGateSweep$' -v ./live/
+//
+// WHOSPOKE_LIVE_PHASE=k records a chunk phase (TestDecideSweep reads all
+// four); without it the sessions take the phases in turn, as TestLiveDER's.
 
-// cellDump is one file's run: per cell, before the speech gate, the activity of
-// every global speaker when it was decided and the audio heard by then,
-// and Silero's probability per 32 ms frame.
+// cellDump is one file's run: per cell the activity of every global
+// speaker when it was decided (before the speech gate) and the audio heard
+// by then, and Silero's probability per 32 ms frame.
 type cellDump struct {
 	URI      string
 	Total    int64
@@ -358,13 +363,17 @@ func TestDecideSweep(t *testing.T) {
 // confusion seconds) as the mean over the four phases' dumps, each
 // phase's pooled DER, and per file the mean error seconds.
 func phaseMeans(t *testing.T, name string, dumps map[string][]*cellDump, ch string, g gateFunc, recover float64) {
+	phaseMeansOO(t, name, dumps, ch, g, recover, 0.5, 0.5)
+}
+
+func phaseMeansOO(t *testing.T, name string, dumps map[string][]*cellDump, ch string, g gateFunc, recover, onset, offset float64) {
 	parts := []string{"all", "real", "sim", "A", "B"}
 	der := map[string]float64{}
 	var miss, fa, conf, sil float64
 	var perPhase []string
 	var fileSum []float64
 	for k := range 4 {
-		p, files, s := scoreParts(t, dumps[fmt.Sprintf("%s%d", ch, k)], g, recover, 0.5, 0.5)
+		p, files, s := scoreParts(t, dumps[fmt.Sprintf("%s%d", ch, k)], g, recover, onset, offset)
 		for _, name := range parts {
 			der[name] += 100 * p[name].DER() / 4
 		}
