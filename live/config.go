@@ -12,8 +12,8 @@
 // the mapped activities of the overlapping buffers are averaged
 // (Hamming-weighted) until a time is Latency old, when it is binarised into
 // events; Silero VAD, run on the stream beside, keeps activity in silence it
-// is sure of from becoming anyone's turn, and gives speech it hears that no
-// speaker reaches to the most active one (as the offline pipeline does).
+// is sure of from becoming anyone's turn, and keeps a turn going through
+// speech it hears where the speaker's activity dips below the onset.
 package live
 
 import (
@@ -57,11 +57,12 @@ type Config struct {
 	// from 0.02 up took telephone speech away (docs/STREAMING_BENCH.md).
 	// 0 turns the gate off.
 	SpeechGate float64
-	// RecoverSpeech gives a decision cell where Silero hears speech (its
-	// own threshold, 0.5) but no speaker reaches Onset to the most active
-	// speaker, as the offline pipeline recovers the speech its
-	// segmentation leaves silent (diarize/recover.go). It uses the speech
-	// gate's VAD, so it is off when SpeechGate is 0.
+	// RecoverSpeech keeps a speaker's turn going through decision cells
+	// where Silero hears speech (its own threshold, 0.5) but no speaker
+	// reaches Onset, while that speaker is still the most active: the
+	// offline pipeline's recovered speech (diarize/recover.go), limited to
+	// turns that go on (decider.recovering). It uses the speech gate's VAD,
+	// so it is off when SpeechGate is 0.
 	RecoverSpeech bool
 	// Embed says how local speakers are embedded: the chunk grid and shares
 	// and the least own speech (MinFallbackSeconds) a speaker without a

@@ -13,14 +13,12 @@ type decider struct {
 	// speech says whether a grid cell may hold speech (nil: every cell).
 	speech func(cell int64) bool
 	// voiced says whether the VAD hears speech in a grid cell (nil: no
-	// recovery); a voiced cell no speaker reaches is given the most active
-	// one (recovered).
+	// recovery; recovering).
 	voiced func(cell int64) bool
-	// silent and voicedCells, when record is set, have a bit set for every
-	// decided cell that speech ruled out, or that voiced held to be speech
-	// (for Session.Revise).
-	silent, voicedCells []uint64
-	record              bool
+	// silent, when record is set, has a bit set for every decided cell
+	// that speech ruled out (for Session.Revise).
+	silent []uint64
+	record bool
 }
 
 // decide binarises grid cells up to (not including) upto, as far as the
@@ -37,11 +35,7 @@ func (d *decider) decide(a *activityGrid, upto int64, events []Event) []Event {
 		gate := float32(1)
 		if d.speech != nil && !d.speech(d.decided) {
 			gate = 0
-			d.mark(&d.silent, d.decided)
-		}
-		voiced := d.voiced != nil && d.voiced(d.decided)
-		if voiced {
-			d.mark(&d.voicedCells, d.decided)
+			d.markSilent(d.decided)
 		}
 		anyone := false
 		for g := range a.speakers {
@@ -50,8 +44,8 @@ func (d *decider) decide(a *activityGrid, upto int64, events []Event) []Event {
 			anyone = anyone || d.on[g]
 		}
 		recovered := -1
-		if !anyone && gate > 0 && voiced {
-			recovered = d.mostActive(a)
+		if !anyone && gate > 0 {
+			recovered = d.recovering(a)
 		}
 		// Ends first, so that a speaker change at t reads end-then-start.
 		for g := range a.speakers {
@@ -74,39 +68,50 @@ func (d *decider) decide(a *activityGrid, upto int64, events []Event) []Event {
 	return events
 }
 
-// mostActive returns the speaker with the largest activity in the cell
-// being decided (-1: none above 0): where the segmentation leaves speech
-// that the VAD hears below every speaker's onset, that speaker gets it, as
-// the offline pipeline's frames do (diarize/recover.go). Dev at 1 s, means
-// over the chunk phases: missed speech 73.5 → 66.0 s clean and 95.1 →
-// 83.7 s on the phone copy, DER 20.35 → 19.88 and 23.24 → 22.50, both
-// halves and the simulations better (docs/STREAMING_BENCH.md, "Recovered
-// speech at the decision").
-func (d *decider) mostActive(a *activityGrid) int {
+// recovering returns the speaker whose turn goes on through the cell
+// being decided although no speaker reaches the onset there (-1: none):
+// the VAD hears speech in the cell, and the most active speaker is the
+// one in a turn at the cell before. So a turn is not cut where the
+// segmentation's activity dips below the onset inside speech, as the
+// offline pipeline gives such frames to the most active speaker
+// (diarize/recover.go).
+//
+// Why only a turn that goes on: the VAD says there is speech, not whose.
+// Giving the cell to whichever speaker is most active, as offline does,
+// cut more live error (dev at 1 s, means over the chunk phases: 20.35 →
+// 19.88 clean, 23.24 → 22.50 phone) but started turns of the wrong or a
+// spurious speaker, and cost sim07's live word attribution a word (85.9 →
+// 84.4 %); continuing gives 20.02 and 22.75, every phase, both channels
+// and the simulations better, and the same attribution. Session.Revise
+// does not recover: there it let a spurious speaker's speech pass the
+// close revision's one-second floor (sim07 after revisions 93.8 → 90.6 %;
+// docs/STREAMING_BENCH.md, "Recovered speech at the decision").
+func (d *decider) recovering(a *activityGrid) int {
+	if d.voiced == nil || !d.voiced(d.decided) {
+		return -1
+	}
 	best, most := -1, float32(0)
 	for g := range a.speakers {
 		if x := a.at(g, d.decided); x > most {
 			best, most = g, x
 		}
 	}
+	if best < 0 || !d.sent[best] {
+		return -1
+	}
 	return best
 }
 
-// mark sets cell c's bit in bits when the decider records (for
+// markSilent records that the speech gate ruled cell c out (for
 // Session.Revise).
-func (d *decider) mark(bits *[]uint64, c int64) {
+func (d *decider) markSilent(c int64) {
 	if !d.record {
 		return
 	}
-	for int64(len(*bits)) <= c/64 {
-		*bits = append(*bits, 0)
+	for int64(len(d.silent)) <= c/64 {
+		d.silent = append(d.silent, 0)
 	}
-	(*bits)[c/64] |= 1 << (c % 64)
-}
-
-// bitSet reports whether cell c's bit is set in bits.
-func bitSet(bits []uint64, c int64) bool {
-	return c/64 < int64(len(bits)) && bits[c/64]&(1<<(c%64)) != 0
+	d.silent[c/64] |= 1 << (c % 64)
 }
 
 // finish decides the rest of the total samples' audio and closes every

@@ -8,11 +8,11 @@ import (
 	"github.com/whospoke/whospoke/annotation"
 )
 
-// A voiced cell that no speaker reaches goes to the most active speaker,
-// continuing its turn; cells the VAD does not voice, that the speech gate
-// rules out, or that some speaker reaches by hysteresis are decided as
-// without recovery, and a voiced cell no buffer heard anyone in stays
-// no one's.
+// A turn goes on through voiced cells where no speaker reaches the onset
+// while its speaker stays the most active; recovery never starts a turn,
+// nor keeps one going where another speaker is most active, where the VAD
+// hears no speech, where no buffer heard anyone or where the speech gate
+// rules the cell out.
 func TestDecideRecovers(t *testing.T) {
 	type span struct {
 		a0, a1 float32 // the speakers' activity
@@ -20,13 +20,17 @@ func TestDecideRecovers(t *testing.T) {
 		silent bool // ruled out by the speech gate
 	}
 	spans := []span{
-		{a0: 0.8, a1: 0.1},                // 0.0–0.1 s: speaker 0 by onset
-		{a0: 0.3, a1: 0.2, voiced: true},  // speaker 0 recovered: its turn goes on
-		{a0: 0.1, a1: 0.3, voiced: true},  // speaker 1 recovered
-		{a0: 0.1, a1: 0.3},                // not voiced: no one
-		{a0: 0.45, a1: 0.7, voiced: true}, // speaker 1 by onset, not speaker 0 too
-		{voiced: true},                    // no one heard: no one
-		{a0: 0.3, voiced: true, silent: true},
+		{a0: 0.8, a1: 0.1},                    // 0.0 s: speaker 0 by onset
+		{a0: 0.3, a1: 0.2, voiced: true},      // 0.1 s: its turn goes on
+		{a0: 0.1, a1: 0.3, voiced: true},      // 0.2 s: speaker 1 most active, not in a turn: ends
+		{a0: 0.3, a1: 0.1, voiced: true},      // 0.3 s: speaker 0's turn has ended: no one
+		{a0: 0.45, a1: 0.7, voiced: true},     // 0.4 s: speaker 1 by onset, not speaker 0 too
+		{a0: 0.1, a1: 0.4, voiced: true},      // 0.5 s: its turn goes on
+		{a0: 0.1, a1: 0.4},                    // 0.6 s: not voiced: ends
+		{a0: 0.7},                             // 0.7 s: speaker 0 by onset
+		{voiced: true},                        // 0.8 s: no one heard: ends
+		{a0: 0.7},                             // 0.9 s: speaker 0 by onset
+		{a0: 0.3, voiced: true, silent: true}, // 1.0 s: sure silence: ends
 	}
 	const cells = 10
 	a := activityGrid{weights: make([]float32, cells*len(spans)), speakers: make([][]float32, 2)}
@@ -38,23 +42,26 @@ func TestDecideRecovers(t *testing.T) {
 			a.weights[c], a.speakers[0][c], a.speakers[1][c] = 1, s.a0, s.a1
 		}
 	}
+	total := int64(len(a.weights)) * gridSamples
 	d := decider{onset: 0.5, offset: 0.5,
 		speech: func(c int64) bool { return !spans[c/cells].silent },
 		voiced: func(c int64) bool { return spans[c/cells].voiced },
 	}
-	got := d.finish(&a, int64(len(a.weights))*gridSamples, nil)
+	s0, s1 := label(0), label(1)
 	want := []Event{
-		{Start, label(0), 0}, {End, label(0), 0.2}, {Start, label(1), 0.2}, {End, label(1), 0.3},
-		{Start, label(1), 0.4}, {End, label(1), 0.5},
+		{Start, s0, 0}, {End, s0, 0.2}, {Start, s1, 0.4}, {End, s1, 0.6},
+		{Start, s0, 0.7}, {End, s0, 0.8}, {Start, s0, 0.9}, {End, s0, 1.0},
 	}
-	if !reflect.DeepEqual(got, want) {
+	if got := d.finish(&a, total, nil); !reflect.DeepEqual(got, want) {
 		t.Errorf("events\n got %v\nwant %v", got, want)
 	}
 	// Without recovery the same activity gives the onset's turns only.
-	d = decider{onset: 0.5, offset: 0.5}
-	got = d.finish(&a, int64(len(a.weights))*gridSamples, nil)
-	want = []Event{{Start, label(0), 0}, {End, label(0), 0.1}, {Start, label(1), 0.4}, {End, label(1), 0.5}}
-	if !reflect.DeepEqual(got, want) {
+	d = decider{onset: 0.5, offset: 0.5, speech: d.speech}
+	want = []Event{
+		{Start, s0, 0}, {End, s0, 0.1}, {Start, s1, 0.4}, {End, s1, 0.5},
+		{Start, s0, 0.7}, {End, s0, 0.8}, {Start, s0, 0.9}, {End, s0, 1.0},
+	}
+	if got := d.finish(&a, total, nil); !reflect.DeepEqual(got, want) {
 		t.Errorf("without recovery, events\n got %v\nwant %v", got, want)
 	}
 }
@@ -62,7 +69,7 @@ func TestDecideRecovers(t *testing.T) {
 // On the sample conversation, recovery only adds: every speaker's turns
 // without it lie inside its turns with it, and some time is added.
 func TestRecoverSpeechAdds(t *testing.T) {
-	samples := sampleHead(t)
+	samples := loadSamples(t, samplePath())
 	turns := func(recover bool) *annotation.Annotation {
 		cfg := DefaultConfig()
 		cfg.RecoverSpeech = recover

@@ -14,13 +14,12 @@ import (
 
 // history is what a revision of the stream needs (WithHistory): per
 // processed buffer its embedded local speakers, every embedded chunk, the
-// speech gate's and the VAD's verdicts per decided cell (decider.silent,
-// decider.voicedCells) and the events sent. About 7.5 MB per audio hour on
-// dev (Session.HistoryBytes, measured in BENCHMARKS.md): a buffer every
-// 0.5 s with one or two embedded locals of ≈ 236 one-byte probabilities,
-// 16 bytes per chunk use and an own-speech vector (768 bytes) where a
-// local has no chunk; a 768-byte vector per 2 s chunk; two bits per 10 ms
-// cell.
+// speech gate's verdict per decided cell (decider.silent) and the events
+// sent. About 7.5 MB per audio hour on dev (Session.HistoryBytes, measured
+// in BENCHMARKS.md): a buffer every 0.5 s with one or two embedded locals
+// of ≈ 236 one-byte probabilities, 16 bytes per chunk use and an own-speech
+// vector (768 bytes) where a local has no chunk; a 768-byte vector per 2 s
+// chunk; a bit per 10 ms cell.
 type history struct {
 	buffers []bufferRecord
 	chunks  [][]float32 // by chunk index; nil: not embedded
@@ -100,7 +99,7 @@ func (s *Session) HistoryBytes() int {
 	if s.history == nil {
 		return 0
 	}
-	return s.history.bytes() + (len(s.decider.silent)+len(s.decider.voicedCells))*8
+	return s.history.bytes() + len(s.decider.silent)*8
 }
 
 // ErrNoHistory is returned by Revise for a session started without
@@ -112,8 +111,7 @@ var ErrNoHistory = errors.New("live: session keeps no history (WithHistory)")
 // refinement over every buffer's local speakers, chunk labels, the split of
 // mixed speakers, the count floor), started from the online centroids; each
 // buffer then counts for every cell it covers, as a file's windows do, and
-// the result is decided with the session's onset, offset, speech gate and
-// recovery of voiced cells.
+// the result is decided with the session's onset, offset and speech gate.
 // It returns the events of the whole stream, its speakers carrying the
 // labels the session already sent where they share the most time
 // (MatchLabels), new ones after them. It stops with ctx's error
@@ -168,7 +166,7 @@ func (s *Session) Revise(ctx context.Context) (events []Event, err error) {
 
 // redecide aggregates every recorded buffer with the assignment's speakers
 // over the whole stream and decides it as the session does (same onset,
-// offset, speech gate and recovery of voiced cells).
+// offset and speech gate).
 func (s *Session) redecide(a *clustering.Assignment) []Event {
 	h := s.history
 	var grid activityGrid
@@ -197,11 +195,11 @@ func (s *Session) redecide(a *clustering.Assignment) []Event {
 		grid.aggregate(&ch, mapping, labels, s.grid, b.start, b.end, 0)
 	}
 	d := decider{latency: s.decider.latency, onset: s.decider.onset, offset: s.decider.offset}
-	if silent := s.decider.silent; silent != nil {
-		d.speech = func(c int64) bool { return !bitSet(silent, c) }
-	}
-	if voiced := s.decider.voicedCells; s.decider.voiced != nil {
-		d.voiced = func(c int64) bool { return bitSet(voiced, c) }
+	if s.decider.silent != nil {
+		silent := s.decider.silent
+		d.speech = func(c int64) bool {
+			return c/64 >= int64(len(silent)) || silent[c/64]&(1<<(c%64)) == 0
+		}
 	}
 	return d.finish(&grid, s.audio.total, nil)
 }
