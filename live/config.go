@@ -12,7 +12,8 @@
 // the mapped activities of the overlapping buffers are averaged
 // (Hamming-weighted) until a time is Latency old, when it is binarised into
 // events; Silero VAD, run on the stream beside, keeps activity in silence it
-// is sure of from becoming anyone's turn.
+// is sure of from becoming anyone's turn, and keeps a turn going through
+// speech it hears where the speaker's activity dips below the onset.
 package live
 
 import (
@@ -56,6 +57,13 @@ type Config struct {
 	// from 0.02 up took telephone speech away (docs/STREAMING_BENCH.md).
 	// 0 turns the gate off.
 	SpeechGate float64
+	// RecoverSpeech keeps a speaker's turn going through decision cells
+	// where Silero hears speech (its own threshold, 0.5) but no speaker
+	// reaches Onset, while that speaker is still the most active: the
+	// offline pipeline's recovered speech (diarize/recover.go), limited to
+	// turns that go on (decider.recovering). It uses the speech gate's VAD,
+	// so it is off when SpeechGate is 0.
+	RecoverSpeech bool
 	// Embed says how local speakers are embedded: the chunk grid and shares
 	// and the least own speech (MinFallbackSeconds) a speaker without a
 	// chunk needs, shared with the offline pipeline but with the live
@@ -86,6 +94,7 @@ func DefaultConfig() Config {
 		Onset:         0.5,
 		Offset:        0.5,
 		SpeechGate:    0.01,
+		RecoverSpeech: true,
 		Embed:         chunkembed.LiveConfig(),
 		FallbackReuse: 1,
 		BatchSize:     4,

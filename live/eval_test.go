@@ -61,6 +61,8 @@ func envConfig(t *testing.T) Config {
 			cfg.DeltaNew = x
 		case "SpeechGate":
 			cfg.SpeechGate = x
+		case "RecoverSpeech":
+			cfg.RecoverSpeech = x != 0
 		case "Onset":
 			cfg.Onset = x
 		case "Offset":

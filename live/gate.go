@@ -21,14 +21,17 @@ type speechGate struct {
 	threshold float32
 	// minSilence and pad are in VAD frames (gateMinSilence, gatePad).
 	minSilence, pad int64
-	frames          []bool // per VAD frame from base: not sure silence
-	base            int64  // VAD frame index of frames[0]
-	speechEnd       int64  // 1 + the last VAD frame not sure silence (0: none)
+	probs           []float32 // per VAD frame from base: Silero's probability
+	base            int64     // VAD frame index of probs[0]
+	speechEnd       int64     // 1 + the last VAD frame not sure silence (0: none)
 }
 
 const (
 	gateMinSilence = 8 // frames: 256 ms
 	gatePad        = 1 // frame (32 ms ≈ Silero's 30 ms speech padding)
+	// vadSpeech is Silero's own speech threshold, the one the offline
+	// pipeline recovers missed speech with (diarize/recover.go).
+	vadSpeech = 0.5
 )
 
 func newSpeechGate(m *vad.Model, threshold float64) *speechGate {
@@ -46,9 +49,9 @@ func (g *speechGate) push(samples []float32) error {
 func (g *speechGate) add(probs []float32) {
 	for _, p := range probs {
 		if p >= g.threshold {
-			g.speechEnd = g.base + int64(len(g.frames)) + 1
+			g.speechEnd = g.base + int64(len(g.probs)) + 1
 		}
-		g.frames = append(g.frames, p >= g.threshold)
+		g.probs = append(g.probs, p)
 	}
 }
 
@@ -58,7 +61,7 @@ func (g *speechGate) add(probs []float32) {
 // the one holding sample from on is below the threshold. Samples before
 // the stream's start are silence.
 func (g *speechGate) silentFrom(from, to int64) bool {
-	heard := g.base + int64(len(g.frames))
+	heard := g.base + int64(len(g.probs))
 	return to/vad.FrameSamples <= heard && g.speechEnd <= max(from, 0)/vad.FrameSamples
 }
 
@@ -68,7 +71,7 @@ func (g *speechGate) silentFrom(from, to int64) bool {
 // gate only removes).
 func (g *speechGate) speech(c int64) bool {
 	f := c*gridSamples/vad.FrameSamples - g.base
-	if f < 0 || f >= int64(len(g.frames)) {
+	if f < 0 || f >= int64(len(g.probs)) {
 		return true
 	}
 	if g.near(f, g.pad) {
@@ -78,9 +81,16 @@ func (g *speechGate) speech(c int64) bool {
 	return before >= 0 && after >= 0 && after-before-1 < g.minSilence
 }
 
+// voiced reports whether Silero hears speech (vadSpeech) in the VAD frame
+// holding decision cell c's centre; frames not heard yet are not.
+func (g *speechGate) voiced(c int64) bool {
+	f := (c*gridSamples+gridSamples/2)/vad.FrameSamples - g.base
+	return f >= 0 && f < int64(len(g.probs)) && g.probs[f] >= vadSpeech
+}
+
 func (g *speechGate) near(f int64, d int64) bool {
-	for i := max(0, f-d); i <= min(int64(len(g.frames))-1, f+d); i++ {
-		if g.frames[i] {
+	for i := max(0, f-d); i <= min(int64(len(g.probs))-1, f+d); i++ {
+		if g.probs[i] >= g.threshold {
 			return true
 		}
 	}
@@ -91,7 +101,7 @@ func (g *speechGate) near(f int64, d int64) bool {
 // limit frames (-1: none); next counts frames not heard yet as speech.
 func (g *speechGate) last(f, limit int64) int64 {
 	for i := f - 1; i >= max(0, f-limit); i-- {
-		if g.frames[i] {
+		if g.probs[i] >= g.threshold {
 			return i
 		}
 	}
@@ -100,7 +110,7 @@ func (g *speechGate) last(f, limit int64) int64 {
 
 func (g *speechGate) next(f, limit int64) int64 {
 	for i := f + 1; i <= f+limit; i++ {
-		if i >= int64(len(g.frames)) || g.frames[i] {
+		if i >= int64(len(g.probs)) || g.probs[i] >= g.threshold {
 			return i
 		}
 	}
@@ -110,8 +120,8 @@ func (g *speechGate) next(f, limit int64) int64 {
 // trim forgets frames before decision cell c.
 func (g *speechGate) trim(c int64) {
 	f := c*gridSamples/vad.FrameSamples - g.base - g.minSilence - g.pad
-	if f > 0 && f >= int64(len(g.frames))/2 {
-		g.frames = append(g.frames[:0:0], g.frames[f:]...)
+	if f > 0 && f >= int64(len(g.probs))/2 {
+		g.probs = append(g.probs[:0:0], g.probs[f:]...)
 		g.base += f
 	}
 }

@@ -105,6 +105,9 @@ func (e *Engine) NewSession(opts ...Option) *Session {
 	if c.SpeechGate > 0 {
 		s.gate = newSpeechGate(e.models.VAD, c.SpeechGate)
 		s.decider.speech = s.gate.speech
+		if c.RecoverSpeech {
+			s.decider.voiced = s.gate.voiced
+		}
 	}
 	if o.history {
 		s.history, s.decider.record = &history{}, true
