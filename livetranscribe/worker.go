@@ -175,6 +175,9 @@ func (w *worker) final(ctx context.Context, j job) error {
 		if words, err = w.decode(ctx, j, nil, w.s.e.cfg.ShortFinals, true); err != nil {
 			return err
 		}
+		if truncated(words, heardBefore(w.cur.prev, j)) {
+			words = w.continueDecode(ctx, j, words)
+		}
 	}
 	words = merge(w.cur.committed, words, true)
 	reported := w.cur.order >= 0
@@ -312,9 +315,26 @@ func truncated(words, prev []Word) bool {
 	return end < prev[len(prev)-1].End-truncatedBy
 }
 
+// heardBefore is the words of an earlier decode of the turn that end
+// inside job j's audio: a turn split at a speaker change ends before what
+// its partials heard of the next speaker.
+func heardBefore(words []Word, j job) []Word {
+	end := float64(j.start+int64(len(j.samples))) / SampleRate
+	i := len(words)
+	for i > 0 && words[i-1].End > end {
+		i--
+	}
+	return words[:i]
+}
+
 // continueDecode decodes the audio after a truncated decode's last word,
 // with its words as context, and appends what it hears: Whisper's own
 // long-form loop likewise seeks to where the text ended and decodes on.
+//
+// A final's continuation is decoded as the final was (its window, waiting
+// for a decoder): on sim03 a 14 s turn's 30 s decode stopped 6 s before
+// the speech did, and the final lost those words (BENCHMARKS.md, session
+// 15). A partial's or probe's goes in the short window.
 func (w *worker) continueDecode(ctx context.Context, j job, words []Word) []Word {
 	from := j.start
 	if len(words) > 0 {
@@ -323,7 +343,8 @@ func (w *worker) continueDecode(ctx context.Context, j job, words []Word) []Word
 	}
 	k := j
 	k.start, k.samples, k.preceding = from, j.samples[from-j.start:], words
-	more, err := w.decode(ctx, k, nil, true, false)
+	final := j.kind == jobFinal
+	more, err := w.decode(ctx, k, nil, !final || w.s.e.cfg.ShortFinals, final)
 	if err != nil {
 		return words
 	}

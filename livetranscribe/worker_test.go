@@ -75,3 +75,39 @@ func TestBeforeEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestFinalContinuesTruncatedDecode: sim03's 11.5–26.2 s, one speaker's
+// 14.7 s turn, decoded in the 30 s window stops at 15.4 s though the
+// speech (and the turn's partials) go on to 26 s. The final decodes on
+// from its last word, as Whisper's long-form loop would, and keeps the
+// words to the end; what the partials heard of the next speaker past a
+// split does not count (heardBefore).
+func TestFinalContinuesTruncatedDecode(t *testing.T) {
+	e := testEngine(t)
+	samples := loadSamples(t, filepath.Join(testenv.DevSet(t), "sim/sim03_4spk.wav"))
+	s, err := e.NewSession(Options{Turns: DefaultTurnDetection(), Partials: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	w := newWorker(s)
+	at := func(sec float64) int64 { return int64(sec * SampleRate) }
+	j := job{kind: jobFinal, turn: 1, start: at(11.5), samples: samples[at(11.5):at(26.2)]}
+	w.startTurn(1)
+	w.cur.prev = []Word{{Text: "his", Start: 12.0, End: 12.3}, {Text: "sentences.", Start: 25.5, End: 26.0},
+		{Text: "next", Start: 26.5, End: 26.8}}
+	if err := w.final(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	ev := <-s.Events()
+	if ev.Kind != Final || len(ev.Turn.Words) < 40 || ev.Turn.End < 25 {
+		t.Fatalf("final %v of %d words ending at %.2f s, want ≥ 40 words to about 26 s: %q",
+			ev.Kind, len(ev.Turn.Words), ev.Turn.End, ev.Turn.Text)
+	}
+	if got := heardBefore(w.cur.prev, j); len(got) != 0 {
+		t.Errorf("heardBefore after the final: %v (the turn's state is reset)", got)
+	}
+	if got := heardBefore([]Word{{End: 20}, {End: 26.1}, {End: 26.5}}, j); len(got) != 2 {
+		t.Errorf("heardBefore kept %d words ending by 26.2 s, want 2", len(got))
+	}
+}
