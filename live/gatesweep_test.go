@@ -158,14 +158,21 @@ func vadGate(th float64, minSilence, pad int64) gateFunc {
 		out := make([]bool, len(d.HeardAt))
 		heard := 0
 		for c := range out {
-			for heard < len(d.VAD) && int64(heard+1)*vad.FrameSamples <= d.HeardAt[c] {
-				g.add(d.VAD[heard : heard+1])
-				heard++
-			}
+			heard = d.feed(g, heard, c)
 			out[c] = g.speech(int64(c))
 		}
 		return out
 	}
+}
+
+// feed gives g the VAD frames after the first heard that the session had
+// heard when it decided cell c, and returns how many it has had.
+func (d *cellDump) feed(g *speechGate, heard, c int) int {
+	for heard < len(d.VAD) && int64(heard+1)*vad.FrameSamples <= d.HeardAt[c] {
+		g.add(d.VAD[heard : heard+1])
+		heard++
+	}
+	return heard
 }
 
 // voicedCells says per cell whether Silero heard speech from th up in it
@@ -175,10 +182,7 @@ func voicedCells(d *cellDump, th float64) []bool {
 	out := make([]bool, len(d.HeardAt))
 	heard := 0
 	for c := range out {
-		for heard < len(d.VAD) && int64(heard+1)*vad.FrameSamples <= d.HeardAt[c] {
-			g.add(d.VAD[heard : heard+1])
-			heard++
-		}
+		heard = d.feed(g, heard, c)
 		f := (int64(c)*gridSamples + gridSamples/2) / vad.FrameSamples
 		out[c] = f < int64(len(g.probs)) && float64(g.probs[f]) >= th
 	}
