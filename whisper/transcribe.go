@@ -172,14 +172,11 @@ func (m *Model) Transcribe(ctx context.Context, src Source, opt Options) (*Resul
 		return nil, err
 	}
 
-	allTokens, err := m.promptTokens(opt.InitialPrompt)
+	first, err := m.initialText(opt)
 	if err != nil {
 		return nil, err
 	}
-	prefix, err := m.prefixTokens(opt.Prefix)
-	if err != nil {
-		return nil, err
-	}
+	allTokens, prefix := first.prompt, first.prefix
 	textFrom := len(allTokens)
 	promptFrom := 0
 	lastSpeech := 0.0
@@ -299,6 +296,16 @@ func (m *Model) promptTokens(prompt string) ([]int, error) {
 		return nil, fmt.Errorf("whisper: encoding the prompt: %w", err)
 	}
 	return toks, nil
+}
+
+// initialText encodes the first window's prompt and forced prefix.
+func (m *Model) initialText(opt Options) (conditioning, error) {
+	prompt, err := m.promptTokens(opt.InitialPrompt)
+	if err != nil {
+		return conditioning{}, err
+	}
+	prefix, err := m.prefixTokens(opt.Prefix)
+	return conditioning{prompt, prefix}, err
 }
 
 // prefixTokens encodes a forced prefix as a first window begins: the
