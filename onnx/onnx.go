@@ -170,13 +170,7 @@ func (s *Session) Run(inputs ...ort.Value) ([]ort.Value, error) {
 // allocated (shapes as the model gives them), so that repeated runs reuse
 // memory instead of copying each output into a fresh Go slice.
 func (s *Session) RunInto(inputs, outputs []ort.Value) error {
-	if len(inputs) != len(s.inputs) || len(outputs) != len(s.outputs) {
-		return fmt.Errorf("model %s: %d inputs and %d outputs given, want %d and %d", s.path, len(inputs), len(outputs), len(s.inputs), len(s.outputs))
-	}
-	if err := s.sess.Run(inputs, outputs); err != nil {
-		return fmt.Errorf("running %s: %w", filepath.Base(s.path), err)
-	}
-	return nil
+	return s.RunIntoContext(context.Background(), inputs, outputs)
 }
 
 // RunIntoContext is RunInto that ctx can stop: ONNX Runtime checks a run's
@@ -184,26 +178,40 @@ func (s *Session) RunInto(inputs, outputs []ort.Value) error {
 // instead of finishing work nobody waits for (a live partial that a final
 // superseded mid-encoder). It returns ctx's error when ctx ended the run.
 func (s *Session) RunIntoContext(ctx context.Context, inputs, outputs []ort.Value) error {
-	if ctx.Done() == nil {
-		return s.RunInto(inputs, outputs)
-	}
 	if len(inputs) != len(s.inputs) || len(outputs) != len(s.outputs) {
 		return fmt.Errorf("model %s: %d inputs and %d outputs given, want %d and %d", s.path, len(inputs), len(outputs), len(s.inputs), len(s.outputs))
 	}
-	ro, err := ort.NewRunOptions()
-	if err != nil {
-		return fmt.Errorf("running %s: %w", filepath.Base(s.path), err)
-	}
-	defer ro.Destroy()
-	stop := context.AfterFunc(ctx, func() { ro.Terminate() })
-	err = s.sess.RunWithOptions(inputs, outputs, ro)
-	if !stop() && ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if err != nil {
+	err := s.run(ctx, inputs, outputs)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err() // terminated
+	} else if err != nil {
 		return fmt.Errorf("running %s: %w", filepath.Base(s.path), err)
 	}
 	return nil
+}
+
+// run runs the session; when ctx can end, with run options whose
+// terminate flag its end sets (a context that cannot costs nothing extra).
+func (s *Session) run(ctx context.Context, inputs, outputs []ort.Value) error {
+	if ctx.Done() == nil {
+		return s.sess.Run(inputs, outputs)
+	}
+	ro, err := ort.NewRunOptions()
+	if err != nil {
+		return err
+	}
+	terminated := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(terminated)
+		ro.Terminate()
+	})
+	defer func() {
+		if !stop() {
+			<-terminated // Terminate may still be running: not before it, Destroy
+		}
+		ro.Destroy()
+	}()
+	return s.sess.RunWithOptions(inputs, outputs, ro)
 }
 
 // Close frees the session.
