@@ -219,11 +219,12 @@ func (w *worker) nextOrder() int {
 }
 
 // decode runs Whisper on a job's samples, its text forced to begin with
-// prefix (words of the same audio), and returns its words in stream
-// time, prefix included. A partial or probe gives up waiting for a decoder when newer work for
-// the session arrives (errStale); a partial whose short window fails its
-// guard is skipped (whisper.ErrShortWindowFailed). The only other error is
-// ctx's: a failed decode yields no words rather than a dead session.
+// prefix (words of the same audio), and returns its words in stream time,
+// prefix included. A partial or probe gives up waiting for a decoder when
+// newer work for the session arrives (errStale); a partial whose short
+// window fails its guard is skipped (whisper.ErrShortWindowFailed). The
+// only other error is ctx's: a failed decode yields no words rather than a
+// dead session.
 func (w *worker) decode(ctx context.Context, j job, prefix []Word, short, wait bool) ([]Word, error) {
 	if float64(len(j.samples)) < minDecodeSeconds*SampleRate {
 		return nil, nil
@@ -477,11 +478,7 @@ func (w *worker) turnOf(words []Word) Turn {
 	if len(words) > 0 {
 		t.Start, t.End = words[0].Start, words[len(words)-1].End
 	}
-	texts := make([]string, len(words))
-	for i, x := range words {
-		texts[i] = x.Text
-	}
-	t.Text = strings.Join(texts, " ")
+	t.Text = text(words)
 	if w.s.diar != nil {
 		w.label(&t)
 	}
