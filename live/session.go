@@ -259,8 +259,7 @@ func (s *Session) process(ctx context.Context, end int64) error {
 // silence. An idle stream thus costs the VAD alone.
 func (s *Session) segment(ctx context.Context, buf []float32, start, end int64) (segmentation.Chunk, error) {
 	if s.gate != nil && s.gate.silentFrom(start, end) {
-		n := segmentation.ChunkFrames(len(buf))
-		return segmentation.Chunk{Probs: make([][segmentation.LocalSpeakers]float32, n), Active: make([][segmentation.LocalSpeakers]bool, n)}, nil
+		return segmentation.NewChunk(segmentation.ChunkFrames(len(buf))), nil
 	}
 	return s.engine.seg.do(ctx, buf)
 }

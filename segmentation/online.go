@@ -14,6 +14,11 @@ type Chunk struct {
 	Active [][LocalSpeakers]bool
 }
 
+// NewChunk is a chunk of frames in which nobody is active.
+func NewChunk(frames int) Chunk {
+	return Chunk{Probs: make([][LocalSpeakers]float32, frames), Active: make([][LocalSpeakers]bool, frames)}
+}
+
 // ChunkFrames is the number of output frames for a buffer of n samples:
 // the frames of FrameSize samples every FrameStep that fit.
 func ChunkFrames(n int) int {
@@ -39,7 +44,7 @@ func (m *Model) InferChunks(samples []float32, n int) ([]Chunk, error) {
 	frames := len(logp) / (n * NumClasses)
 	out := make([]Chunk, n)
 	for i := range out {
-		c := Chunk{Probs: make([][LocalSpeakers]float32, frames), Active: make([][LocalSpeakers]bool, frames)}
+		c := NewChunk(frames)
 		decodeFrames(logp[i*frames*NumClasses:(i+1)*frames*NumClasses], c.Probs, c.Active)
 		out[i] = c
 	}
