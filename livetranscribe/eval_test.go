@@ -72,6 +72,7 @@ func TestEvalLive(t *testing.T) {
 		live, batch := eval.ScoreTranscript(ref, liveHyp), eval.ScoreTranscript(ref, batchHyp)
 		liveAttr, batchAttr := eval.ScoreAttribution(ref, liveHyp), eval.ScoreAttribution(ref, batchHyp)
 		revisedAttr := eval.ScoreAttribution(ref, revisedWords(timed.events))
+		logMisattributed(t, revisedAttr)
 		fl, pl := timed.latencies()
 		logSlowWords(t, timed)
 		finalLat, partialLat = append(finalLat, fl...), append(partialLat, pl...)
@@ -485,6 +486,18 @@ func refWords(t testing.TB, path string) []eval.TimedWord {
 		t.Fatal(err)
 	}
 	return ws
+}
+
+// logMisattributed shows each matched word whose speaker after the
+// revisions is wrong: the words the attribution target counts.
+func logMisattributed(t *testing.T, a eval.Attribution) {
+	for i, r := range a.Ref {
+		if j := a.Match[i]; j >= 0 && !a.RightAt(i) {
+			h := a.Hyp[j]
+			t.Logf("wrong speaker after revisions: %q at %.2f–%.2f s, %s in the reference; %s (%s) at %.2f–%.2f s",
+				r.Text, r.Start, r.End, r.Speaker, h.Speaker, a.Mapping[h.Speaker], h.Start, h.End)
+		}
+	}
 }
 
 // logErrors shows each word error of the final turns, and whether its
