@@ -69,12 +69,16 @@ func envConfig(t *testing.T) Config {
 			cfg.Offset = x
 		case "MinEmbedSeconds", "MinFallbackSeconds":
 			cfg.Embed.MinFallbackSeconds = x
+		case "ChunkSeconds":
+			cfg.Embed.ChunkSeconds = x
 		case "ChunkHop":
 			cfg.Embed.HopSeconds = x
 		case "MinSolo":
 			cfg.Embed.MinSolo = x
 		case "MaxOther":
 			cfg.Embed.MaxOther = x
+		case "ReclusterEvery":
+			cfg.ReclusterEvery = int(x)
 		case "FallbackReuse":
 			cfg.FallbackReuse = int(x)
 		default:
