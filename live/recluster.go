@@ -10,6 +10,8 @@ import (
 	"github.com/whospoke/whospoke/internal/assignment"
 )
 
+var cleanSums = false
+
 // recluster re-estimates the online centroids with the offline window
 // clustering (clustering.RefineWindows) over every buffer heard so far,
 // started from the online centroids; each refined speaker replaces the
@@ -57,6 +59,9 @@ func (s *Session) recluster(ctx context.Context) (*clustering.Assignment, []int)
 		}
 		if g := online[i]; g >= 0 {
 			cost[j][g]--
+		}
+		if cleanSums && !p.Clean {
+			continue
 		}
 		for d, x := range p.Vec {
 			sums[j][d] += x

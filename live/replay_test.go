@@ -216,6 +216,7 @@ func TestStepReplay(t *testing.T) {
 	nearestLabel = os.Getenv("NEARESTLABEL") != ""
 	chunkUpdatesOnly = os.Getenv("CHUNKUPD") != ""
 	ownWeight, _ = strconv.ParseFloat(os.Getenv("OWNWEIGHT"), 64)
+	cleanSums = os.Getenv("CLEANSUMS") != ""
 	clustering.BlendCheck = os.Getenv("BLEND") != ""
 	clustering.BlendLimit, _ = strconv.ParseFloat(os.Getenv("BLENDLIMIT"), 64)
 	clustering.RejectOption = os.Getenv("REJECT") != ""
