@@ -54,16 +54,6 @@ func (a *activityGrid) trim(from int64) {
 	}
 }
 
-var newestOnly = false
-var nearestLabel = false
-
-func abs64(x int64) int64 {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
-
 // aggregate adds the buffer's mapped activity to the grid cells it covers
 // from cell from on, Hamming-weighted so that a buffer's edges, where the
 // model sees little context, count less (diart's aggregation). Inside a
@@ -81,12 +71,6 @@ func (a *activityGrid) aggregate(ch *segmentation.Chunk, mapping []int, chunkSpe
 		f := segFrame(i*gridSamples+gridSamples/2, start, n)
 		w := float32(0.54 - 0.46*math.Cos(2*math.Pi*float64(f)/float64(n-1)))
 		c := i - a.base
-		if newestOnly {
-			a.weights[c] = 0
-			for g := range a.speakers {
-				a.speakers[g][c] = 0
-			}
-		}
 		a.weights[c] += w
 		x := i*gridSamples + gridSamples/2
 		chunk := grid.Last(x)
@@ -96,14 +80,6 @@ func (a *activityGrid) aggregate(ch *segmentation.Chunk, mapping []int, chunkSpe
 			}
 			if cg, ok := chunkSpeaker[k][chunk]; ok && grid.Holds(chunk, x) {
 				g = cg
-			} else if nearestLabel && len(chunkSpeaker[k]) > 0 {
-				best := int64(-1 << 62)
-				for c := range chunkSpeaker[k] {
-					if d, bd := abs64(c-chunk), abs64(best-chunk); d < bd || d == bd && c > best {
-						best = c
-					}
-				}
-				g = chunkSpeaker[k][best]
 			}
 			a.speakers[g][c] += w * ch.Probs[f][k]
 		}

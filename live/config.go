@@ -74,9 +74,6 @@ type Config struct {
 	// while the overlapping buffers show it speaking at the same times,
 	// instead of re-embedding nearly the same speech every step.
 	FallbackReuse int
-	// ReclusterEvery: every this many steps, a session with history
-	// re-estimates its centroids from all it has heard (recluster.go).
-	ReclusterEvery int
 
 	// BatchSize caps how many sessions' inputs share one model call.
 	BatchSize int

@@ -18,7 +18,6 @@ type local struct {
 	vec          []float32 // unit embedding; nil if too little speech
 	solo, active bool
 	uses         []chunkembed.Use // the chunks pooled into vec
-	weight       float64
 }
 
 // localSpeakers summarises each local speaker's activity in the buffer
@@ -47,14 +46,12 @@ func (s *Session) localSpeakers(ch *segmentation.Chunk, start int64) []local {
 	return out
 }
 
-var chunkUpdatesOnly = false
-
 // onlineLocals is the locals as the online clustering takes them.
 func onlineLocals(locals []local) []clustering.OnlineLocal {
 	out := make([]clustering.OnlineLocal, len(locals))
 	for i, l := range locals {
 		if l.active {
-			out[i] = clustering.OnlineLocal{Vec: l.vec, MeanActivity: l.meanP, Solo: l.solo && (!chunkUpdatesOnly || len(l.uses) > 0), Weight: l.weight}
+			out[i] = clustering.OnlineLocal{Vec: l.vec, MeanActivity: l.meanP, Solo: l.solo}
 		}
 	}
 	return out

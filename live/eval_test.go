@@ -77,8 +77,6 @@ func envConfig(t *testing.T) Config {
 			cfg.Embed.MinSolo = x
 		case "MaxOther":
 			cfg.Embed.MaxOther = x
-		case "ReclusterEvery":
-			cfg.ReclusterEvery = int(x)
 		case "FallbackReuse":
 			cfg.FallbackReuse = int(x)
 		default:

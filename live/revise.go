@@ -41,8 +41,6 @@ type localRecord struct {
 	// with the next buffer's reuse); nil: pooled from uses.
 	vec  []float32
 	uses []chunkembed.Use
-	// speaker is the global speaker the online clustering gave it.
-	speaker int
 	// probs is its activity per segmentation frame, in 255ths (a step of
 	// 0.004 against the 0.5 onset, averaged over the buffers of a cell).
 	probs []uint8
@@ -55,13 +53,13 @@ func WithHistory() Option {
 }
 
 // record adds the processed buffer's embedded locals and new chunks.
-func (h *history) record(ch *segmentation.Chunk, locals []local, mapping []int, chunkVecs map[int64][]float32, start, end int64) {
+func (h *history) record(ch *segmentation.Chunk, locals []local, chunkVecs map[int64][]float32, start, end int64) {
 	b := bufferRecord{start: start, end: end, frames: len(ch.Probs)}
-	for i, l := range locals {
+	for _, l := range locals {
 		if !l.active || l.vec == nil {
 			continue
 		}
-		r := localRecord{index: l.index, uses: l.uses, speaker: mapping[i]}
+		r := localRecord{index: l.index, uses: l.uses}
 		if len(l.uses) == 0 {
 			r.vec = l.vec
 		}

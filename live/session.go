@@ -35,7 +35,6 @@ type Session struct {
 	audio    audioBuffer
 	nextStep int64 // end sample of the next buffer to process
 	lastEnd  int64 // end sample of the last buffer processed (0 = none)
-	steps    int64
 
 	chunkVecs map[int64][]float32 // embedded chunks still inside the buffer
 	// The last buffer's segmentation (it ended at lastEnd) and own-speech
@@ -239,32 +238,23 @@ func (s *Session) process(ctx context.Context, end int64) error {
 	if err := s.embed(ctx, locals, &ch, start, end); err != nil {
 		return err
 	}
-	s.place(ctx, &ch, locals, start, end)
+	s.place(&ch, locals, start, end)
+	if s.history != nil {
+		s.history.record(&ch, locals, s.chunkVecs, start, end)
+	}
 	s.lastEnd = end
 	return nil
 }
 
-// place maps the buffer's embedded local speakers [start, end) to global
-// speakers and adds their activity to the grid. It reads no model, so a
-// recorded run replays it exactly (replay_test.go).
-func (s *Session) place(ctx context.Context, ch *segmentation.Chunk, locals []local, start, end int64) []int {
-	s.steps++
-	if s.cfg.ReclusterEvery > 0 && s.history != nil && s.steps%int64(s.cfg.ReclusterEvery) == 0 {
-		s.recluster(ctx)
-	}
+// place maps the buffer's embedded local speakers to global speakers (the
+// mapping it returns) and adds their activity, buffer [start, end), to the
+// grid. It reads no model, so a run recorded buffer by buffer replays it
+// exactly (replay_test.go).
+func (s *Session) place(ch *segmentation.Chunk, locals []local, start, end int64) []int {
 	mapping := s.speakers.Assign(onlineLocals(locals))
-	if s.history != nil {
-		s.history.record(ch, locals, mapping, s.chunkVecs, start, end)
-	}
 	centroids := s.speakers.Centroids
-	var labels []map[int64]int
-	if s.cfg.ReclusterEvery < 0 && s.history != nil {
-		mapping, labels = s.refinedLabels(ctx, locals, mapping)
-		centroids = s.speakers.Centroids
-	} else {
-		labels = chunkLabels(locals, mapping, s.chunkVecs, centroids)
-	}
 	s.activity.grow(len(centroids), 0)
+	labels := chunkLabels(locals, mapping, s.chunkVecs, centroids)
 	s.activity.aggregate(ch, mapping, labels, s.grid, start, end, s.decider.decided)
 	return mapping
 }
