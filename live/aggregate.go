@@ -59,7 +59,7 @@ func (a *activityGrid) trim(from int64) {
 // model sees little context, count less (diart's aggregation). Inside a
 // labelled chunk (chunkSpeaker[k], from chunkLabels) local speaker k counts
 // for the chunk's speaker instead of its mapped one.
-func (a *activityGrid) aggregate(ch *segmentation.Chunk, mapping []int, chunkSpeaker []map[int64]int, tails []int, grid chunkGrid, start, end, from int64) {
+func (a *activityGrid) aggregate(ch *segmentation.Chunk, mapping []int, chunkSpeaker []map[int64]int, grid chunkGrid, start, end, from int64) {
 	n := len(ch.Probs)
 	lo := max(max(start, 0)/gridSamples, from)
 	hi := end / gridSamples // cells wholly inside the audio
@@ -78,12 +78,7 @@ func (a *activityGrid) aggregate(ch *segmentation.Chunk, mapping []int, chunkSpe
 			if g < 0 {
 				continue
 			}
-			cg, labelled := chunkSpeaker[k][chunk]
-			labelled = labelled && grid.Holds(chunk, x)
-			switch {
-			case tails != nil && tails[k] >= 0 && (TailMode == 2 || !labelled):
-				g = tails[k]
-			case labelled:
+			if cg, ok := chunkSpeaker[k][chunk]; ok && grid.Holds(chunk, x) {
 				g = cg
 			}
 			a.speakers[g][c] += w * ch.Probs[f][k]

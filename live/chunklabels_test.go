@@ -37,7 +37,7 @@ func TestChunkLabels(t *testing.T) {
 	grid := chunkGrid{Grid: chunkembed.LiveConfig().Grid()}
 	var a activityGrid
 	a.grow(2, 0)
-	a.aggregate(&ch, mapping, labels, nil, grid, 0, 2*grid.Length, 0)
+	a.aggregate(&ch, mapping, labels, grid, 0, 2*grid.Length, 0)
 	for cell := range 2 * grid.Length / gridSamples {
 		want := 1 // chunk 0: voice 1
 		if cell*gridSamples >= grid.Length {

@@ -18,9 +18,6 @@ type local struct {
 	vec          []float32 // unit embedding; nil if too little speech
 	solo, active bool
 	uses         []chunkembed.Use // the chunks pooled into vec
-	// tail (experimental, issue 16) embeds its solo speech in the
-	// buffer's undecided part; nil: too little.
-	tail []float32
 }
 
 // localSpeakers summarises each local speaker's activity in the buffer

@@ -18,7 +18,6 @@ import (
 	"github.com/whospoke/whospoke/diarize"
 	"github.com/whospoke/whospoke/embedding"
 	"github.com/whospoke/whospoke/eval"
-	"github.com/whospoke/whospoke/features"
 	"github.com/whospoke/whospoke/segmentation"
 	"github.com/whospoke/whospoke/vad"
 )
@@ -53,7 +52,6 @@ type stepLocal struct {
 	Vec          []float32
 	Solo, Active bool
 	Uses         []chunkembed.Use
-	Tail         []float32
 }
 
 // stepDump is one file's recorded run.
@@ -67,7 +65,7 @@ type stepDump struct {
 func (r *stepRecord) locals() []local {
 	out := make([]local, len(r.Locals))
 	for i, l := range r.Locals {
-		out[i] = local{index: l.Index, maxP: l.MaxP, meanP: l.MeanP, vec: l.Vec, solo: l.Solo, active: l.Active, uses: l.Uses, tail: l.Tail}
+		out[i] = local{index: l.Index, maxP: l.MaxP, meanP: l.MeanP, vec: l.Vec, solo: l.Solo, active: l.Active, uses: l.Uses}
 	}
 	return out
 }
@@ -75,19 +73,6 @@ func (r *stepRecord) locals() []local {
 // place runs Session.place on the recorded buffer.
 func (r *stepRecord) place(s *Session) (locals []local, mapping []int) {
 	locals = r.locals()
-	if tailGap > 0 {
-		from := s.decider.decided * gridSamples
-		for i := range locals {
-			if locals[i].tail != nil && !restarts(r, locals[i].index, from, tailGap) {
-				locals[i].tail = nil
-			}
-		}
-	}
-	for _, l := range locals {
-		if l.tail != nil {
-			tailsUsed++
-		}
-	}
 	s.chunkVecs = r.Chunks
 	ch := segmentation.Chunk{Probs: r.Probs}
 	mapping = s.place(&ch, locals, r.Start, r.End)
@@ -157,11 +142,7 @@ func recordSteps(t *testing.T, s *Session, samples []float32) *stepDump {
 		}
 		r := stepRecord{Start: start, End: end, Heard: s.audio.total, Flush: flush, Probs: ch.Probs, Chunks: map[int64][]float32{}}
 		for _, l := range locals {
-			var tail []float32
-			if l.active && recordTails {
-				tail = tailVec(t, s, &ch, l.index, start, s.decider.decided*gridSamples, end)
-			}
-			r.Locals = append(r.Locals, stepLocal{l.index, l.maxP, l.meanP, l.vec, l.solo, l.active, l.uses, tail})
+			r.Locals = append(r.Locals, stepLocal{l.index, l.maxP, l.meanP, l.vec, l.solo, l.active, l.uses})
 			for _, u := range l.uses {
 				r.Chunks[u.Chunk] = s.chunkVecs[u.Chunk]
 			}
@@ -232,20 +213,18 @@ func loadStepDump(t *testing.T, path string) *stepDump {
 // from WHOSPOKE_LIVE_PHONE_SET) with the configuration of
 // WHOSPOKE_LIVE_CFG and prints, per channel, the DER of each phase and
 // their mean: pooled, per half, simulations, real, and the missed / false
-// alarm / confusion seconds. WHOSPOKE_LIVE_PERFILE=1 adds each file's
-// errors and speaker count (means over phases), WHOSPOKE_LIVE_ANALYSE=1
-// where the confusion lies (confusion_test.go), WHOSPOKE_LIVE_RTTM=DIR
-// keeps the hypotheses, and WHOSPOKE_LIVE_ORACLE=1 replays with fixed
-// centroids known from the start (oracleSession).
+// alarm / confusion seconds (WHOSPOKE_LIVE_PHASES=n: only phases 0..n−1).
+// WHOSPOKE_LIVE_PERFILE=1 adds each file's errors and speaker count (means
+// over phases), WHOSPOKE_LIVE_ANALYSE=1 where the confusion lies
+// (confusion_test.go), WHOSPOKE_LIVE_RTTM=DIR keeps the hypotheses, and
+// WHOSPOKE_LIVE_ORACLE=1 replays with fixed centroids known from the start
+// (oracleSession).
 func TestStepReplay(t *testing.T) {
 	root := os.Getenv("WHOSPOKE_LIVE_REPLAY")
 	if root == "" {
 		t.Skip("set WHOSPOKE_LIVE_REPLAY")
 	}
 	e := testEngine(t, envConfig(t))
-	TailMode, _ = strconv.Atoi(os.Getenv("WHOSPOKE_LIVE_TAILMODE"))
-	tailGap, _ = strconv.ParseFloat(os.Getenv("WHOSPOKE_LIVE_TAILGAP"), 64)
-	defer func() { t.Logf("tails used %d", tailsUsed) }()
 	for _, ch := range strings.Split(cmp.Or(os.Getenv("WHOSPOKE_LIVE_CHANNELS"), "clean,phone"), ",") {
 		if ch == "phone" {
 			t.Setenv("WHOSPOKE_DEV_SET", os.Getenv("WHOSPOKE_LIVE_PHONE_SET"))
@@ -271,8 +250,9 @@ func TestStepReplay(t *testing.T) {
 		if os.Getenv("WHOSPOKE_LIVE_PERFILE") != "" {
 			for _, f := range sum.files {
 				c := f.c
+				n := float64(phases)
 				t.Logf("  %s %-26s err %5.1f s (miss %4.1f fa %4.1f conf %4.1f) speakers %.2f (ref %d)", ch, f.uri,
-					(c.Missed+c.FalseAlarm+c.Confusion)/4, c.Missed/4, c.FalseAlarm/4, c.Confusion/4, f.speakers/4, f.ref)
+					(c.Missed+c.FalseAlarm+c.Confusion)/n, c.Missed/n, c.FalseAlarm/n, c.Confusion/n, f.speakers/n, f.ref)
 			}
 		}
 	}
@@ -509,97 +489,4 @@ func activeRuns(r stepRecord, k int) string {
 		}
 	}
 	return strings.Join(runs, " ")
-}
-
-// recordTails (WHOSPOKE_LIVE_TAILS=1) makes TestStepDump record each
-// active local's tail embedding (tailVec).
-var recordTails = os.Getenv("WHOSPOKE_LIVE_TAILS") != ""
-
-// tailVec embeds local k's solo speech in the buffer [start, end) from
-// sample from on (the cells not decided yet); nil with under 0.5 s.
-func tailVec(t *testing.T, s *Session, ch *segmentation.Chunk, k int, start, from, end int64) []float32 {
-	first := max(s.audio.featBase, (max(from, start, 0)+features.FrameShift-1)/features.FrameShift)
-	var sel []float32
-	for j := first; j < s.audio.featNext; j++ {
-		centre := j*features.FrameShift + features.FrameLength/2
-		if centre >= end {
-			break
-		}
-		if chunkembed.FrameHas(ch.Active[segFrame(centre, start, len(ch.Active))], k, true) {
-			sel = append(sel, s.audio.frames(j, j+1)...)
-		}
-	}
-	if len(sel)/features.NumMelBins < 50 {
-		return nil
-	}
-	v, err := s.engine.embedder.Frames(sel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-func TestTailCount(t *testing.T) {
-	dir := os.Getenv("WHOSPOKE_LIVE_FOUND_DIR")
-	if dir == "" {
-		t.Skip()
-	}
-	var tails, own, steps, tailFrames int
-	for _, wav := range devFiles(t) {
-		d := loadStepDump(t, filepath.Join(dir, uriOf(wav)+".gob"))
-		for _, r := range d.Steps {
-			steps++
-			for _, l := range r.Locals {
-				if l.Tail != nil {
-					tails++
-				}
-				if l.Active && l.Vec != nil && len(l.Uses) == 0 {
-					own++
-				}
-			}
-		}
-	}
-	t.Logf("steps %d, tails %d, own-speech locals %d (embedded or reused) %d", steps, tails, own, tailFrames)
-}
-
-var tailGap float64
-var tailsUsed int
-
-// restarts reports whether local k's activity starts a run at or after
-// sample from − 0.5 s after at least gap seconds without activity.
-func restarts(r *stepRecord, k int, from int64, gap float64) bool {
-	off := 0
-	for f := range r.Probs {
-		x := r.Start + int64(f)*segmentation.FrameStep + segmentation.FrameSize/2
-		if r.Probs[f][k] >= 0.5 {
-			if x >= from-SampleRate/2 && float64(off)*segmentation.FrameStep/SampleRate >= gap && f > off {
-				return true
-			}
-			off = 0
-			continue
-		}
-		off++
-	}
-	return false
-}
-
-// TestTailCost measures one tail embedding (1 s of fbank frames) in CPU.
-func TestTailCost(t *testing.T) {
-	if os.Getenv("WHOSPOKE_LIVE_TAILCOST") == "" {
-		t.Skip()
-	}
-	e := testEngine(t, DefaultConfig())
-	for _, sec := range []int{1, 2} {
-		feats := make([]float32, sec*100*features.NumMelBins)
-		for i := range feats {
-			feats[i] = float32(i%7) * 0.1
-		}
-		c0 := cpuTime()
-		for range 50 {
-			if _, err := e.embedder.Frames(feats); err != nil {
-				t.Fatal(err)
-			}
-		}
-		t.Logf("%d s of frames: %.1f ms CPU per embedding", sec, (cpuTime()-c0).Seconds()*1000/50)
-	}
 }

@@ -192,7 +192,7 @@ func (s *Session) redecide(a *clustering.Assignment) []Event {
 				}
 			}
 		}
-		grid.aggregate(&ch, mapping, labels, nil, s.grid, b.start, b.end, 0)
+		grid.aggregate(&ch, mapping, labels, s.grid, b.start, b.end, 0)
 	}
 	d := decider{latency: s.decider.latency, onset: s.decider.onset, offset: s.decider.offset}
 	if s.decider.silent != nil {

@@ -255,27 +255,9 @@ func (s *Session) place(ch *segmentation.Chunk, locals []local, start, end int64
 	centroids := s.speakers.Centroids
 	s.activity.grow(len(centroids), 0)
 	labels := chunkLabels(locals, mapping, s.chunkVecs, centroids)
-	tails := make([]int, len(locals))
-	for i, l := range locals {
-		tails[i] = -1
-		if TailMode > 0 && l.tail != nil && mapping[i] >= 0 {
-			tails[i] = clustering.Nearest(l.tail, centroids)
-		}
-		if TailMode == 3 && tails[i] >= 0 {
-			for j, g := range mapping {
-				if j != i && g == tails[i] {
-					tails[i] = -1
-				}
-			}
-		}
-	}
-	s.activity.aggregate(ch, mapping, labels, tails, s.grid, start, end, s.decider.decided)
+	s.activity.aggregate(ch, mapping, labels, s.grid, start, end, s.decider.decided)
 	return mapping
 }
-
-// TailMode (experimental): 1 labels a local's undecided cells outside its
-// labelled chunks by its tail embedding, 2 all its undecided cells.
-var TailMode = 0
 
 // segment runs the segmentation model on the buffer [start, end), unless
 // the speech gate is sure that all of it is silence: then the buffer is
