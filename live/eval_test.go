@@ -69,6 +69,8 @@ func envConfig(t *testing.T) Config {
 			cfg.Offset = x
 		case "MinEmbedSeconds", "MinFallbackSeconds":
 			cfg.Embed.MinFallbackSeconds = x
+		case "ChunkSeconds":
+			cfg.Embed.ChunkSeconds = x
 		case "ChunkHop":
 			cfg.Embed.HopSeconds = x
 		case "MinSolo":

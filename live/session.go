@@ -238,16 +238,25 @@ func (s *Session) process(ctx context.Context, end int64) error {
 	if err := s.embed(ctx, locals, &ch, start, end); err != nil {
 		return err
 	}
-	mapping := s.speakers.Assign(onlineLocals(locals))
-	centroids := s.speakers.Centroids
-	s.activity.grow(len(centroids), 0)
-	labels := chunkLabels(locals, mapping, s.chunkVecs, centroids)
-	s.activity.aggregate(&ch, mapping, labels, s.grid, start, end, s.decider.decided)
+	s.place(&ch, locals, start, end)
 	if s.history != nil {
 		s.history.record(&ch, locals, s.chunkVecs, start, end)
 	}
 	s.lastEnd = end
 	return nil
+}
+
+// place maps the buffer's embedded local speakers to global speakers (the
+// mapping it returns) and adds their activity, buffer [start, end), to the
+// grid. It reads no model, so a run recorded buffer by buffer replays it
+// exactly (replay_test.go).
+func (s *Session) place(ch *segmentation.Chunk, locals []local, start, end int64) []int {
+	mapping := s.speakers.Assign(onlineLocals(locals))
+	centroids := s.speakers.Centroids
+	s.activity.grow(len(centroids), 0)
+	labels := chunkLabels(locals, mapping, s.chunkVecs, centroids)
+	s.activity.aggregate(ch, mapping, labels, s.grid, start, end, s.decider.decided)
+	return mapping
 }
 
 // segment runs the segmentation model on the buffer [start, end), unless
