@@ -395,16 +395,7 @@ func oracleSession(t *testing.T, e *Engine, k int, d *stepDump) *Session {
 	if len(first.speakers.Centroids) == 0 || h.chunks == nil {
 		return out
 	}
-	var pairs []clustering.Pair
-	for w, b := range h.buffers {
-		for _, l := range b.locals {
-			vec := l.vec
-			if vec == nil {
-				vec = chunkembed.Pool(l.uses, func(c int64) []float32 { return h.chunks[c] })
-			}
-			pairs = append(pairs, clustering.Pair{Window: w, Vec: vec, Clean: len(l.uses) > 0})
-		}
-	}
+	pairs := h.pairs()
 	cfg := diarize.DefaultConfig("").Clustering
 	cfg.MaxSpeakers = first.cfg.MaxSpeakers
 	start := make([][]float32, len(first.speakers.Centroids))

@@ -136,16 +136,7 @@ func (s *Session) Revise(ctx context.Context) (events []Event, err error) {
 	if !s.closed {
 		return nil, errors.New("live: Revise before Flush")
 	}
-	var pairs []clustering.Pair
-	for w, b := range h.buffers {
-		for _, l := range b.locals {
-			vec := l.vec
-			if vec == nil {
-				vec = chunkembed.Pool(l.uses, func(c int64) []float32 { return h.chunks[c] })
-			}
-			pairs = append(pairs, clustering.Pair{Window: w, Vec: vec, Clean: len(l.uses) > 0})
-		}
-	}
+	pairs := h.pairs()
 	cfg := diarize.DefaultConfig("").Clustering
 	cfg.MaxSpeakers = s.cfg.MaxSpeakers
 	chunks := h.chunks
@@ -162,6 +153,23 @@ func (s *Session) Revise(ctx context.Context) (events []Event, err error) {
 		return nil, err
 	}
 	return relabel(s.redecide(a), h.events)
+}
+
+// pairs is every recorded buffer's embedded locals as the window
+// clustering's pairs: a local's vector pooled from its chunk uses, else its
+// own-speech embedding; clean where it has chunks of its own.
+func (h *history) pairs() []clustering.Pair {
+	var pairs []clustering.Pair
+	for w, b := range h.buffers {
+		for _, l := range b.locals {
+			vec := l.vec
+			if vec == nil {
+				vec = chunkembed.Pool(l.uses, func(c int64) []float32 { return h.chunks[c] })
+			}
+			pairs = append(pairs, clustering.Pair{Window: w, Vec: vec, Clean: len(l.uses) > 0})
+		}
+	}
+	return pairs
 }
 
 // redecide aggregates every recorded buffer with the assignment's speakers
