@@ -2,7 +2,6 @@ package live
 
 import (
 	"context"
-	"encoding/gob"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -68,17 +67,7 @@ func TestGateDump(t *testing.T) {
 		if d.VAD, err = testModels(t).VAD.NewStream().Push(samples); err != nil {
 			t.Fatal(err)
 		}
-		f, err := os.Create(filepath.Join(dir, d.URI+".gob"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = gob.NewEncoder(f).Encode(d)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		writeGob(t, filepath.Join(dir, d.URI+".gob"), d)
 	}
 }
 
@@ -132,16 +121,8 @@ func dumpFile(t *testing.T, s *Session, samples []float32) *cellDump {
 func loadDumps(t *testing.T, dir string) []*cellDump {
 	var out []*cellDump
 	for _, wav := range devFiles(t) {
-		f, err := os.Open(filepath.Join(dir, uriOf(wav)+".gob"))
-		if err != nil {
-			t.Fatal(err)
-		}
 		d := &cellDump{}
-		err = gob.NewDecoder(f).Decode(d)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		readGob(t, filepath.Join(dir, uriOf(wav)+".gob"), d)
 		out = append(out, d)
 	}
 	return out

@@ -196,16 +196,21 @@ func replaySteps(s *Session, d *stepDump) []Event {
 }
 
 func loadStepDump(t *testing.T, path string) *stepDump {
+	d := &stepDump{}
+	readGob(t, path, d)
+	return d
+}
+
+// readGob decodes the gob file at path into v (writeGob's).
+func readGob(t *testing.T, path string, v any) {
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	d := &stepDump{}
-	if err := gob.NewDecoder(f).Decode(d); err != nil {
+	if err := gob.NewDecoder(f).Decode(v); err != nil {
 		t.Fatal(err)
 	}
-	return d
 }
 
 // TestStepReplay replays $WHOSPOKE_LIVE_REPLAY/{clean,phone}{0..3} (the
