@@ -38,7 +38,7 @@ func clusterPairs(pairs []pair, chunks *chunkSet, numWindows int, cfg clustering
 			vecs = [][]float32{}
 		}
 	}
-	a, err := clustering.ClusterWindows(cps, vecs, numWindows, cfg)
+	a, err := clustering.ClusterWindows(cps, vecs, cfg)
 	if err != nil {
 		return nil, err
 	}

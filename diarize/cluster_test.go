@@ -200,10 +200,10 @@ func TestSplitMixed(t *testing.T) {
 }
 
 // Two voices alike enough for the AHC threshold to merge them, but heard
-// as two clean local speakers of one window in two separate stretches,
-// stay two speakers; heard together in one stretch only, or with a count
-// bounded by the caller, they stay one.
-func TestHeardFloor(t *testing.T) {
+// as two clean local speakers of one window, stay two speakers (the second
+// local speaker of such a window would have no speaker to take); with a
+// count bounded by the caller they stay one.
+func TestVoicesHeardAtOnce(t *testing.T) {
 	const windows = 40
 	near := func(r *rand.Rand) []float32 { // cosine ≈ 0.85 to voice 0
 		v := unit(r, 0, 0.01)
@@ -221,7 +221,7 @@ func TestHeardFloor(t *testing.T) {
 		want    int
 	}{
 		{"two stretches", func(w int) bool { return w >= 5 && w < 10 || w >= 25 && w < 30 }, 0, 2},
-		{"one stretch", func(w int) bool { return w >= 5 && w < 15 }, 0, 1},
+		{"one stretch", func(w int) bool { return w >= 5 && w < 15 }, 0, 2},
 		{"two stretches, max one speaker", func(w int) bool { return w >= 5 && w < 10 || w >= 25 && w < 30 }, 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -255,6 +255,58 @@ func TestHeardFloor(t *testing.T) {
 						t.Errorf("window %d: speakers %v", w, s)
 					}
 				}
+			}
+		})
+	}
+}
+
+// A brief voice (no clean chunk) heard beside a long one in one window has
+// no speaker to take when the clean pairs make one speaker; it becomes a
+// second speaker, unless the caller bounds the count at one. Heard alone in
+// its window, it joins the one speaker as before.
+func TestUnplacedLocalSeedsSpeaker(t *testing.T) {
+	const windows = 30
+	for _, tc := range []struct {
+		name      string
+		beside    bool // the brief voice shares window 0 with the long one
+		maxSpks   int
+		wantK     int
+		wantTaken bool // the brief voice's pair has a speaker
+	}{
+		{"beside the long voice", true, 0, 2, true},
+		{"beside, max one speaker", true, 1, 1, false},
+		{"alone in its window", false, 0, 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(31, 32))
+			chunks := &chunkSet{grid: chunkembed.Grid{Length: 2 * 16000, Hop: 16000}}
+			var pairs []pair
+			for w := range windows {
+				if w == 0 && !tc.beside {
+					continue
+				}
+				c := int64(len(chunks.vecs))
+				v := unit(r, 0, 0.01)
+				chunks.vecs = append(chunks.vecs, v)
+				pairs = append(pairs, pair{w: w, k: 0, clean: true, vec: v, uses: []chunkembed.Use{{Chunk: c, Weight: 1}}})
+			}
+			brief := len(pairs)
+			pairs = append(pairs, pair{w: 0, k: 1, vec: unit(r, 1, 0.01)}) // embedded from its own speech
+			// Pairs are ordered by window, as the pipeline makes them.
+			pairs = append(pairs[brief:], pairs[:brief]...)
+			m, err := clusterPairs(pairs, chunks, windows, clustering.Config{Threshold: 0.65, MinClusterSize: 2, MaxSpeakers: tc.maxSpks})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.k != tc.wantK {
+				t.Fatalf("%d speakers, want %d", m.k, tc.wantK)
+			}
+			s := m.window[0]
+			if taken := s[1] >= 0; taken != tc.wantTaken {
+				t.Fatalf("window 0 speakers %v: brief voice taken %v, want %v", s, taken, tc.wantTaken)
+			}
+			if tc.beside && s[0] == s[1] {
+				t.Errorf("window 0: both local speakers are speaker %d", s[0])
 			}
 		})
 	}

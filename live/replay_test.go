@@ -408,7 +408,7 @@ func oracleSession(t *testing.T, e *Engine, k int, d *stepDump) *Session {
 		start[g] = append([]float32(nil), c...)
 		embedding.Normalize(start[g])
 	}
-	a, err := clustering.RefineWindows(context.Background(), pairs, h.chunks, len(h.buffers), cfg, start)
+	a, err := clustering.RefineWindows(context.Background(), pairs, h.chunks, cfg, start)
 	if err != nil {
 		t.Fatal(err)
 	}

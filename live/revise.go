@@ -148,7 +148,7 @@ func (s *Session) Revise(ctx context.Context) (events []Event, err error) {
 		start[g] = append([]float32(nil), c...)
 		embedding.Normalize(start[g])
 	}
-	a, err := clustering.RefineWindows(ctx, pairs, chunks, len(h.buffers), cfg, start)
+	a, err := clustering.RefineWindows(ctx, pairs, chunks, cfg, start)
 	if err != nil {
 		return nil, err
 	}
