@@ -109,9 +109,10 @@ var ErrNoHistory = errors.New("live: session keeps no history (WithHistory)")
 // Revise re-diarizes the stream from its history after Flush: the offline
 // pipeline's window clustering (clustering.RefineWindows: constrained
 // refinement over every buffer's local speakers, chunk labels, the split of
-// mixed speakers, the count floor), started from the online centroids; each
-// buffer then counts for every cell it covers, as a file's windows do, and
-// the result is decided with the session's onset, offset and speech gate.
+// mixed speakers, a speaker for a local speaker none could take), started
+// from the online centroids; each buffer then counts for every cell it
+// covers, as a file's windows do, and the result is decided with the
+// session's onset, offset and speech gate.
 // It returns the events of the whole stream, its speakers carrying the
 // labels the session already sent where they share the most time
 // (MatchLabels), new ones after them. It stops with ctx's error
