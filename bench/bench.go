@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,9 +29,12 @@ import (
 
 // Config says what to measure.
 type Config struct {
-	Set       string   // evaluation set with real/ and sim/ parts
-	Parts     []string // parts to score (default real, sim)
-	Binary    string   // whospoke binary for the long-file runs (child processes keep RSS honest)
+	Set   string   // evaluation set with real/ and sim/ parts
+	Parts []string // parts to score (default real, sim)
+	// Calls also scores the calls part (see Calls), built from the set's
+	// speakers/ folder and cached in CacheDir.
+	Calls     bool
+	Binary    string // whospoke binary for the long-file runs (child processes keep RSS honest)
 	Threads   int
 	LongHours []float64 // lengths of the concatenated long files (e.g. 1, 4); none to skip
 	Peer      string    // shared/tools dir with the reference system; "" to skip it
@@ -112,6 +116,9 @@ func Run(ctx context.Context, p *diarize.Pipeline, cfg Config) (*Report, error) 
 	if len(cfg.Parts) == 0 {
 		cfg.Parts = []string{"real", "sim"}
 	}
+	if cfg.Calls && !slices.Contains(cfg.Parts, Calls) {
+		cfg.Parts = append(cfg.Parts, Calls)
+	}
 	if len(cfg.Conditions) == 0 {
 		cfg.Conditions = []string{Clean}
 	}
@@ -129,21 +136,26 @@ func Run(ctx context.Context, p *diarize.Pipeline, cfg Config) (*Report, error) 
 		defer os.RemoveAll(d)
 		cfg.WorkDir = d
 	}
+	dirs, err := partDirs(ctx, &cfg)
+	if err != nil {
+		return nil, err
+	}
 	rep := &Report{Date: time.Now().UTC(), Machine: Machine(), Config: p.Config()}
 	var wavs []string
 	for _, cond := range cfg.Conditions {
 		for _, part := range cfg.Parts {
-			pr, files, err := scorePart(ctx, p, &cfg, cond, part)
+			pr, files, err := scorePart(ctx, p, &cfg, cond, part, dirs[part])
 			if err != nil {
 				return nil, err
 			}
 			rep.Parts = append(rep.Parts, pr)
 			rep.Files = append(rep.Files, files...)
-			if cond != Clean {
+			// The long files are the set's own files, as before the calls part.
+			if cond != Clean || part == Calls {
 				continue
 			}
 			for _, f := range files {
-				wavs = append(wavs, filepath.Join(cfg.Set, part, f.URI+".wav"))
+				wavs = append(wavs, filepath.Join(dirs[part], f.URI+".wav"))
 			}
 		}
 	}
@@ -166,9 +178,28 @@ func Run(ctx context.Context, p *diarize.Pipeline, cfg Config) (*Report, error) 
 	return rep, nil
 }
 
-func scorePart(ctx context.Context, p *diarize.Pipeline, cfg *Config, cond, part string) (PartResult, []FileResult, error) {
+// partDirs is the folder of each part: the set's own, or the cache's for
+// the calls part (built on first use).
+func partDirs(ctx context.Context, cfg *Config) (map[string]string, error) {
+	dirs := map[string]string{}
+	for _, part := range cfg.Parts {
+		if part != Calls {
+			dirs[part] = filepath.Join(cfg.Set, part)
+			continue
+		}
+		dir, err := buildCalls(ctx, cfg.Set, cfg.CacheDir)
+		if err != nil {
+			return nil, err
+		}
+		cfg.logf("calls part: %s", dir)
+		dirs[part] = dir
+	}
+	return dirs, nil
+}
+
+func scorePart(ctx context.Context, p *diarize.Pipeline, cfg *Config, cond, part, dir string) (PartResult, []FileResult, error) {
 	pr := PartResult{Condition: cond, Part: part}
-	wavs, _ := filepath.Glob(filepath.Join(cfg.Set, part, "*.wav"))
+	wavs, _ := filepath.Glob(filepath.Join(dir, "*.wav"))
 	sort.Strings(wavs)
 	var refs, hyps []*annotation.Annotation
 	uems := map[string]annotation.Timeline{}

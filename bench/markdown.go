@@ -25,10 +25,10 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		p("\nReference system (sherpa-onnx 1.13.8, same models, threshold 0.5, 2 threads, md-eval), run in the same session:\n\n")
 		p("| part | peer collar 0 | peer collar 0.25 | whospoke collar 0 | ratio (target ≤ 0.8) |\n|---|---|---|---|---|\n")
 		for _, pr := range r.Parts {
-			if Label(pr.Part, pr.Condition) != pr.Part {
-				continue // the peer runs on the clean files only
+			peer, ok := r.Peer.DER[pr.Part+" c=0"]
+			if !ok || Label(pr.Part, pr.Condition) != pr.Part {
+				continue // the peer runs on the set's clean files only
 			}
-			peer := r.Peer.DER[pr.Part+" c=0"]
 			ratio := 0.0
 			if peer > 0 {
 				ratio = pr.DER0 / peer
@@ -71,7 +71,7 @@ func writeGroups(p func(string, ...any), gs []GroupResult) {
 		return
 	}
 	p("\n### Per condition and half (pooled; halves of real as in bench/split.go)\n\n")
-	p("Missed, false alarm and confusion in %% of scored speaker time, collar 0. Count: exact on k of n files; off by more than one on m of the files with ≤ 4 reference speakers (speakers with ≥ 1 s of speech).\n\n")
+	p("Missed, false alarm and confusion in %% of scored speaker time, collar 0. Count: exact on k of n files; off by more than one on m of the files with ≤ 4 reference speakers (speakers with ≥ 1 s of speech). \"all\" is the set's real and sim files; calls (two-speaker conversations built from the set's single-speaker recordings, bench/calls.go) are pooled on their own.\n\n")
 	p("| condition | group | files | DER c=0 | missed | false alarm | confusion | DER c=0.25 | count exact | count off by > 1 (≤ 4 spk) |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, g := range gs {
 		c := g.C0
@@ -81,8 +81,11 @@ func writeGroups(p func(string, ...any), gs []GroupResult) {
 	}
 	p("\n")
 	for _, g := range gs {
-		if g.Group == "all" {
+		switch g.Group {
+		case "all":
 			p("- %s: %s\n", g.Condition, g.CountSummary())
+		case Calls:
+			p("- %s, calls: %s\n", g.Condition, g.CountSummary())
 		}
 	}
 }

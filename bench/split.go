@@ -97,7 +97,7 @@ func groupName(part, uri string) string {
 }
 
 // groups pools the files per condition: every part followed by its halves,
-// then all files together.
+// then all the set's own files together, then the calls part.
 func groups(files []FileResult, conds []string) []GroupResult {
 	var out []GroupResult
 	for _, cond := range conds {
@@ -131,12 +131,26 @@ func groups(files []FileResult, conds []string) []GroupResult {
 			if h := groupName(f.Part, f.URI); h != f.Part {
 				add(h, f)
 			}
-			add("all", f)
+			// "all" is the set's own files: the count target and
+			// the figures before the calls part existed are about them.
+			if f.Part != Calls {
+				add("all", f)
+			}
 		}
-		// Parts and their halves by name ("real" < "real A" < "sim"), all last.
+		// Parts and their halves by name ("real" < "real A" < "sim"), then
+		// all, then the calls part.
+		rank := func(n string) int {
+			switch n {
+			case "all":
+				return 1
+			case Calls:
+				return 2
+			}
+			return 0
+		}
 		sort.SliceStable(names, func(i, j int) bool {
-			if (names[i] == "all") != (names[j] == "all") {
-				return names[j] == "all"
+			if rank(names[i]) != rank(names[j]) {
+				return rank(names[i]) < rank(names[j])
 			}
 			return names[i] < names[j]
 		})

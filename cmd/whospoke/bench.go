@@ -20,6 +20,7 @@ var benchFlags struct {
 	step, threshold, chunk, hop float64
 	minCluster                  int
 	segModel                    string
+	calls                       bool
 }
 
 var benchCmd = &cobra.Command{
@@ -27,7 +28,9 @@ var benchCmd = &cobra.Command{
 	Short: "Measure DER, speed and memory on an evaluation set and write BENCHMARKS.md",
 	Long: `Diarize every file of an evaluation set (real/ and sim/, each with .wav, .rttm
 and .uem files), score it, time long concatenated files and write the report
-as markdown. The tuning flags measure one setting against the defaults.`,
+as markdown. The calls part (on unless --calls=false) adds ten two-speaker
+conversations built from the set's single-speaker recordings in speakers/.
+The tuning flags measure one setting against the defaults.`,
 	Example: `  whospoke bench --set eval/dev --out BENCHMARKS.md
   whospoke bench --set eval/dev --long 0 --threshold 0.7   # DER only, another threshold
   WHOSPOKE_DEV_SET=eval/dev whospoke bench --long 1 --peer tools/`,
@@ -71,7 +74,7 @@ as markdown. The tuning flags measure one setting against the defaults.`,
 			return err
 		}
 		rep, err := bench.Run(cmd.Context(), p, bench.Config{
-			Set: set, Binary: exe, Threads: threadsFlag, LongHours: hours,
+			Set: set, Calls: benchFlags.calls, Binary: exe, Threads: threadsFlag, LongHours: hours,
 			Peer: benchFlags.peer, Conditions: parseConditions(benchFlags.condition), Log: os.Stderr,
 		})
 		if err != nil {
@@ -103,6 +106,7 @@ func init() {
 	f.StringVar(&benchFlags.out, "out", "-", "where to write the markdown report (- = stdout)")
 	f.StringVar(&benchFlags.peer, "peer", "", "`folder` of the reference system's runner (run_peer_set.sh) to measure side by side")
 	f.StringVar(&benchFlags.long, "long", "1,4", "comma-separated `hours`: lengths of concatenated long files to time (0 = none)")
+	f.BoolVar(&benchFlags.calls, "calls", true, "also score the calls part: ten two-speaker conversations built from the set's speakers/ recordings, cached in the user cache dir (--calls=false to skip)")
 	f.StringVar(&benchFlags.condition, "condition", bench.Clean, "comma-separated channels to score every file through: clean, phone (300–3400 Hz, 8 kHz μ-law), narrowband (8 kHz μ-law only); converted files are cached in the user cache dir")
 	f.Float64Var(&benchFlags.step, "step", 0, "segmentation step in seconds (0 = default)")
 	f.Float64Var(&benchFlags.threshold, "threshold", 0, "clustering distance threshold (0 = default)")
