@@ -34,6 +34,7 @@ type Config struct {
 	// Calls also scores the calls part (see Calls), built from the set's
 	// speakers/ folder and cached in CacheDir.
 	Calls     bool
+	CallsSeed uint64 // lays out the calls part (0: DefaultCallsSeed)
 	Binary    string // whospoke binary for the long-file runs (child processes keep RSS honest)
 	Threads   int
 	LongHours []float64 // lengths of the concatenated long files (e.g. 1, 4); none to skip
@@ -187,11 +188,15 @@ func partDirs(ctx context.Context, cfg *Config) (map[string]string, error) {
 			dirs[part] = filepath.Join(cfg.Set, part)
 			continue
 		}
-		dir, err := buildCalls(ctx, cfg.Set, cfg.CacheDir)
+		seed := cfg.CallsSeed
+		if seed == 0 {
+			seed = DefaultCallsSeed
+		}
+		dir, err := buildCalls(ctx, cfg.Set, cfg.CacheDir, seed)
 		if err != nil {
 			return nil, err
 		}
-		cfg.logf("calls part: %s", dir)
+		cfg.logf("calls part (seed %d): %s", seed, dir)
 		dirs[part] = dir
 	}
 	return dirs, nil

@@ -32,19 +32,21 @@ var callSpeakers = []string{"ls_3080", "ls_2033", "ls_367", "ls_1998", "ls_1688"
 
 // How the conversations are laid out, in 10 ms frames: each speaker's
 // utterances are cut into pieces of 1.5–7 s, the two speakers' pieces
-// alternate, with 0.2–0.8 s between them, like the turns of a call.
+// alternate, with 0.2–0.8 s between them, like the turns of a call. The
+// samples are the sources' own, at the level they were recorded at.
 const (
-	callsVersion = 1  // part of the cache key: bump when the output changes
-	callsSeed    = 20 // the issue's number; each pair draws from its own stream
+	callsVersion = 1 // part of the cache key: bump when the output changes
 	pieceMin     = 150
 	pieceMax     = 700
 	pieceMean    = 400 // the mean piece length the number of pieces aims at
 	gapMin       = 20
 	gapMax       = 80
-	callEdge     = 50    // silence before the first piece and after the last
-	callLevel    = -26.0 // dBFS of each speaker's speech, like the sim part's
-	callPeak     = 0.9   // the loudest sample after the gain
+	callEdge     = 50 // silence before the first piece and after the last
 )
+
+// DefaultCallsSeed lays out the calls part unless Config.CallsSeed says
+// otherwise (the issue's number). Each pair draws from its own stream of it.
+const DefaultCallsSeed = 20
 
 // utterance is one source recording and its speech.
 type utterance struct {
@@ -63,24 +65,21 @@ type callPiece struct {
 	SourceEnd   float64 `json:"source_end"`
 	Start       float64 `json:"start"`
 	End         float64 `json:"end"`
-	GainDB      float64 `json:"gain_db"`
 	utt         *utterance
 	from, to    int // frames of utt
 }
 
-// callSpeaker is one speaker's utterances and the gain that brings its
-// speech to callLevel.
+// callSpeaker is one speaker's utterances.
 type callSpeaker struct {
 	id   string
 	utts []*utterance
-	gain float64
 }
 
-// buildCalls returns the folder holding the calls part (callNN_A_B.wav,
-// .rttm, .uem and .json), generating it under cacheDir on first use. The
-// cache key holds the generator's version and every source's path, size
-// and modification time.
-func buildCalls(ctx context.Context, set, cacheDir string) (string, error) {
+// buildCalls returns the folder holding the calls part laid out from seed
+// (callNN_A_B.wav, .rttm, .uem and .json), generating it under cacheDir on
+// first use. The cache key holds the generator's version, the seed and
+// every source's name, size and modification time.
+func buildCalls(ctx context.Context, set, cacheDir string, seed uint64) (string, error) {
 	var srcs []string
 	for _, spk := range callSpeakers {
 		wavs, _ := filepath.Glob(filepath.Join(set, "speakers", spk, "*.wav"))
@@ -91,7 +90,7 @@ func buildCalls(ctx context.Context, set, cacheDir string) (string, error) {
 	}
 	sort.Strings(srcs)
 	h := sha256.New()
-	fmt.Fprintf(h, "calls v%d seed %d\x00", callsVersion, callsSeed)
+	fmt.Fprintf(h, "calls v%d seed %d\x00", callsVersion, seed)
 	for _, s := range srcs {
 		st, err := os.Stat(s)
 		if err != nil {
@@ -111,7 +110,7 @@ func buildCalls(ctx context.Context, set, cacheDir string) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	if err := writeCalls(ctx, set, tmp); err != nil {
+	if err := writeCalls(ctx, set, tmp, seed); err != nil {
 		return "", err
 	}
 	// A renamed folder is complete: a run stopped half-way leaves none.
@@ -125,7 +124,7 @@ func buildCalls(ctx context.Context, set, cacheDir string) (string, error) {
 }
 
 // writeCalls writes one conversation for every pair of callSpeakers to dir.
-func writeCalls(ctx context.Context, set, dir string) error {
+func writeCalls(ctx context.Context, set, dir string, seed uint64) error {
 	spks := make([]*callSpeaker, len(callSpeakers))
 	for i, id := range callSpeakers {
 		s, err := loadCallSpeaker(ctx, set, id)
@@ -142,11 +141,11 @@ func writeCalls(ctx context.Context, set, dir string) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			pieces, err := layCall(uri, spks[i], spks[j])
+			pieces, err := layCall(uri, seed, spks[i], spks[j])
 			if err != nil {
 				return err
 			}
-			if err := writeCall(dir, uri, pieces); err != nil {
+			if err := writeCall(dir, uri, seed, pieces); err != nil {
 				return err
 			}
 		}
@@ -154,16 +153,13 @@ func writeCalls(ctx context.Context, set, dir string) error {
 	return nil
 }
 
-// loadCallSpeaker reads a speaker's recordings, finds their speech and sets
-// the gain that brings the speaker's speech level to callLevel (one gain
-// per speaker, so the level still varies from utterance to utterance as
-// it did when recorded). Recordings with under pieceMin of speech are left
-// out: they are too short to be a turn.
+// loadCallSpeaker reads a speaker's recordings and finds their speech.
+// Recordings with under pieceMin of speech are left out: they are too
+// short to be a turn.
 func loadCallSpeaker(ctx context.Context, set, id string) (*callSpeaker, error) {
 	wavs, _ := filepath.Glob(filepath.Join(set, "speakers", id, "*.wav"))
 	sort.Strings(wavs)
 	s := &callSpeaker{id: id}
-	var energy, frames, peak float64
 	for _, w := range wavs {
 		a, err := audio.Open(ctx, w, audio.DefaultOptions())
 		if err != nil {
@@ -181,32 +177,21 @@ func loadCallSpeaker(ctx context.Context, set, id string) (*callSpeaker, error) 
 			continue
 		}
 		u.lo, u.hi = runs[0][0], runs[len(runs)-1][1]
-		for _, r := range runs {
-			for f := r[0]; f < r[1]; f++ {
-				energy += math.Pow(10, u.db[f]/10)
-				frames++
-			}
-		}
-		for _, v := range x {
-			peak = math.Max(peak, math.Abs(float64(v)))
-		}
 		s.utts = append(s.utts, u)
 	}
 	if len(s.utts) == 0 {
 		return nil, fmt.Errorf("bench: calls part: no recording of %s holds %.1f s of speech", id, pieceMin/100.0)
 	}
-	level := 10 * math.Log10(energy/frames)
-	s.gain = math.Min(math.Pow(10, (callLevel-level)/20), callPeak/peak)
 	return s, nil
 }
 
 // layCall cuts both speakers' utterances into the same number of pieces and
 // places them alternately; the pair's name seeds the draws, so one
 // conversation does not change when another is added.
-func layCall(uri string, a, b *callSpeaker) ([]callPiece, error) {
+func layCall(uri string, seed uint64, a, b *callSpeaker) ([]callPiece, error) {
 	f := fnv.New64a()
 	f.Write([]byte(uri))
-	rng := rand.New(rand.NewPCG(callsSeed, f.Sum64()))
+	rng := rand.New(rand.NewPCG(seed, f.Sum64()))
 	n, err := pieceCount(a, b)
 	if err != nil {
 		return nil, fmt.Errorf("bench: calls part: %s: %w", uri, err)
@@ -272,7 +257,7 @@ func cutSpeaker(rng *rand.Rand, s *callSpeaker, n int) []callPiece {
 		cuts := cutUtterance(rng, u, k[i])
 		for j := range k[i] {
 			out = append(out, callPiece{Speaker: s.id, Source: u.rel, utt: u, from: cuts[j], to: cuts[j+1],
-				SourceStart: float64(cuts[j]) / 100, SourceEnd: float64(cuts[j+1]) / 100, GainDB: 20 * math.Log10(s.gain)})
+				SourceStart: float64(cuts[j]) / 100, SourceEnd: float64(cuts[j+1]) / 100})
 		}
 	}
 	return out
@@ -320,15 +305,12 @@ func callReference(uri string, pieces []callPiece) *annotation.Annotation {
 
 // writeCall writes a conversation's WAV (16 kHz, 16-bit), its reference
 // RTTM, a UEM over the whole file and its pieces as JSON.
-func writeCall(dir, uri string, pieces []callPiece) error {
+func writeCall(dir, uri string, seed uint64, pieces []callPiece) error {
 	last := pieces[len(pieces)-1]
 	x := make([]float32, (int(math.Round(last.End*100))+callEdge)*frameLen)
 	for _, p := range pieces {
 		at := int(math.Round(p.Start*100)) * frameLen
-		g := float32(math.Pow(10, p.GainDB/20))
-		for i, v := range p.utt.x[p.from*frameLen : p.to*frameLen] {
-			x[at+i] = g * v
-		}
+		copy(x[at:], p.utt.x[p.from*frameLen:p.to*frameLen])
 	}
 	base := filepath.Join(dir, uri)
 	pcm := make([]byte, 2*len(x))
@@ -348,9 +330,9 @@ func writeCall(dir, uri string, pieces []callPiece) error {
 	}
 	js, err := json.MarshalIndent(struct {
 		URI    string      `json:"uri"`
-		Seed   int         `json:"seed"`
+		Seed   uint64      `json:"seed"`
 		Pieces []callPiece `json:"pieces"`
-	}{uri, callsSeed, pieces}, "", " ")
+	}{uri, seed, pieces}, "", " ")
 	if err != nil {
 		return err
 	}
