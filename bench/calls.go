@@ -84,7 +84,7 @@ func buildCalls(ctx context.Context, set, cacheDir string, seed uint64) (string,
 	for _, spk := range callSpeakers {
 		wavs, _ := filepath.Glob(filepath.Join(set, "speakers", spk, "*.wav"))
 		if len(wavs) == 0 {
-			return "", fmt.Errorf("bench: calls part: no recordings of %s in %s", spk, filepath.Join(set, "speakers"))
+			return "", fmt.Errorf("bench: calls part: no recordings of %s in %s (whospoke bench --calls=false skips the part)", spk, filepath.Join(set, "speakers"))
 		}
 		srcs = append(srcs, wavs...)
 	}

@@ -274,3 +274,10 @@ func checkSilence(t *testing.T, uri string, x []float32, ps []callPiece) {
 		}
 	}
 }
+
+func TestCallsNeedSpeakers(t *testing.T) {
+	_, err := buildCalls(context.Background(), t.TempDir(), t.TempDir(), DefaultCallsSeed)
+	if err == nil || !strings.Contains(err.Error(), "no recordings of ls_3080") || !strings.Contains(err.Error(), "--calls=false") {
+		t.Errorf("a set without speakers/ gave %v", err)
+	}
+}

@@ -108,7 +108,7 @@ func init() {
 	f.StringVar(&benchFlags.peer, "peer", "", "`folder` of the reference system's runner (run_peer_set.sh) to measure side by side")
 	f.StringVar(&benchFlags.long, "long", "1,4", "comma-separated `hours`: lengths of concatenated long files to time (0 = none)")
 	f.BoolVar(&benchFlags.calls, "calls", true, "also score the calls part: ten two-speaker conversations built from the set's speakers/ recordings, cached in the user cache dir (--calls=false to skip)")
-	f.Uint64Var(&benchFlags.callsSeed, "calls-seed", bench.DefaultCallsSeed, "seed that lays out the calls part (another seed cuts and places the same recordings differently)")
+	f.Uint64Var(&benchFlags.callsSeed, "calls-seed", bench.DefaultCallsSeed, "seed that lays out the calls part: another seed cuts and places the same recordings differently (0 = the default)")
 	f.StringVar(&benchFlags.condition, "condition", bench.Clean, "comma-separated channels to score every file through: clean, phone (300–3400 Hz, 8 kHz μ-law), narrowband (8 kHz μ-law only); converted files are cached in the user cache dir")
 	f.Float64Var(&benchFlags.step, "step", 0, "segmentation step in seconds (0 = default)")
 	f.Float64Var(&benchFlags.threshold, "threshold", 0, "clustering distance threshold (0 = default)")
