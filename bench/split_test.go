@@ -39,18 +39,23 @@ func TestGroups(t *testing.T) {
 		{Condition: Clean, Part: "real", URI: "pyannote_sample", HypSpk: 5, RefCounted: 2, C0: c(10, 0, 1, 2)},
 		{Condition: Clean, Part: "sim", URI: "sim05_6spk", HypSpk: 3, RefCounted: 6, C0: c(20, 2, 0, 0)},
 		{Condition: Phone, Part: "real", URI: "ami_debug_dev00", HypSpk: 3, RefCounted: 2, C0: c(10, 5, 0, 0)},
+		// The calls part pools on its own, after all, and is not in it.
+		{Condition: Clean, Part: Calls, URI: "call01_ls_3080_ls_2033", HypSpk: 4, RefCounted: 2, C0: c(100, 0, 40, 40)},
 	}
 	gs := groups(files, []string{Clean, Phone})
 	var names []string
 	for _, g := range gs {
 		names = append(names, g.Condition+"/"+g.Group)
 	}
-	if got, want := strings.Join(names, " "), "clean/real clean/real A clean/real B clean/sim clean/all phone/real phone/real A phone/all"; got != want {
+	if got, want := strings.Join(names, " "), "clean/real clean/real A clean/real B clean/sim clean/all clean/calls phone/real phone/real A phone/all"; got != want {
 		t.Fatalf("groups %s, want %s", got, want)
 	}
-	real, all, phone := gs[0], gs[4], gs[5]
-	if real.DER0() != 20 || all.DER0() != 15 || phone.DER0() != 50 {
-		t.Errorf("pooled DER real %.2f all %.2f phone real %.2f, want 20, 15, 50", real.DER0(), all.DER0(), phone.DER0())
+	real, all, calls, phone := gs[0], gs[4], gs[5], gs[6]
+	if real.DER0() != 20 || all.DER0() != 15 || calls.DER0() != 80 || phone.DER0() != 50 {
+		t.Errorf("pooled DER real %.2f all %.2f calls %.2f phone real %.2f, want 20, 15, 80, 50", real.DER0(), all.DER0(), calls.DER0(), phone.DER0())
+	}
+	if calls.Files != 1 || calls.CountFar != 1 || calls.CountExact != 0 {
+		t.Errorf("calls: %d files, %d far, %d exact; want 1, 1, 0", calls.Files, calls.CountFar, calls.CountExact)
 	}
 	// sim05's count is off by 3 but it has 6 speakers: not a far miss on a small file.
 	if all.CountExact != 1 || all.CountFar != 1 || all.CountSmall != 2 {
