@@ -35,7 +35,7 @@ var callSpeakers = []string{"ls_3080", "ls_2033", "ls_367", "ls_1998", "ls_1688"
 // alternate, with 0.2–0.8 s between them, like the turns of a call. The
 // samples are the sources' own, at the level they were recorded at.
 const (
-	callsVersion = 1 // part of the cache key: bump when the output changes
+	callsVersion = 2 // part of the cache key: bump when the output changes
 	pieceMin     = 150
 	pieceMax     = 700
 	pieceMean    = 400 // the mean piece length the number of pieces aims at
