@@ -84,7 +84,7 @@ func Cluster(vecs []float32, dim int, cfg Config) ([]int, [][]float32, error) {
 	group, sums, counts := pregroup(vecs, dim, maxItems)
 	merges := ahc(sums, counts, dim)
 
-	labels, large := cutDendrogram(merges, counts, n, cfg)
+	labels, large := cutDendrogram(merges, counts, sums, n, cfg)
 	centroids, groupLabel := centroidsOf(labels, large, sums, dim)
 	out := make([]int, n)
 	for i := range n {
@@ -93,11 +93,12 @@ func Cluster(vecs []float32, dim int, cfg Config) ([]int, [][]float32, error) {
 	return out, centroids, nil
 }
 
-// cutDendrogram chooses the clusters of the m = len(counts) working items:
-// by threshold, then by the min-cluster-size rule and the count
-// constraints (n is the number of original vectors). It returns each item's
-// cluster label and the labels of the large clusters, biggest first.
-func cutDendrogram(merges []merge, counts []float64, n int, cfg Config) ([]int, []int) {
+// cutDendrogram chooses the clusters of the m = len(counts) working items
+// (sums: their summed vectors): by threshold, then by the size rules
+// (speakerClusters) and the count constraints (n is the number of original
+// vectors). It returns each item's cluster label and the labels of the
+// large clusters, biggest first.
+func cutDendrogram(merges []merge, counts []float64, sums []float32, n int, cfg Config) ([]int, []int) {
 	m := len(counts)
 	cut := func(k int) []int { return applyMerges(m, merges, m-k) }
 	// Centroid linkage can invert (a later merge at a smaller distance), so
@@ -110,7 +111,7 @@ func cutDendrogram(merges []merge, counts []float64, n int, cfg Config) ([]int, 
 		applied++
 	}
 	labels := applyMerges(m, merges, applied)
-	large := largeClusters(labels, counts, cfg.MinClusterSize)
+	large := speakerClusters(labels, counts, sums, n, cfg)
 	k := len(large)
 	want := k
 	switch {
@@ -175,23 +176,95 @@ func centroidsOf(labels, large []int, sums []float32, dim int) ([][]float32, []i
 // largeClusters returns the cluster labels whose total count ≥ minSize,
 // biggest first.
 func largeClusters(labels []int, counts []float64, minSize int) []int {
-	size := map[int]float64{}
-	for g, l := range labels {
-		size[l] += counts[g]
-	}
+	size := clusterSizes(labels, counts)
 	var large []int
 	for l, s := range size {
 		if s >= float64(minSize) {
 			large = append(large, l)
 		}
 	}
-	sort.Slice(large, func(i, j int) bool {
-		if size[large[i]] != size[large[j]] {
-			return size[large[i]] > size[large[j]]
-		}
-		return large[i] < large[j]
-	})
+	sortBySize(large, size)
 	return large
+}
+
+func clusterSizes(labels []int, counts []float64) map[int]float64 {
+	size := map[int]float64{}
+	for g, l := range labels {
+		size[l] += counts[g]
+	}
+	return size
+}
+
+// sortBySize orders cluster labels biggest first (ties by label).
+func sortBySize(ls []int, size map[int]float64) {
+	sort.Slice(ls, func(i, j int) bool {
+		if size[ls[i]] != size[ls[j]] {
+			return size[ls[i]] > size[ls[j]]
+		}
+		return ls[i] < ls[j]
+	})
+}
+
+// pyannoteMaxSize caps the size bar of speakerClusters: pyannote.audio
+// 3.1's AgglomerativeClustering keeps a cluster of fewer than
+// min(12, round(0.1 × embeddings)) embeddings only as a part of its nearest
+// large one.
+const pyannoteMaxSize = 12
+
+// speakerClusters returns the clusters that are speakers, biggest first:
+// every cluster of at least pyannote's size bar (pyannoteMaxSize, and never
+// under MinClusterSize), and a smaller one of at least MinClusterSize only
+// when its voice is no closer to any of those large clusters than the two
+// most alike large clusters are to each other. With fewer than two large
+// clusters there is no such measure, and MinClusterSize alone decides.
+//
+// Why: a long recording gathers small clusters of one speaker's odd pairs
+// (a turn's edge, a laugh) beside its large one; with MinClusterSize alone
+// each became a speaker, and long two-speaker conversations came out with
+// 3–5 (the bench's calls part; the unseen telephone calls showed the same).
+// pyannote's size bar alone merged away dev's real short speakers (sim03's
+// two 7 s voices). Those lie farther from their nearest large speaker
+// (cosine 0.49–0.66 on dev) than the calls' fragments (0.65–0.77), but no
+// fixed cosine holds across recordings; the recording's own most alike
+// pair of distinct speakers does (BENCHMARKS.md "Issue 20: small clusters
+// measured against the recording's own speakers").
+func speakerClusters(labels []int, counts []float64, sums []float32, n int, cfg Config) []int {
+	bar := min(pyannoteMaxSize, max(cfg.MinClusterSize, int(math.Round(0.1*float64(n)))))
+	large := largeClusters(labels, counts, bar)
+	if len(large) < 2 {
+		return largeClusters(labels, counts, cfg.MinClusterSize)
+	}
+	dim := len(sums) / len(labels)
+	centroid := map[int][]float32{}
+	for g, l := range labels {
+		if centroid[l] == nil {
+			centroid[l] = make([]float32, dim)
+		}
+		addTo(centroid[l], sums[g*dim:(g+1)*dim])
+	}
+	for _, c := range centroid {
+		embedding.Normalize(c)
+	}
+	closest := func(c []float32, among []int) float64 {
+		best := math.Inf(-1)
+		for _, l := range among {
+			best = math.Max(best, embedding.Cosine(c, centroid[l]))
+		}
+		return best
+	}
+	between := math.Inf(-1)
+	for i, l := range large {
+		between = math.Max(between, closest(centroid[l], large[i+1:]))
+	}
+	size := clusterSizes(labels, counts)
+	out := append([]int(nil), large...)
+	for _, l := range largeClusters(labels, counts, cfg.MinClusterSize) {
+		if size[l] < float64(bar) && closest(centroid[l], large) <= between {
+			out = append(out, l)
+		}
+	}
+	sortBySize(out, size)
+	return out
 }
 
 // applyMerges replays the first k merges and returns each item's cluster

@@ -132,3 +132,56 @@ func TestClusterBadInput(t *testing.T) {
 		t.Errorf("empty input: %v %v %v", labels, cents, err)
 	}
 }
+
+// near returns n unit vectors around the unit direction Σ w[i]·e(axis[i]),
+// with a little noise.
+func near(r *rand.Rand, dim, n int, axes []int, w []float64) []float32 {
+	var out []float32
+	for range n {
+		v := make([]float32, dim)
+		for i, a := range axes {
+			v[a] = float32(w[i])
+		}
+		for j := range v {
+			v[j] += float32(0.01 * r.NormFloat64())
+		}
+		embedding.Normalize(v)
+		out = append(out, v...)
+	}
+	return out
+}
+
+// A small cluster below pyannote's size bar is a speaker only when its
+// voice is no closer to a large cluster than the recording's two large
+// speakers are to each other (cosine 0.6 here): a fragment at 0.75 to one
+// of them joins it, a short voice at 0.3 stays. With a single large
+// cluster there is no such measure, and both stay as MinClusterSize says.
+func TestSmallClustersMeasuredAgainstTheRecording(t *testing.T) {
+	const dim = 16
+	r := rand.New(rand.NewPCG(41, 42))
+	a := near(r, dim, 20, []int{0}, []float64{1})
+	b := near(r, dim, 20, []int{0, 1}, []float64{0.6, 0.8})
+	fragment := near(r, dim, 3, []int{0, 3}, []float64{0.75, 0.661})
+	short := near(r, dim, 3, []int{0, 2}, []float64{0.3, 0.954})
+	cfg := Config{Threshold: 0.65, MinClusterSize: 2}
+
+	vecs := append(append(append(append([]float32(nil), a...), b...), fragment...), short...)
+	labels, cents, err := Cluster(vecs, dim, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cents) != 3 {
+		t.Fatalf("two speakers, a fragment and a short voice: %d clusters, want 3", len(cents))
+	}
+	if labels[40] != labels[0] || labels[43] == labels[0] || labels[43] == labels[20] {
+		t.Errorf("fragment %d (want %d, speaker A's); short voice %d (want apart from %d and %d)", labels[40], labels[0], labels[43], labels[0], labels[20])
+	}
+
+	vecs = append(append(append([]float32(nil), a...), a...), append(fragment, short...)...)
+	if _, cents, err = Cluster(vecs, dim, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if len(cents) != 3 {
+		t.Errorf("one large speaker, a fragment and a short voice: %d clusters, want 3 (MinClusterSize alone)", len(cents))
+	}
+}
