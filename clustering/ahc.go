@@ -29,7 +29,9 @@ type Config struct {
 	// centroids that still merges two clusters (≈ sqrt(2·cosine distance)).
 	Threshold float64
 	// MinClusterSize: clusters with fewer members are not speakers on their
-	// own; their members go to the nearest large cluster.
+	// own; their members go to the nearest large cluster. Clusters above it
+	// but under pyannote's size bar must also pass speakerClusters'
+	// comparison with the recording's own speakers.
 	MinClusterSize int
 	// NumSpeakers fixes the count when > 0; otherwise MinSpeakers and
 	// MaxSpeakers (0 = unbounded) clamp the estimated count.
