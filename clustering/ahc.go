@@ -231,7 +231,7 @@ const pyannoteMaxSize = 12
 // pair of distinct speakers does (BENCHMARKS.md "Issue 20: small clusters
 // measured against the recording's own speakers").
 func speakerClusters(labels []int, counts []float64, sums []float32, n int, cfg Config) []int {
-	bar := min(pyannoteMaxSize, max(cfg.MinClusterSize, int(math.Round(0.1*float64(n)))))
+	bar := max(cfg.MinClusterSize, min(pyannoteMaxSize, int(math.Round(0.1*float64(n)))))
 	large := largeClusters(labels, counts, bar)
 	if len(large) < 2 {
 		return largeClusters(labels, counts, cfg.MinClusterSize)
