@@ -161,12 +161,7 @@ func loadCallSpeaker(ctx context.Context, set, id string) (*callSpeaker, error) 
 	sort.Strings(wavs)
 	s := &callSpeaker{id: id}
 	for _, w := range wavs {
-		a, err := audio.Open(ctx, w, audio.DefaultOptions())
-		if err != nil {
-			return nil, err
-		}
-		x, err := a.Samples(0, a.Len())
-		a.Close()
+		x, err := readSamples(ctx, w)
 		if err != nil {
 			return nil, err
 		}
@@ -183,6 +178,16 @@ func loadCallSpeaker(ctx context.Context, set, id string) (*callSpeaker, error) 
 		return nil, fmt.Errorf("bench: calls part: no recording of %s holds %.1f s of speech", id, pieceMin/100.0)
 	}
 	return s, nil
+}
+
+// readSamples returns a whole recording as 16 kHz mono samples.
+func readSamples(ctx context.Context, path string) ([]float32, error) {
+	a, err := audio.Open(ctx, path, audio.DefaultOptions())
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	return a.Samples(0, a.Len())
 }
 
 // layCall cuts both speakers' utterances into the same number of pieces and

@@ -116,12 +116,7 @@ func fileDB(t *testing.T, path string) []float64 {
 
 func readWAV(t *testing.T, path string) []float32 {
 	t.Helper()
-	a, err := audio.Open(context.Background(), path, audio.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	x, err := a.Samples(0, a.Len())
+	x, err := readSamples(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
